@@ -1,0 +1,1 @@
+"""Multi-tenant platform backend: everything but the Chalice app object lives here."""

@@ -1,0 +1,187 @@
+"""Bearer JWT verification.
+
+Algorithms come from configuration, never from the token: the token's ``alg`` only
+selects among the configured ones, and the key type is fixed by that choice (HS256
+uses only the configured secret; asymmetric algorithms use only JWKS keys looked up by
+``kid``). ``jku``, ``x5u`` and ``jwk`` headers are never read, so no token can make us
+fetch anything or supply its own key. Every failure is a 401.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import jwt
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+
+from chalicelib.auth.permissions import Role
+from chalicelib.auth.principal import Principal
+from chalicelib.errors import ServiceUnavailableError, UnauthorizedError
+from chalicelib.settings import SYMMETRIC_ALGORITHMS, Settings
+
+MAX_KID_LENGTH = 128
+
+
+class _Claims(BaseModel):
+    """Claims we read, type-checked strictly (a tenant id as a list or number is refused)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sub: StrictStr = Field(min_length=1, max_length=256)
+    roles: list[StrictStr] = Field(max_length=32)
+    tenant_id: StrictStr | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        if any(not r or len(r) > 64 for r in value):
+            raise ValueError("invalid role name")
+        return value
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _uuid(cls, value: str | None) -> str | None:
+        if value is not None:
+            UUID(value)
+        return value
+
+
+class _StaticJwks:
+    """Keys from an inline JWKS or a file (read once per process)."""
+
+    def __init__(self, loader: Callable[[], str]) -> None:
+        self._loader = loader
+        self._keys: dict[str, jwt.PyJWK] | None = None
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        with self._lock:
+            if self._keys is None:
+                keyset = jwt.PyJWKSet.from_json(self._loader())
+                self._keys = {k.key_id: k for k in keyset.keys if k.key_id}
+        return self._keys.get(kid)
+
+
+class _RemoteJwks:
+    """Keys from an identity provider's JWKS URL, with a timeout and a refetch cooldown.
+
+    An unknown ``kid`` triggers at most one refetch per cooldown, so a flood of tokens
+    with random ``kid`` values cannot turn into a flood of requests to the provider.
+    """
+
+    def __init__(self, url: str, timeout: float, cooldown: int) -> None:
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=cooldown, timeout=timeout)
+        self._cooldown = cooldown
+        self._last_refresh = 0.0
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        try:
+            found = self._find(kid, refresh=False)
+            with self._lock:
+                may_refresh = time.monotonic() - self._last_refresh > self._cooldown
+                if found is None and may_refresh:
+                    self._last_refresh = time.monotonic()
+            if found is None and may_refresh:
+                found = self._find(kid, refresh=True)
+            return found
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ServiceUnavailableError("identity provider keys are unavailable") from exc
+        except jwt.PyJWKClientError:
+            return None
+
+    def _find(self, kid: str, refresh: bool) -> jwt.PyJWK | None:
+        return next((k for k in self._client.get_signing_keys(refresh=refresh) if k.key_id == kid), None)
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._keys: _StaticJwks | _RemoteJwks | None = None
+        if settings.jwt_jwks:
+            inline = settings.jwt_jwks
+            self._keys = _StaticJwks(lambda: inline)
+        elif settings.jwt_jwks_file:
+            path = Path(settings.jwt_jwks_file)
+            self._keys = _StaticJwks(path.read_text)
+        elif settings.jwt_jwks_url:
+            self._keys = _RemoteJwks(
+                settings.jwt_jwks_url, settings.jwks_fetch_timeout_seconds, settings.jwks_cooldown_seconds
+            )
+
+    def verify_header(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise UnauthorizedError("missing bearer token")
+        if len(authorization.encode("utf-8", "surrogatepass")) > self._settings.max_authorization_header_bytes:
+            raise UnauthorizedError("authorization header too large")
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthorizedError("expected a bearer token")
+        return self.verify(token.strip())
+
+    def verify(self, token: str) -> Principal:
+        try:
+            payload = self._decode(token)
+            claims = _Claims.model_validate(payload)
+        except (jwt.PyJWTError, ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise UnauthorizedError("invalid token") from exc
+        roles = frozenset(claims.roles)
+        is_platform = Role.PLATFORM_ADMIN.value in roles
+        if is_platform and claims.tenant_id is not None:
+            raise UnauthorizedError("a platform admin token must not carry a tenant claim")
+        if not is_platform and claims.tenant_id is None:
+            raise UnauthorizedError("token has no tenant claim")
+        tenant_id = UUID(claims.tenant_id) if claims.tenant_id else None
+        return Principal(sub=claims.sub, roles=roles, tenant_id=tenant_id)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._settings.jwt_algorithms:
+            raise jwt.InvalidAlgorithmError("algorithm not allowed")
+        key: Any
+        if algorithm in SYMMETRIC_ALGORITHMS:
+            key = self._settings.jwt_hs256_secret
+        else:
+            kid = header.get("kid")
+            if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH or self._keys is None:
+                raise jwt.InvalidKeyError("unknown key")
+            jwk = self._keys.key(kid)
+            if jwk is None:
+                raise jwt.InvalidKeyError("unknown key")
+            key = jwk.key
+        leeway = self._settings.jwt_leeway_seconds
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            key=key,
+            algorithms=[algorithm],
+            audience=self._settings.jwt_audience,
+            issuer=self._settings.jwt_issuer,
+            leeway=leeway,
+            options={"require": ["iss", "aud", "sub", "exp", "iat"], "strict_aud": True},
+        )
+        iat = payload["iat"]
+        if not isinstance(iat, (int, float)) or isinstance(iat, bool) or iat > time.time() + leeway:
+            raise jwt.ImmatureSignatureError("token issued in the future")
+        if "roles" not in payload:
+            raise jwt.MissingRequiredClaimError("roles")
+        return payload
+
+
+_verifier: TokenVerifier | None = None
+_verifier_settings: Settings | None = None
+_verifier_lock = threading.Lock()
+
+
+def get_verifier(settings: Settings) -> TokenVerifier:
+    """One verifier (and so one JWKS cache) per process and settings."""
+    global _verifier, _verifier_settings
+    with _verifier_lock:
+        if _verifier is None or _verifier_settings is not settings:
+            _verifier, _verifier_settings = TokenVerifier(settings), settings
+        return _verifier
+

@@ -1,0 +1,147 @@
+"""Operator and developer commands: ``.venv/bin/python -m chalicelib.cli --help``.
+
+token      a JWT signed with the local development key (local stage only)
+bootstrap  create the local AWS resources (against a running `make run`)
+seed       create the demo tenant (against a running `make run`)
+schedule   list the app's scheduled handlers, or run one now
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import uuid
+from typing import Any
+
+from chalicelib.local.environment import DEFAULT_AWS_PORT, apply_local_environment, stage_environment
+
+
+class CliError(RuntimeError):
+    pass
+
+
+def _require_local_stage() -> None:
+    stage = os.environ.get("STAGE")
+    if stage not in (None, "", "local"):
+        raise CliError(f"refused: developer commands run only on the local stage (STAGE={stage})")
+
+
+def _local_aws_port() -> int:
+    port = int(os.environ.get("LOCAL_AWS_PORT", DEFAULT_AWS_PORT))
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", port)) != 0:
+            raise CliError(f"local AWS is not running on 127.0.0.1:{port}: start it with `make run` first")
+    return port
+
+
+def _tenant_id(reference: str) -> str:
+    try:
+        return str(uuid.UUID(reference))
+    except ValueError:
+        pass
+    apply_local_environment(_local_aws_port())
+    from chalicelib.settings import reset_settings
+    from chalicelib.store import registry
+
+    reset_settings()
+    found = registry.tenant_id_for_slug(reference.lower())
+    if found is None:
+        raise CliError(f"no tenant with slug {reference!r} in the local registry")
+    return str(found)
+
+
+def make_token(*, role: str, tenant: str | None, sub: str | None, ttl: int) -> str:
+    _require_local_stage()
+    from chalicelib.local.devkeys import issue_token
+
+    if role == "platform_admin" and tenant:
+        raise CliError("a platform_admin token carries no tenant")
+    if role != "platform_admin" and not tenant:
+        raise CliError("--tenant is required for tenant roles")
+    if not 1 <= ttl <= 7 * 86400:
+        raise CliError("--ttl must be between 1 second and 7 days")
+    env = stage_environment("local")
+    return issue_token(
+        issuer=env["JWT_ISSUER"],
+        audience=env["JWT_AUDIENCE"],
+        roles=[role],
+        sub=sub or f"dev-{role}",
+        tenant_id=_tenant_id(tenant) if tenant else None,
+        ttl_seconds=ttl,
+    )
+
+
+def _with_local_app() -> tuple[Any, Any]:
+    apply_local_environment(_local_aws_port())
+    from chalicelib.settings import get_settings, reset_settings
+
+    reset_settings()
+    from app import app
+
+    return app, get_settings()
+
+
+def _cmd_token(args: argparse.Namespace) -> None:
+    print(make_token(role=args.role, tenant=args.tenant, sub=args.sub, ttl=args.ttl))
+
+
+def _cmd_bootstrap(_args: argparse.Namespace) -> None:
+    _require_local_stage()
+    from chalicelib.local.bootstrap import app_queue_names, bootstrap
+
+    app, settings = _with_local_app()
+    print(bootstrap(settings, app_queue_names(app)))
+
+
+def _cmd_seed(_args: argparse.Namespace) -> None:
+    _require_local_stage()
+    _with_local_app()
+    from chalicelib.local.seed import seed_demo_tenant
+
+    tenant = seed_demo_tenant()
+    print(f"demo tenant: slug={tenant.slug} id={tenant.id}")
+
+
+def _cmd_schedule(args: argparse.Namespace) -> None:
+    _require_local_stage()
+    app, settings = _with_local_app()
+    from chalicelib.local.pump import EventPump
+
+    pump = EventPump(app, settings.region)
+    if args.action == "list" or not args.name:
+        for source, schedule in pump.schedules:
+            print(f"{source.name}\t{schedule.expression}")
+        return
+    print(pump.fire(args.name))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    token = commands.add_parser("token", help="print a local development JWT")
+    token.add_argument("--role", required=True,
+                       choices=["platform_admin", "tenant_admin", "manager", "professional", "customer"])
+    token.add_argument("--tenant", help="tenant slug or UUID (required for tenant roles)")
+    token.add_argument("--sub", help="subject (default dev-<role>)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(func=_cmd_token)
+    commands.add_parser("bootstrap", help="create local AWS resources").set_defaults(func=_cmd_bootstrap)
+    commands.add_parser("seed", help="create the demo tenant").set_defaults(func=_cmd_seed)
+    schedule = commands.add_parser("schedule", help="list or run scheduled handlers")
+    schedule.add_argument("action", choices=["list", "run"])
+    schedule.add_argument("name", nargs="?")
+    schedule.set_defaults(func=_cmd_schedule)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""HTTP plumbing shared by every route: the current request, request ids, bodies, replies."""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import Request
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import (
+    PROBLEM_CONTENT_TYPE,
+    AppError,
+    InvalidJsonError,
+    PayloadTooLargeError,
+    problem_body,
+    validation_error_from_pydantic,
+)
+
+MAX_BODY_BYTES = 256 * 1024
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+JSON = "application/json"
+
+_app: Chalice | None = None
+
+
+def bind_app(app: Chalice) -> None:
+    """Called once by app.py so decorators can reach ``current_request``."""
+    global _app
+    _app = app
+
+
+def current_app() -> Chalice:
+    if _app is None:
+        raise RuntimeError("http.bind_app(app) was not called")
+    return _app
+
+
+def current_request() -> Request:
+    request = current_app().current_request
+    if request is None:
+        raise RuntimeError("no current request")
+    return request
+
+
+def request_id_for(request: Request) -> str:
+    """The caller's ``X-Request-ID`` when well-formed, else API Gateway's id, else a new one."""
+    given = (request.headers or {}).get(REQUEST_ID_HEADER.lower())
+    if given and _REQUEST_ID.fullmatch(given):
+        return given
+    context_id = (request.context or {}).get("requestId")
+    if isinstance(context_id, str) and _REQUEST_ID.fullmatch(context_id):
+        return context_id
+    return str(uuid.uuid4())
+
+
+def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise InvalidJsonError("the body must be a JSON document") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error_from_pydantic(exc) from None
+
+
+@dataclass
+class Reply:
+    """A view's answer when it needs a status or headers other than the route's default."""
+
+    body: BaseModel | dict[str, Any] | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _dump(body: BaseModel | dict[str, Any] | None) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, BaseModel):
+        return body.model_dump_json()
+    return json.dumps(body, default=str)
+
+
+def render(result: Any, default_status: int, request_id: str) -> Response:
+    reply = result if isinstance(result, Reply) else Reply(result, default_status)
+    if reply.body is None and reply.status == 200:
+        reply.status = 204
+    headers = {REQUEST_ID_HEADER: request_id, **reply.headers}
+    if reply.body is not None:
+        headers.setdefault("Content-Type", JSON)
+    return Response(body=_dump(reply.body), status_code=reply.status, headers=headers)
+
+
+def problem(error: AppError, request_id: str) -> Response:
+    headers = {"Content-Type": PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER: request_id, **error.headers}
+    return Response(body=json.dumps(problem_body(error, request_id)), status_code=error.status, headers=headers)

@@ -1,0 +1,5 @@
+import sys
+
+from chalicelib.local.runner import main
+
+sys.exit(main())

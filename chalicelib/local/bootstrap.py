@@ -1,0 +1,97 @@
+"""Create the local AWS resources the app needs (idempotent): tables, bucket, queues, key.
+
+Table definitions come from ``store/schema.py``, the same ones infra deploys.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+from chalice import Chalice
+from chalice.app import SQSEventConfig
+
+from chalicelib import aws
+from chalicelib.settings import Settings
+from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
+
+DLQ_SUFFIX = "-dlq"
+MAX_RECEIVES = 3
+# Six times the longest consumer timeout we configure (AWS guidance for SQS triggers).
+VISIBILITY_TIMEOUT_SECONDS = 6 * 60
+
+
+def _create_table(spec: dict[str, Any]) -> None:
+    ddb = aws.client("dynamodb")
+    try:
+        ddb.create_table(**spec)
+    except ddb.exceptions.ResourceInUseException:
+        return
+    ddb.get_waiter("table_exists").wait(TableName=spec["TableName"])
+    ddb.update_time_to_live(
+        TableName=spec["TableName"],
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+
+
+def create_queue_with_dlq(name: str) -> str:
+    sqs = aws.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=name + DLQ_SUFFIX)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})
+    url: str = sqs.create_queue(
+        QueueName=name,
+        Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS)},
+    )["QueueUrl"]
+    return url
+
+
+def _create_bucket(name: str, region: str) -> None:
+    s3 = aws.client("s3")
+    try:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+
+
+def platform_key_alias(settings: Settings) -> str:
+    return f"alias/{settings.app_name}/{settings.stage}/platform"
+
+
+def _create_platform_key(settings: Settings) -> str:
+    kms = aws.client("kms")
+    alias = platform_key_alias(settings)
+    try:
+        return str(kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"])
+    except kms.exceptions.NotFoundException:
+        pass
+    key = kms.create_key(Description="platform secrets", Tags=[{"TagKey": "scope", "TagValue": "platform"}])
+    arn = str(key["KeyMetadata"]["Arn"])
+    kms.enable_key_rotation(KeyId=key["KeyMetadata"]["KeyId"])
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
+    return arn
+
+
+def app_queue_names(app: Chalice) -> list[str]:
+    return [s.queue for s in app.event_sources if isinstance(s, SQSEventConfig) and s.queue]
+
+
+def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str, Any]:
+    _create_table(registry_table_spec(settings.registry_table))
+    _create_table(data_table_spec(settings.data_table))
+    _create_bucket(settings.exports_bucket, settings.region)
+    queues = sorted({settings.exports_queue, *extra_queues})
+    for queue in queues:
+        create_queue_with_dlq(queue)
+    key_arn = _create_platform_key(settings)
+    return {
+        "tables": [settings.registry_table, settings.data_table],
+        "buckets": [settings.exports_bucket],
+        "queues": queues,
+        "platform_key": key_arn,
+    }

@@ -1,0 +1,134 @@
+"""One frozen Settings object, built from the environment, failing fast.
+
+Chalice puts a stage's ``environment_variables`` from ``.chalice/config.json`` into
+the process environment (in Lambda, in ``chalice local`` and in ``chalice.test``), so
+the environment is the single source. Nothing here has a default for a name, a key
+or a secret: a missing value is a startup error, not a silently empty string.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Stage = Literal["local", "dev", "prod"]
+
+# Asymmetric algorithms are accepted from a JWKS; HS256 only on stages that allow it.
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
+SYMMETRIC_ALGORITHMS = frozenset({"HS256"})
+STAGES_ALLOWING_HS256 = frozenset({"local"})
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: Stage
+    app_name: str = Field(min_length=1)
+    region: str = Field(min_length=1)
+    registry_table: str = Field(min_length=3)
+    data_table: str = Field(min_length=3)
+    exports_bucket: str = Field(min_length=3)
+    exports_queue: str = Field(min_length=1)
+    platform_domain: str = Field(min_length=1)
+
+    jwt_issuer: str = Field(min_length=1)
+    jwt_audience: str = Field(min_length=1)
+    jwt_algorithms: tuple[str, ...]
+    jwt_jwks: str | None = None
+    jwt_jwks_file: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_hs256_secret: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwks_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    jwks_cooldown_seconds: int = Field(default=300, ge=1)
+
+    max_authorization_header_bytes: int = Field(default=8192, ge=512)
+    tenant_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
+    log_level: str = "INFO"
+
+    @field_validator("platform_domain")
+    @classmethod
+    def _lower_domain(cls, value: str) -> str:
+        return value.strip().lower().rstrip(".")
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - ASYMMETRIC_ALGORITHMS - SYMMETRIC_ALGORITHMS
+        if not value or unknown:
+            raise ValueError(f"unsupported JWT algorithms: {sorted(unknown) or 'none given'}")
+        return value
+
+    @model_validator(mode="after")
+    def _key_sources_match_algorithms(self) -> "Settings":
+        wants_hs = bool(set(self.jwt_algorithms) & SYMMETRIC_ALGORITHMS)
+        wants_asym = bool(set(self.jwt_algorithms) & ASYMMETRIC_ALGORITHMS)
+        if wants_hs and self.stage not in STAGES_ALLOWING_HS256:
+            raise ValueError(f"HS256 is not allowed on stage {self.stage!r}")
+        if wants_hs and not self.jwt_hs256_secret:
+            raise ValueError("HS256 configured without JWT_HS256_SECRET")
+        if self.jwt_hs256_secret and not wants_hs:
+            raise ValueError("JWT_HS256_SECRET set but HS256 is not an allowed algorithm")
+        sources = [s for s in (self.jwt_jwks, self.jwt_jwks_file, self.jwt_jwks_url) if s]
+        if wants_asym and len(sources) != 1:
+            raise ValueError("exactly one of JWT_JWKS, JWT_JWKS_FILE, JWT_JWKS_URL is required")
+        if self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://") and self.stage != "local":
+            raise ValueError("JWT_JWKS_URL must be https")
+        return self
+
+
+_ENV = {
+    "stage": "STAGE",
+    "app_name": "APP_NAME",
+    "registry_table": "REGISTRY_TABLE",
+    "data_table": "DATA_TABLE",
+    "exports_bucket": "EXPORTS_BUCKET",
+    "exports_queue": "EXPORTS_QUEUE",
+    "platform_domain": "PLATFORM_DOMAIN",
+    "jwt_issuer": "JWT_ISSUER",
+    "jwt_audience": "JWT_AUDIENCE",
+    "jwt_jwks": "JWT_JWKS",
+    "jwt_jwks_file": "JWT_JWKS_FILE",
+    "jwt_jwks_url": "JWT_JWKS_URL",
+    "jwt_hs256_secret": "JWT_HS256_SECRET",
+    "jwt_leeway_seconds": "JWT_LEEWAY_SECONDS",
+    "jwks_fetch_timeout_seconds": "JWKS_FETCH_TIMEOUT_SECONDS",
+    "jwks_cooldown_seconds": "JWKS_COOLDOWN_SECONDS",
+    "max_authorization_header_bytes": "MAX_AUTHORIZATION_HEADER_BYTES",
+    "tenant_cache_ttl_seconds": "TENANT_CACHE_TTL_SECONDS",
+    "log_level": "LOG_LEVEL",
+}
+
+
+def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {k: env[v] for k, v in _ENV.items() if env.get(v)}
+    raw["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    algorithms = env.get("JWT_ALGORITHMS", "")
+    raw["jwt_algorithms"] = tuple(a.strip() for a in algorithms.split(",") if a.strip())
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_ENV.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once (a Lambda's environment does not change)."""
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the local runner change the environment)."""
+    get_settings.cache_clear()
+

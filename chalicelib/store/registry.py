@@ -1,0 +1,230 @@
+"""The registry table: tenants and the reservations that keep slugs and domains unique.
+
+Platform-owned. Tenant-scoped code never reaches it directly: resolution and the
+tenants service do. Uniqueness of slug and domain holds under concurrent creation
+because the reservation items are written with ``attribute_not_exists`` in the same
+transaction as the tenant item.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import ConflictError
+from chalicelib.settings import get_settings
+from chalicelib.store import keys
+from chalicelib.tenants.models import Tenant, TenantStatus
+
+
+class _TenantsIndex(GlobalSecondaryIndex["TenantItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class TenantItem(Model):
+    class Meta:
+        table_name: str | None = None
+        region: str | None = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    slug = UnicodeAttribute()
+    name = UnicodeAttribute()
+    display_name = UnicodeAttribute()
+    logo_url = UnicodeAttribute(null=True)
+    primary_color = UnicodeAttribute(null=True)
+    configuration = UnicodeAttribute()  # JSON text: a tenant's configuration is opaque here
+    status = UnicodeAttribute()
+    plan = UnicodeAttribute()
+    domains = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = NumberAttribute()
+
+    by_created = _TenantsIndex()
+
+
+class ReservationItem(Model):
+    class Meta:
+        table_name: str | None = None
+        region: str | None = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+
+
+_MODELS: tuple[type[Model], ...] = (TenantItem, ReservationItem)
+_bind_lock = threading.Lock()
+
+
+def _bind() -> None:
+    """Point the models at the configured table and region (settings are read lazily)."""
+    settings = get_settings()
+    with _bind_lock:
+        for model in _MODELS:
+            if model.Meta.table_name != settings.registry_table or model.Meta.region != settings.region:
+                model.Meta.table_name = settings.registry_table
+                model.Meta.region = settings.region
+                model._connection = None
+
+
+def reset_connections() -> None:
+    """Drop pynamodb's cached connections (they fix endpoint and credentials at first use)."""
+    for model in _MODELS:
+        model._connection = None
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _to_tenant(item: TenantItem) -> Tenant:
+    return Tenant(
+        id=UUID(item.tenant_id),
+        slug=item.slug,
+        name=item.name,
+        display_name=item.display_name,
+        logo_url=item.logo_url,
+        primary_color=item.primary_color,
+        configuration=json.loads(item.configuration),
+        status=TenantStatus(item.status),
+        plan=item.plan,
+        domains=tuple(item.domains or ()),
+        created_at=datetime.fromisoformat(item.created_at),
+        updated_at=datetime.fromisoformat(item.updated_at),
+        version=int(item.version),
+    )
+
+
+def _to_item(tenant: Tenant) -> TenantItem:
+    return TenantItem(
+        pk=keys.tenant_pk(tenant.id),
+        sk=keys.TENANT_SK,
+        gsi1pk=keys.TENANTS_INDEX_PK,
+        gsi1sk=keys.tenants_index_sk(iso(tenant.created_at), tenant.id),
+        tenant_id=str(tenant.id),
+        slug=tenant.slug,
+        name=tenant.name,
+        display_name=tenant.display_name,
+        logo_url=tenant.logo_url,
+        primary_color=tenant.primary_color,
+        configuration=json.dumps(tenant.configuration, separators=(",", ":")),
+        status=tenant.status.value,
+        plan=tenant.plan,
+        domains=list(tenant.domains),
+        created_at=iso(tenant.created_at),
+        updated_at=iso(tenant.updated_at),
+        version=tenant.version,
+    )
+
+
+def get_tenant(tenant_id: UUID) -> Tenant | None:
+    _bind()
+    try:
+        return _to_tenant(TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK))
+    except TenantItem.DoesNotExist:
+        return None
+
+
+def _reserved_tenant_id(pk: str) -> UUID | None:
+    _bind()
+    try:
+        return UUID(ReservationItem.get(pk, keys.RESERVATION_SK).tenant_id)
+    except ReservationItem.DoesNotExist:
+        return None
+
+
+def tenant_id_for_slug(slug: str) -> UUID | None:
+    return _reserved_tenant_id(keys.slug_reservation_pk(slug))
+
+
+def tenant_id_for_domain(domain: str) -> UUID | None:
+    return _reserved_tenant_id(keys.domain_reservation_pk(domain))
+
+
+def iter_tenants(status: TenantStatus | None = None) -> Iterator[Tenant]:
+    """Every tenant in creation order (an index query on one platform partition)."""
+    _bind()
+    condition = TenantItem.status == status.value if status else None
+    for item in TenantItem.by_created.query(keys.TENANTS_INDEX_PK, filter_condition=condition):
+        yield _to_tenant(item)
+
+
+def _connection() -> Connection:
+    return Connection(region=get_settings().region)
+
+
+def insert_tenant(tenant: Tenant) -> None:
+    """Write the tenant and its slug and domain reservations in one transaction.
+
+    Raises ``ConflictError`` (``slug_taken`` or ``domain_taken``) when any is already held.
+    """
+    _bind()
+    reservations = [(keys.slug_reservation_pk(tenant.slug), "slug")] + [
+        (keys.domain_reservation_pk(d), "domain") for d in tenant.domains
+    ]
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(_to_item(tenant), condition=TenantItem.pk.does_not_exist())
+            for pk, kind in reservations:
+                item = ReservationItem(pk=pk, sk=keys.RESERVATION_SK, tenant_id=str(tenant.id), kind=kind)
+                tx.save(item, condition=ReservationItem.pk.does_not_exist())
+    except TransactWriteError as exc:
+        raise _reservation_conflict(exc, reservations) from exc
+
+
+def _reservation_conflict(exc: TransactWriteError, reservations: list[tuple[str, str]]) -> Exception:
+    reasons = exc.cancellation_reasons or []
+    for index, reason in enumerate(reasons):
+        if reason is not None and reason.code == "ConditionalCheckFailed" and index > 0:
+            kind = reservations[index - 1][1]
+            return ConflictError(f"that {kind} is already taken", extra={"conflict": f"{kind}_taken"})
+    if any(r is not None and r.code == "TransactionConflict" for r in reasons):
+        return ConflictError("a concurrent request is creating the same tenant; retry")
+    return exc
+
+
+def update_tenant(tenant: Tenant, expected_version: int) -> Tenant:
+    """Replace mutable tenant fields if the stored version is ``expected_version``."""
+    _bind()
+    item = _to_item(tenant.model_copy(update={"version": expected_version + 1}))
+    actions: list[Any] = [
+        TenantItem.name.set(item.name),
+        TenantItem.display_name.set(item.display_name),
+        TenantItem.status.set(item.status),
+        TenantItem.plan.set(item.plan),
+        TenantItem.configuration.set(item.configuration),
+        TenantItem.updated_at.set(item.updated_at),
+        TenantItem.version.set(item.version),
+        TenantItem.logo_url.set(item.logo_url) if item.logo_url else TenantItem.logo_url.remove(),
+        TenantItem.primary_color.set(item.primary_color)
+        if item.primary_color
+        else TenantItem.primary_color.remove(),
+    ]
+    try:
+        item.update(actions=actions, condition=TenantItem.version == expected_version)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConflictError("the tenant was changed by someone else", extra={"conflict": "stale"}) from exc
+        raise
+    return _to_tenant(item)

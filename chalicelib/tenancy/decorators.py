@@ -1,0 +1,264 @@
+"""The decorators every entry point goes through.
+
+``@tenant_route(permission=...)`` does, in this order, once per request: reset
+per-request state; authenticate the JWT; resolve the tenant (and so check the token's
+claim against the other sources, and the tenant's status); check the permission;
+bind the ``TenantContext``; call the view; always unbind. ``@platform_route`` is the
+same for super-admin routes (no tenant), ``@public_route`` for the few routes that need
+neither, ``@public_tenant_route`` for tenant-resolved routes readable without a token.
+``@tenant_handler`` binds the tenant per SQS message, or per active tenant for a
+scheduled event, and fails closed.
+
+Each wrapper carries a ``route_spec`` that the OpenAPI document and the route
+inventory test read.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+from chalice import Response
+from chalice.app import SQSEvent
+from pydantic import BaseModel, ValidationError
+
+from chalicelib import http
+from chalicelib.auth.permissions import Permission, permissions_for
+from chalicelib.auth.principal import Principal
+from chalicelib.auth.tokens import get_verifier
+from chalicelib.errors import (
+    AppError,
+    ForbiddenError,
+    InternalError,
+    validation_error_from_pydantic,
+)
+from chalicelib.logs import bind_log_keys, configure_logging, reset_log_keys, security_event
+from chalicelib.settings import get_settings
+from chalicelib.store import registry
+from chalicelib.tenancy import context as tenancy_context
+from chalicelib.tenancy.context import TenantContext
+from chalicelib.tenancy.resolution import references, resolve
+from chalicelib.tenants.models import TenantStatus
+
+log = logging.getLogger("request")
+Access = Literal["public", "public_tenant", "tenant", "platform"]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    access: Access
+    permission: Permission | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    summary: str
+
+
+def _reset_request_state() -> None:
+    tenancy_context.clear()
+    reset_log_keys()
+
+
+def _authenticate(headers: dict[str, str]) -> Principal:
+    settings = get_settings()
+    return get_verifier(settings).verify_header(headers.get("authorization"))
+
+
+def _query(request: Any, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query_params or {}))
+    except ValidationError as exc:
+        raise validation_error_from_pydantic(exc, location="query") from None
+
+
+def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> Response:
+    _reset_request_state()
+    started = time.perf_counter()
+    request = http.current_request()
+    request_id = http.request_id_for(request)
+    bind_log_keys(request_id=request_id)
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    status = 500
+    try:
+        principal = _authenticate(headers) if spec.access in ("tenant", "platform") else None
+        if principal is not None:
+            bind_log_keys(sub=principal.sub)
+        granted = permissions_for(principal.roles) if principal else frozenset()
+        if spec.access == "platform" and (principal is None or not principal.is_platform_admin):
+            raise ForbiddenError("this route is for platform administrators")
+        ctx: TenantContext | None = None
+        if spec.access in ("tenant", "public_tenant"):
+            claim = principal.tenant_id if principal else None
+            tenant = resolve(references(headers, claim))
+            bind_log_keys(tenant_id=str(tenant.id))
+            ctx = TenantContext(tenant=tenant, request_id=request_id, principal=principal, permissions=granted)
+        if spec.permission is not None and spec.permission not in granted:
+            raise ForbiddenError("your roles do not allow this")
+        if spec.body is not None:
+            kwargs["body"] = http.parse_body(request, spec.body)
+        if spec.query is not None:
+            kwargs["query"] = _query(request, spec.query)
+        if ctx is not None:
+            with tenancy_context.bound(ctx):
+                response = http.render(view(**kwargs), spec.status, request_id)
+        else:
+            response = http.render(view(**kwargs), spec.status, request_id)
+        status = response.status_code
+        return response
+    except AppError as exc:
+        status = exc.status
+        if exc.status in (401, 403):
+            security_event("access_refused", code=exc.code, status=exc.status, path=request.path)
+        return http.problem(exc, request_id)
+    except Exception:
+        log.exception("unhandled error")
+        return http.problem(InternalError(), request_id)
+    finally:
+        log.info(
+            "request",
+            extra={"fields": {
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }},
+        )
+        _reset_request_state()
+
+
+def _route_decorator(spec: RouteSpec) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any) -> Response:
+            configure_logging(get_settings().log_level)
+            return _run(spec, view, kwargs)
+
+        wrapper.route_spec = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def tenant_route(
+    permission: Permission,
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    summary: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary))
+
+
+def platform_route(
+    permission: Permission = Permission.PLATFORM_ADMIN,
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    summary: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    return _route_decorator(RouteSpec("platform", permission, body, query, response, status, summary))
+
+
+def public_route(
+    *, response: type[BaseModel] | None = None, summary: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    return _route_decorator(RouteSpec("public", None, None, None, response, 200, summary))
+
+
+def public_tenant_route(
+    *, response: type[BaseModel] | None = None, summary: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    return _route_decorator(RouteSpec("public_tenant", None, None, None, response, 200, summary))
+
+
+# ---- event handlers -------------------------------------------------------------------
+
+TENANT_ATTRIBUTE = "tenant_id"
+
+
+def _message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
+    attribute = (record.get("messageAttributes") or {}).get(TENANT_ATTRIBUTE) or {}
+    from_attribute = attribute.get("stringValue")
+    from_body = body.get(TENANT_ATTRIBUTE) if isinstance(body, dict) else None
+    if not from_attribute or from_attribute != from_body:
+        return None
+    try:
+        return UUID(from_attribute)
+    except ValueError:
+        return None
+
+
+def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any]) -> bool:
+    """Process one SQS record with its tenant bound; False when it must be retried."""
+    _reset_request_state()
+    message_id = str(record.get("messageId", ""))
+    bind_log_keys(request_id=message_id)
+    try:
+        try:
+            body = json.loads(record.get("body") or "")
+        except ValueError:
+            body = None
+        tenant_id = _message_tenant_id(record, body)
+        tenant = registry.get_tenant(tenant_id) if tenant_id else None
+        if tenant is None or tenant.status != TenantStatus.ACTIVE:
+            security_event("message_refused", message_id=message_id, reason="no valid active tenant")
+            return False
+        bind_log_keys(tenant_id=str(tenant.id))
+        with tenancy_context.bound(TenantContext(tenant=tenant, request_id=message_id)):
+            fn(body)
+        return True
+    except Exception:
+        log.exception("message handler failed")
+        return False
+    finally:
+        _reset_request_state()
+
+
+def _handle_schedule(fn: Callable[[dict[str, Any]], Any], event: Any) -> dict[str, Any]:
+    """Run ``fn`` once per active tenant; one tenant's failure does not stop the others."""
+    failed: list[str] = []
+    processed = 0
+    detail = dict(getattr(event, "detail", None) or {})
+    for tenant in registry.iter_tenants(TenantStatus.ACTIVE):
+        _reset_request_state()
+        run_id = f"{getattr(event, 'event_id', 'schedule')}:{tenant.id}"
+        bind_log_keys(request_id=run_id, tenant_id=str(tenant.id))
+        try:
+            with tenancy_context.bound(TenantContext(tenant=tenant, request_id=run_id)):
+                fn(detail)
+            processed += 1
+        except Exception:
+            log.exception("scheduled handler failed for a tenant")
+            failed.append(str(tenant.id))
+        finally:
+            _reset_request_state()
+    return {"tenants_processed": processed, "tenants_failed": failed}
+
+
+def tenant_handler(fn: Callable[[dict[str, Any]], Any]) -> Callable[..., dict[str, Any]]:
+    """Bind the tenant for an SQS message (from attribute and body) or for each tenant."""
+
+    @functools.wraps(fn)
+    def wrapper(event: Any) -> dict[str, Any]:
+        configure_logging(get_settings().log_level)
+        if isinstance(event, SQSEvent):
+            failures = [
+                {"itemIdentifier": record["messageId"]}
+                for record in (r.to_dict() for r in event)
+                if not _handle_message(fn, record)
+            ]
+            # Partial batch response: only failed messages return to the queue.
+            return {"batchItemFailures": failures}
+        return _handle_schedule(fn, event)
+
+    return wrapper

@@ -1,0 +1,173 @@
+"""Which tenant a request is for (REQ-MT-B003).
+
+Sources, each optional: the Host's subdomain under the platform domain, a custom
+domain mapped to a tenant, the ``X-Tenant-ID`` header (UUID or slug), the token's
+``tenant_id`` claim. Every source present must name the same tenant (else 403
+``tenant_mismatch``); a source naming no tenant, or an inactive one, is 404
+``tenant_not_found``; a suspended tenant is 403 ``tenant_suspended``.
+
+Lookups are cached per process for a few seconds, negative results included, so the
+common request reads nothing from the registry. The cache is keyed by what the source
+said (a slug, a domain, an id), never by who asked, so it cannot carry one request's
+tenant into another's.
+"""
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from chalicelib.errors import TenantMismatchError, TenantNotFoundError, TenantSuspendedError
+from chalicelib.settings import get_settings
+from chalicelib.store import registry
+from chalicelib.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
+
+TENANT_HEADER = "x-tenant-id"
+MAX_HEADER_VALUE = 100
+# Hosts that address the platform itself rather than a tenant (API Gateway's default
+# endpoint, load balancers): a request through them names no tenant by host.
+_PLATFORM_HOST_SUFFIXES = (".amazonaws.com", ".on.aws")
+
+
+@dataclass(frozen=True)
+class Reference:
+    source: str  # "host", "header" or "token"
+    kind: str  # "slug", "domain" or "id"
+    value: str
+
+
+class _TtlCache:
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[float, Tenant | None]] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[bool, Tenant | None]:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                return False, None
+            return True, hit[1]
+
+    def put(self, key: tuple[str, str], value: Tenant | None, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (time.monotonic() + ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def drop_tenant(self, tenant: Tenant) -> None:
+        with self._lock:
+            for key in [("id", str(tenant.id)), ("slug", tenant.slug)] + [("domain", d) for d in tenant.domains]:
+                self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_cache = _TtlCache()
+
+
+def invalidate_tenant(tenant: Tenant) -> None:
+    """Forget cached lookups of ``tenant`` in this process (others expire within the TTL)."""
+    _cache.drop_tenant(tenant)
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _lookup(kind: str, value: str) -> Tenant | None:
+    hit, cached = _cache.get((kind, value))
+    if hit:
+        return cached
+    tenant_id: UUID | None
+    if kind == "id":
+        tenant_id = UUID(value)
+    elif kind == "slug":
+        tenant_id = registry.tenant_id_for_slug(value)
+    else:
+        tenant_id = registry.tenant_id_for_domain(value)
+    tenant = registry.get_tenant(tenant_id) if tenant_id else None
+    _cache.put((kind, value), tenant, get_settings().tenant_cache_ttl_seconds)
+    return tenant
+
+
+def _host_reference(host_header: str | None, platform_domain: str) -> Reference | None:
+    if not host_header:
+        return None
+    host = host_header.strip().lower()
+    if host.startswith("["):  # IPv6 literal, with or without a port
+        return None
+    host = host.rsplit(":", 1)[0] if ":" in host else host
+    host = host.rstrip(".")
+    if not host or host == platform_domain or host == "localhost" or host.endswith(_PLATFORM_HOST_SUFFIXES):
+        return None
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if host.endswith("." + platform_domain):
+        label = host[: -len(platform_domain) - 1]
+        if label in RESERVED_SLUGS:
+            return None  # www.platform, api.platform: the platform's own hosts
+        return Reference("host", "slug", label)
+    return Reference("host", "domain", host)
+
+
+def _header_reference(value: str | None) -> Reference | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return Reference("header", "id", str(UUID(value)))
+    except ValueError:
+        return Reference("header", "slug", value.lower())
+
+
+def references(headers: Mapping[str, str], claim: UUID | None, *, use_header: bool = True) -> list[Reference]:
+    found = [
+        _host_reference(headers.get("host"), get_settings().platform_domain),
+        _header_reference(headers.get(TENANT_HEADER)) if use_header else None,
+        Reference("token", "id", str(claim)) if claim else None,
+    ]
+    return [r for r in found if r is not None]
+
+
+def _resolve_reference(ref: Reference) -> Tenant | None:
+    if len(ref.value) > MAX_HEADER_VALUE:
+        return None
+    if ref.kind == "slug" and not SLUG_PATTERN.fullmatch(ref.value):
+        return None
+    tenant = _lookup(ref.kind, ref.value)
+    if tenant is None or tenant.status == TenantStatus.INACTIVE:
+        return None
+    return tenant
+
+
+def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] = _resolve_reference) -> Tenant:
+    """The one tenant every reference names; raises the documented errors otherwise."""
+    if not refs:
+        raise TenantNotFoundError("no tenant is named by host, X-Tenant-ID header or token")
+    tenants: list[Tenant] = []
+    for ref in refs:
+        tenant = lookup(ref)
+        if tenant is None:
+            raise TenantNotFoundError(f"the {ref.source} names no active tenant")
+        tenants.append(tenant)
+    if len({t.id for t in tenants}) > 1:
+        raise TenantMismatchError("host, X-Tenant-ID header and token name different tenants")
+    tenant = tenants[0]
+    if tenant.status == TenantStatus.SUSPENDED:
+        raise TenantSuspendedError("this tenant is suspended")
+    return tenant
