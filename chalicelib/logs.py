@@ -31,6 +31,20 @@ def current_log_keys() -> Mapping[str, Any]:
     return _log_keys.get()
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_keys(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Keys are captured when the record is made (in the request's context), not when a
+    # handler formats it, so every handler, including a test's capture, sees the same.
+    record = _base_factory(*args, **kwargs)
+    record.log_keys = dict(_log_keys.get())
+    return record
+
+
+logging.setLogRecordFactory(_record_with_keys)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -39,7 +53,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            **_log_keys.get(),
+            **getattr(record, "log_keys", {}),
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
@@ -61,7 +75,12 @@ def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers = [handler]
+    # Replace plain stream handlers (and the Lambda runtime's text handler, which would
+    # print every line twice); keep any other handler, such as a test's log capture.
+    root.handlers = [
+        h for h in root.handlers
+        if type(h) is not logging.StreamHandler and type(h).__name__ != "LambdaLoggerHandler"
+    ] + [handler]
     root.setLevel(level)
     # botocore's debug logs would print request bodies (PII) if someone lowered the level.
     logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -1,0 +1,206 @@
+"""Shared fixtures: moto in-process, signing keys, tenants and a TenantClient.
+
+Tests that use ``mock_aws`` must not reach a real or local endpoint, so every
+``AWS_ENDPOINT_URL*`` variable is removed before anything builds a client.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[1]
+ISSUER = "https://auth.localhost/tenant-platform"
+AUDIENCE = "tenant-platform-api"
+
+
+def _clear_endpoint_env() -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL"):
+            del os.environ[name]
+
+
+_clear_endpoint_env()
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    ec_key: Any
+    ec_kid: str
+    rsa_key: Any
+    rsa_kid: str
+    jwks: str
+
+
+@pytest.fixture(scope="session")
+def signing_keys() -> SigningKeys:
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
+    ec_jwk.update({"kid": "test-ec", "alg": "ES256", "use": "sig"})
+    rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    rsa_jwk.update({"kid": "test-rsa", "alg": "RS256", "use": "sig"})
+    return SigningKeys(ec_key, "test-ec", rsa_key, "test-rsa", json.dumps({"keys": [ec_jwk, rsa_jwk]}))
+
+
+def local_stage_env() -> dict[str, str]:
+    from chalicelib.local.environment import stage_environment
+
+    return stage_environment("local", ROOT)
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, signing_keys: SigningKeys) -> dict[str, str]:
+    """The local stage's environment, with the test JWKS inline (ES256 and RS256)."""
+    env = local_stage_env()
+    env.pop("JWT_JWKS_FILE", None)
+    env.update({"JWT_JWKS": signing_keys.jwks, "JWT_ALGORITHMS": "ES256,RS256"})
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("JWT_JWKS_FILE", raising=False)
+    reset_process_state()
+    yield env
+    reset_process_state()
+
+
+def reset_process_state() -> None:
+    """What a fresh Lambda container would have: no settings, clients, caches or context."""
+    from chalicelib import aws
+    from chalicelib.settings import reset_settings
+    from chalicelib.store import registry
+    from chalicelib.tenancy import context
+    from chalicelib.tenancy.resolution import clear_cache
+
+    reset_settings()
+    aws.reset_clients()
+    registry.reset_connections()
+    clear_cache()
+    context.clear()
+
+
+@pytest.fixture
+def aws_mock(app_env: dict[str, str]) -> Iterator[None]:
+    from chalicelib.local.bootstrap import bootstrap
+    from chalicelib.settings import get_settings
+
+    with mock_aws():
+        reset_process_state()
+        bootstrap(get_settings())
+        yield
+    reset_process_state()
+
+
+def create_tenant(slug: str, **fields: Any) -> Any:
+    from chalicelib.tenants.models import TenantCreate
+    from chalicelib.tenants.service import create_tenant as create
+
+    data = {"name": slug.title(), "display_name": slug.title(), **fields}
+    return create(TenantCreate(slug=slug, **data))
+
+
+@pytest.fixture
+def tenant_a(aws_mock: None) -> Any:
+    return create_tenant("acme", domains=["portal.acme-motors.example"])
+
+
+@pytest.fixture
+def tenant_b(aws_mock: None) -> Any:
+    return create_tenant("globex")
+
+
+class TokenFactory:
+    def __init__(self, keys: SigningKeys) -> None:
+        self.keys = keys
+
+    def claims(self, *, role: str = "tenant_admin", tenant: Any = None, sub: str | None = None,
+               ttl: int = 600, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER, "aud": AUDIENCE, "sub": sub or f"user-{uuid.uuid4().hex[:8]}",
+            "roles": [role], "iat": now, "exp": now + ttl,
+        }
+        if tenant is not None:
+            claims["tenant_id"] = str(getattr(tenant, "id", tenant))
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not _DROP}
+
+    def sign(self, claims: dict[str, Any], *, alg: str = "ES256", headers: dict[str, Any] | None = None) -> str:
+        key, kid = (self.keys.rsa_key, self.keys.rsa_kid) if alg.startswith(("RS", "PS")) else (
+            self.keys.ec_key, self.keys.ec_kid)
+        return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, **(headers or {})})
+
+    def token(self, **kwargs: Any) -> str:
+        return self.sign(self.claims(**kwargs))
+
+
+_DROP = object()
+DROP = _DROP  # pass a claim as DROP to leave it out
+
+
+@pytest.fixture
+def tokens(signing_keys: SigningKeys) -> TokenFactory:
+    return TokenFactory(signing_keys)
+
+
+class TenantClient:
+    """Sends requests through chalice.test as a given tenant and role."""
+
+    def __init__(self, http: Any, tokens: TokenFactory) -> None:
+        self.http = http
+        self.tokens = tokens
+
+    def request(self, method: str, path: str, *, tenant: Any = None, role: str | None = "tenant_admin",
+                token: str | None = None, headers: dict[str, str] | None = None, body: Any = None) -> Any:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token is None and role is not None:
+            token = self.tokens.token(role=role, tenant=None if role == "platform_admin" else tenant)
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        payload = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+        return getattr(self.http, method.lower())(path, headers=all_headers, body=payload)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+
+@pytest.fixture
+def http(aws_mock: None, tmp_path: Path) -> Any:
+    """chalice.test's HTTP client. Its project_dir has no config, so the environment set by
+    ``app_env`` is what the app sees (Chalice would otherwise overlay config.json's)."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, project_dir=str(tmp_path)) as client:
+        yield client.http
+
+
+@pytest.fixture
+def client(http: Any, tokens: TokenFactory) -> TenantClient:
+    return TenantClient(http, tokens)
+
+
+def body_of(response: Any) -> Any:
+    return json.loads(response.body) if response.body else None
