@@ -89,13 +89,14 @@ def reset_process_state() -> None:
     """What a fresh Lambda container would have: no settings, clients, caches or context."""
     from chalicelib import aws
     from chalicelib.settings import reset_settings
-    from chalicelib.store import registry
+    from chalicelib.store import data, registry
     from chalicelib.tenancy import context
     from chalicelib.tenancy.resolution import clear_cache
 
     reset_settings()
     aws.reset_clients()
     registry.reset_connections()
+    data.reset_connections()
     clear_cache()
     context.clear()
 

@@ -57,7 +57,9 @@ def issue_token(
 ) -> str:
     key, kid = ensure_dev_key(directory)
     now = int(time.time())
-    claims: dict[str, Any] = {"iss": issuer, "aud": audience, "sub": sub, "roles": roles, "iat": now, "exp": now + ttl_seconds}
+    claims: dict[str, Any] = {
+        "iss": issuer, "aud": audience, "sub": sub, "roles": roles, "iat": now, "exp": now + ttl_seconds,
+    }
     if tenant_id is not None:
         claims["tenant_id"] = tenant_id
     return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Chalice
@@ -65,7 +65,7 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "123456789012",
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:events:{region}:123456789012:rule/{name}"],
         "detail": {},
@@ -153,7 +153,7 @@ class EventPump:
             while not self._stop.is_set():
                 try:
                     busy = sum(self.pump_queue(q) for q in self.queues)
-                    self.fire_due(datetime.now(timezone.utc))
+                    self.fire_due(datetime.now(UTC))
                 except Exception:
                     log.exception("event pump iteration failed")
                     busy = 0

@@ -43,7 +43,8 @@ def _banner(api: str, aws_port: int, tenant: Any, tokens: dict[str, str]) -> str
     return f"""
 Local platform is up.
   API          {api}
-  local AWS    http://127.0.0.1:{aws_port}   (e.g. AWS_ENDPOINT_URL=http://127.0.0.1:{aws_port} aws dynamodb list-tables)
+  local AWS    http://127.0.0.1:{aws_port}
+               (e.g. AWS_ENDPOINT_URL=http://127.0.0.1:{aws_port} aws dynamodb list-tables)
   demo tenant  slug=demo id={tenant.id}
 
 Tokens (valid 12 hours; more with: .venv/bin/python -m chalicelib.cli token --help)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_CRON = re.compile(r"^cron\((.+)\)$")
+_CRON = re.compile(r"^cron\((.*)\)$")
 _MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
 _DAYS = {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}  # EventBridge: 1 = Sunday
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -21,24 +21,35 @@ class ScheduleError(ValueError):
     """An expression the local runner cannot evaluate."""
 
 
-def _values(field: str, low: int, high: int, names: dict[str, int]) -> frozenset[int] | None:
-    """The set of allowed values, or None for 'any' (``*`` or ``?``)."""
-    if field in ("*", "?"):
-        return None
-    if any(ch in field for ch in "LW#"):
+def _number(token: str, field: str, names: dict[str, int]) -> int:
+    if token in names:
+        return names[token]
+    if token.isdigit():
+        return int(token)
+    if any(ch in token for ch in "LW#"):
+        # Checked per token, after names: JUL and WED are names, not the L and W extensions.
         raise ScheduleError(f"cron field {field!r}: L, W and # are not supported locally")
+    raise ScheduleError(f"cron field {field!r}: {token!r} is not a number or a name")
+
+
+def _values(
+    field: str, low: int, high: int, names: dict[str, int], *, day_field: bool = False
+) -> frozenset[int] | None:
+    """The set of allowed values, or None for 'any' (``*``, or ``?`` in a day field)."""
+    if field == "*" or (field == "?" and day_field):
+        return None
     allowed: set[int] = set()
     for part in field.upper().split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
+        base, slash, step_text = part.partition("/")
+        step = _number(step_text, field, {}) if slash else 1
         if base == "*":
             start, end = low, high
         elif "-" in base:
             a, b = base.split("-", 1)
-            start, end = names.get(a) or int(a), names.get(b) or int(b)
+            start, end = _number(a, field, names), _number(b, field, names)
         else:
-            start = names.get(base) or int(base)
-            end = high if step_text else start
+            start = _number(base, field, names)
+            end = high if slash else start
         if not (low <= start <= high and low <= end <= high) or step < 1:
             raise ScheduleError(f"cron field {field!r} is out of range {low}-{high}")
         allowed.update(range(start, end + 1, step))
@@ -52,7 +63,7 @@ class Schedule:
     fields: tuple[frozenset[int] | None, ...] = ()
 
     def next_after(self, moment: datetime) -> datetime:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
         if self.interval is not None:
             return moment + self.interval
         minutes, hours, dom, months, dow, years = self.fields
@@ -85,6 +96,9 @@ def parse_schedule(expression: str) -> Schedule:
         value, unit = int(rate.group(1)), rate.group(2).rstrip("s")
         if value < 1:
             raise ScheduleError("rate must be at least 1")
+        if (value == 1) != (rate.group(2) == unit):
+            # EventBridge refuses rate(1 hours) and rate(5 hour).
+            raise ScheduleError(f"rate: use {unit!r} with 1 and {unit + 's'!r} with larger values")
         return Schedule(expression, interval=timedelta(seconds=value * _UNIT_SECONDS[unit]))
     cron = _CRON.fullmatch(expression)
     if not cron:
@@ -95,9 +109,9 @@ def parse_schedule(expression: str) -> Schedule:
     fields = (
         _values(parts[0], 0, 59, {}),
         _values(parts[1], 0, 23, {}),
-        _values(parts[2], 1, 31, {}),
+        _values(parts[2], 1, 31, {}, day_field=True),
         _values(parts[3], 1, 12, _MONTHS),
-        _values(parts[4], 1, 7, _DAYS),
+        _values(parts[4], 1, 7, _DAYS, day_field=True),
         _values(parts[5], 1970, 2199, {}),
     )
     if parts[2] != "?" and parts[4] != "?":

@@ -32,3 +32,33 @@ def tenants_index_sk(created_at_iso: str, tenant_id: UUID) -> str:
 def tenant_prefix(tenant_id: UUID) -> str:
     """The prefix every data-table partition key of this tenant starts with."""
     return f"T#{tenant_id}#"
+
+
+def data_partition(tenant_id: UUID, kind: str, *qualifiers: str) -> str:
+    """``T#<tenant>#<KIND>[#<qualifier>...]``: the only way a data-table partition key is made."""
+    if not kind.isalnum() or not kind.isupper():
+        raise ValueError("entity kinds are upper-case alphanumeric")
+    for qualifier in qualifiers:
+        if not qualifier or "#" in qualifier:
+            raise ValueError("key qualifiers must be non-empty and free of '#'")
+    return tenant_prefix(tenant_id) + "#".join((kind, *qualifiers))
+
+
+def time_ordered(created_at_iso: str, entity_id: UUID | str) -> str:
+    """Sort key for index entries listed newest-last: creation time, then id for ties."""
+    return f"{created_at_iso}#{entity_id}"
+
+
+# Entity kinds of the data table (the second segment of every partition key).
+CATEGORY = "CAT"
+PROFESSIONAL = "PRO"
+PROFESSIONAL_EMAIL = "PROEMAIL"  # uniqueness of a professional's email: sk = HMAC of it
+PROFESSIONAL_CATEGORY = "PROCAT"  # professionals by category: qualifier = category slug
+PROFESSIONAL_USER = "PROUSER"  # professional linked to a login: sk = token sub
+CUSTOMER = "CUS"
+CUSTOMER_USER = "CUSUSER"  # customer linked to a login: sk = token sub
+REFERRAL = "REF"
+REFERRAL_STATUS = "REFSTATUS"  # gsi1: referrals by status
+REFERRAL_FROM = "REFFROM"  # gsi2: referrals sent by a professional
+REFERRAL_TO = "REFTO"  # gsi3: referrals received by a professional
+TENANT_SECRET = "SECRET"

@@ -11,6 +11,7 @@ from typing import Any
 TTL_ATTRIBUTE = "expires_at"
 GSI1 = "gsi1"
 GSI2 = "gsi2"
+GSI3 = "gsi3"
 
 
 def _gsi(name: str) -> dict[str, Any]:
@@ -46,4 +47,4 @@ def registry_table_spec(name: str) -> dict[str, Any]:
 
 
 def data_table_spec(name: str) -> dict[str, Any]:
-    return _table(name, [GSI1, GSI2])
+    return _table(name, [GSI1, GSI2, GSI3])

@@ -1,0 +1,105 @@
+"""Cold import of ``app`` in a fresh interpreter, against its main libraries alone.
+
+A Lambda cold start pays for ``import app`` once per container. The baseline imports
+only what the app cannot do without (chalice, boto3, pynamodb.models, jwt, pydantic),
+so the ratio is what our own modules and their extra dependencies add. Each sample is
+a new subprocess with the repository root as working directory; app and baseline runs
+alternate, after one discarded run of each (bytecode written, files in the page cache).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections import defaultdict
+
+from bench.harness import PROJECT_DIR, Row, median, ratio
+
+NAME = "cold_import"
+APP_IMPORT = "import app"
+BASELINE_IMPORT = "import chalice, boto3, pynamodb.models, jwt, pydantic"
+# ``import pydantic`` is lazy in pydantic 2: BaseModel (pydantic.main, pydantic-core's
+# schema machinery) loads on first use. Any app with a model pays for it, so this second
+# baseline shows how much of the gap is pydantic itself rather than our modules.
+BASELINE_MODELS_IMPORT = BASELINE_IMPORT + "; from pydantic import BaseModel"
+GOAL_RATIO = 1.3
+_TIMER = "import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"
+
+
+def _env() -> dict[str, str]:
+    # Importing must not depend on (or be slowed by) the caller's AWS endpoint or stage.
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+
+
+def _python(code: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *flags, "-c", code],
+        cwd=PROJECT_DIR, env=_env(), capture_output=True, text=True, check=True, timeout=60,
+    )
+
+
+def import_seconds(stmt: str) -> float:
+    return float(_python(_TIMER.format(stmt=stmt)).stdout.strip().splitlines()[-1])
+
+
+def _imported_modules(stmt: str) -> dict[str, int]:
+    """Module -> self import time in microseconds, from ``python -X importtime``."""
+    modules: dict[str, int] = {}
+    for line in _python(stmt, "-X", "importtime").stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _cumulative, name = line.removeprefix("import time:").split("|", 2)
+        modules[name.strip()] = int(self_us)
+    return modules
+
+
+def _group(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "chalicelib" else parts[0]
+
+
+def extra_import_by_package(top: int = 6) -> tuple[list[tuple[str, float]], set[str]]:
+    """What ``import app`` loads beyond the baseline, by self time in ms: third-party
+    packages by top-level name, our own modules one by one."""
+    app_modules = _imported_modules(APP_IMPORT)
+    baseline = set(_imported_modules(BASELINE_IMPORT))
+    by_package: dict[str, int] = defaultdict(int)
+    for name, self_us in app_modules.items():
+        if name not in baseline:
+            by_package[_group(name)] += self_us
+    ranked = sorted(by_package.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return [(pkg, us / 1000) for pkg, us in ranked], set(app_modules)
+
+
+def run(quick: bool = False) -> list[Row]:
+    runs = 3 if quick else 7
+    import_seconds(APP_IMPORT)
+    import_seconds(BASELINE_IMPORT)
+    app_s: list[float] = []
+    base_s: list[float] = []
+    models_s: list[float] = []
+    for _ in range(runs):
+        app_s.append(import_seconds(APP_IMPORT))
+        base_s.append(import_seconds(BASELINE_IMPORT))
+        models_s.append(import_seconds(BASELINE_MODELS_IMPORT))
+    app_ms, base_ms, models_ms = (median(s) * 1000 for s in (app_s, base_s, models_s))
+    extra, app_modules = extra_import_by_package()
+    mpl = importlib.util.find_spec("aws_cryptographic_material_providers") is not None
+    encryption_sdk = any(m == "aws_encryption_sdk" for m in app_modules)
+
+    rows = [
+        Row(NAME, f"import app, median of {runs}", app_ms, "ms"),
+        Row(NAME, f"import chalice+boto3+pynamodb+jwt+pydantic, median of {runs}", base_ms, "ms"),
+        Row(NAME, "ratio app / libraries", ratio(app_ms, base_ms), "x", f"<= {GOAL_RATIO}"),
+        Row(NAME, "app minus libraries", app_ms - base_ms, "ms"),
+        Row(NAME, "libraries + from pydantic import BaseModel, median", models_ms, "ms"),
+        Row(NAME, "ratio app / libraries with BaseModel loaded", ratio(app_ms, models_ms), "x"),
+    ]
+    rows += [Row(NAME, f"loaded beyond libraries: {pkg} (self, 1 run)", ms, "ms") for pkg, ms in extra]
+    rows += [
+        Row(NAME, "import app loads aws_encryption_sdk", "yes" if encryption_sdk else "no", ""),
+        Row(NAME, "aws-encryption-sdk[mpl] installed", "YES" if mpl else "no", "",
+            "no (adds ~0.5 s per cold start)"),
+    ]
+    return rows

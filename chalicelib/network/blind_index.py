@@ -1,0 +1,55 @@
+"""Keyed hashes (HMAC-SHA256) of normalised PII, for uniqueness and lookups without PII in keys.
+
+The key is a random per-tenant secret stored in the tenant's own partition, created on
+first use with a conditional write (so concurrent first uses agree). The encryption
+layer protects this secret with the tenant's KMS key.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+from uuid import UUID
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.store import data, keys
+from chalicelib.tenancy.context import current_tenant_id
+
+_SECRET_SK = "BLIND_INDEX"
+_cache: dict[UUID, bytes] = {}
+_lock = threading.Lock()
+
+
+def _tenant_secret() -> bytes:
+    tenant = current_tenant_id()
+    with _lock:
+        if tenant in _cache:
+            return _cache[tenant]
+    pk = data.partition(keys.TENANT_SECRET)
+    item = data.get(pk, _SECRET_SK)
+    if item is None:
+        candidate = data.new_item(pk=pk, sk=_SECRET_SK, kind=keys.TENANT_SECRET,
+                                  data=base64.b64encode(secrets.token_bytes(32)).decode())
+        try:
+            candidate.save(condition=data.DataItem.pk.does_not_exist())
+            item = candidate
+        except PutError:
+            item = data.get(pk, _SECRET_SK)  # a concurrent first use won; use its secret
+    if item is None or not item.data:
+        raise RuntimeError("blind index secret unavailable")
+    secret = base64.b64decode(item.data)
+    with _lock:
+        _cache[tenant] = secret
+    return secret
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def blind_index(purpose: str, value: str) -> str:
+    digest = hmac.new(_tenant_secret(), f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+    return digest

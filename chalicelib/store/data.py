@@ -1,0 +1,232 @@
+"""The pooled data table: one pynamodb model, tenant-scoped helpers, cursors, transactions.
+
+Every helper derives keys from the bound tenant (``tenancy.current_tenant_id``); none
+takes a tenant id. Importing this module installs the guard, so nothing can reach the
+data table without it.
+
+Item layout: ``pk``/``sk`` and up to three index key pairs (all partition keys under
+``T#<tenant>#``), ``tenant_id``, ``kind``, ``version``, timestamps, ``data`` (the
+entity's non-PII fields as JSON), ``pii`` (its PII fields, one document per item: the
+encryption layer replaces this document with one ciphertext), and server-owned
+counters.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import BadRequestError
+from chalicelib.settings import get_settings
+from chalicelib.store import keys
+from chalicelib.store.guard import install_guard
+from chalicelib.tenancy.context import current_tenant_id
+
+install_guard()
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 25
+
+
+class _Gsi1(GlobalSecondaryIndex["DataItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi2(GlobalSecondaryIndex["DataItem"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi3(GlobalSecondaryIndex["DataItem"]):
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class DataItem(Model):
+    class Meta:
+        table_name: str | None = None
+        region: str | None = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    tenant_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    entity_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    data = UnicodeAttribute(null=True)
+    pii = UnicodeAttribute(null=True)
+    # How many live items point at this one (open referrals, member professionals); a
+    # delete is conditioned on zero, so a referenced item can never be removed.
+    refs = NumberAttribute(null=True)
+
+    by_gsi1 = _Gsi1()
+    by_gsi2 = _Gsi2()
+    by_gsi3 = _Gsi3()
+
+
+_bind_lock = threading.Lock()
+
+
+def bind() -> None:
+    """Point the model at the configured table (settings are read lazily)."""
+    settings = get_settings()
+    with _bind_lock:
+        if DataItem.Meta.table_name != settings.data_table or DataItem.Meta.region != settings.region:
+            DataItem.Meta.table_name = settings.data_table
+            DataItem.Meta.region = settings.region
+            DataItem._connection = None
+
+
+def reset_connections() -> None:
+    DataItem._connection = None
+
+
+def partition(kind: str, *qualifiers: str) -> str:
+    """A partition key of the bound tenant."""
+    return keys.data_partition(current_tenant_id(), kind, *qualifiers)
+
+
+def new_item(**attributes: Any) -> DataItem:
+    bind()
+    return DataItem(tenant_id=str(current_tenant_id()), **attributes)
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def loads(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}
+
+
+def get(pk: str, sk: str) -> DataItem | None:
+    bind()
+    try:
+        return DataItem.get(pk, sk)
+    except DataItem.DoesNotExist:
+        return None
+
+
+# ---- cursors ---------------------------------------------------------------------------
+
+
+class InvalidCursorError(BadRequestError):
+    code, title = "invalid_cursor", "Invalid pagination cursor"
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    payload = {"t": str(current_tenant_id()), "k": last_key}
+    return base64.urlsafe_b64encode(dumps(payload).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """The key to resume from; refused unless it was made for the bound tenant."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+        tenant, key = payload["t"], payload["k"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidCursorError("the cursor is malformed") from None
+    prefix = keys.tenant_prefix(current_tenant_id())
+    partitions = [v.get("S", "") for name, v in key.items() if name.endswith("pk") and isinstance(v, dict)]
+    if tenant != str(current_tenant_id()) or not partitions or not all(p.startswith(prefix) for p in partitions):
+        raise InvalidCursorError("the cursor does not belong to this tenant")
+    return dict(key)
+
+
+@dataclass
+class Page:
+    items: list[DataItem]
+    next_cursor: str | None
+
+
+def query_page(
+    hash_key: str,
+    *,
+    index: str | None = None,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+    filter_condition: Any = None,
+    newest_first: bool = False,
+) -> Page:
+    """One Query (table or index) for one page of a tenant partition."""
+    bind()
+    source: Any = {None: DataItem, "gsi1": DataItem.by_gsi1, "gsi2": DataItem.by_gsi2, "gsi3": DataItem.by_gsi3}[index]
+    results = source.query(
+        hash_key,
+        limit=max(1, min(limit, MAX_PAGE)),
+        last_evaluated_key=decode_cursor(cursor),
+        filter_condition=filter_condition,
+        scan_index_forward=not newest_first,
+    )
+    items = list(results)
+    return Page(items, encode_cursor(results.last_evaluated_key))
+
+
+# ---- transactions ----------------------------------------------------------------------
+
+
+class TransactionCancelledError(Exception):
+    """A write transaction was cancelled; ``reasons`` has one code (or None) per action."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+def transact(build: Callable[[TransactWrite], None]) -> None:
+    """Run the actions ``build`` adds as one TransactWriteItems call."""
+    bind()
+    try:
+        with TransactWrite(connection=Connection(region=get_settings().region)) as tx:
+            build(tx)
+    except TransactWriteError as exc:
+        if exc.cause_response_code != "TransactionCanceledException":
+            raise
+        raise TransactionCancelledError(
+            [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
+        ) from exc
+
+
+def condition_failed(exc: PynamoDBException) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -1,0 +1,157 @@
+"""The guard: our row-level security for the pooled data table.
+
+A ``before-parameter-build.dynamodb`` hook on every botocore session of the process
+(see ``aws.py``), so it sees each request that any DynamoDB client, boto3's or
+pynamodb's, is about to send. For requests that touch the data table it refuses:
+
+* any request when no tenant is bound;
+* any Scan (and PartiQL, whose keys cannot be checked before sending);
+* any key or item whose partition key (table or index) is not under the bound
+  tenant's prefix ``T#<uuid>#``, and any item whose ``tenant_id`` is another tenant's,
+  in Get/Put/Update/Delete, Query (table and indexes), Batch* and Transact*.
+
+A refusal raises :class:`IsolationViolationError` before anything is sent, is logged
+as a security event with the request id, and reaches the client as a plain 500.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.errors import InternalError
+from chalicelib.logs import security_event
+from chalicelib.settings import get_settings
+from chalicelib.store import keys
+from chalicelib.tenancy.context import current_or_none
+
+PARTITION_KEYS = {None: "pk", "gsi1": "gsi1pk", "gsi2": "gsi2pk", "gsi3": "gsi3pk"}
+_PARTIQL = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
+# Table management, not item access: the local bootstrap and infra tooling call these.
+_CONTROL_PLANE = frozenset({
+    "CreateTable", "DeleteTable", "DescribeTable", "UpdateTable", "UpdateTimeToLive",
+    "DescribeTimeToLive", "DescribeContinuousBackups", "UpdateContinuousBackups",
+    "TagResource", "UntagResource", "ListTagsOfResource",
+})
+_EQUALITY = re.compile(r"^\(?\s*([#\w.]+)\s*=\s*(:\w+)\s*\)?$")
+
+
+class IsolationViolationError(InternalError):
+    """A data-table request outside the bound tenant. The client learns nothing more."""
+
+
+def _refuse(operation: str, reason: str) -> None:
+    ctx = current_or_none()
+    security_event(
+        "isolation_refused",
+        operation=operation,
+        reason=reason,
+        bound_tenant=str(ctx.tenant_id) if ctx else None,
+        request_id=ctx.request_id if ctx else None,
+    )
+    raise IsolationViolationError()
+
+
+def _string(value: Any) -> str | None:
+    return value.get("S") if isinstance(value, dict) else None
+
+
+def _check_key(operation: str, key: dict[str, Any] | None, prefix: str, attribute: str = "pk") -> None:
+    pk = _string((key or {}).get(attribute))
+    if pk is None or not pk.startswith(prefix):
+        _refuse(operation, f"{attribute} outside the bound tenant")
+
+
+def _check_item(operation: str, item: dict[str, Any] | None, prefix: str, tenant_id: str) -> None:
+    item = item or {}
+    _check_key(operation, item, prefix)
+    if _string(item.get("tenant_id")) != tenant_id:
+        _refuse(operation, "item tenant_id is not the bound tenant")
+    for attribute in ("gsi1pk", "gsi2pk", "gsi3pk"):
+        if attribute in item:
+            _check_key(operation, item, prefix, attribute)
+
+
+def _query_partition(params: dict[str, Any]) -> str | None:
+    """The partition key value a Query asks for, from its key condition."""
+    attribute = PARTITION_KEYS.get(params.get("IndexName"))
+    if attribute is None:
+        return None
+    legacy = params.get("KeyConditions")
+    if legacy:
+        condition = legacy.get(attribute) or {}
+        values = condition.get("AttributeValueList") or []
+        return _string(values[0]) if condition.get("ComparisonOperator") == "EQ" and len(values) == 1 else None
+    expression = params.get("KeyConditionExpression") or ""
+    names = params.get("ExpressionAttributeNames") or {}
+    values = params.get("ExpressionAttributeValues") or {}
+    for clause in re.split(r"\s+AND\s+", expression, flags=re.IGNORECASE):
+        match = _EQUALITY.match(clause.strip())
+        if match and names.get(match.group(1), match.group(1)) == attribute:
+            return _string(values.get(match.group(2)))
+    return None
+
+
+def _transact_entries(params: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    for entry in params.get("TransactItems") or []:
+        yield from entry.items()
+
+
+def _touches(table: str, params: dict[str, Any], operation: str) -> bool:
+    if params.get("TableName") == table or table in (params.get("RequestItems") or {}):
+        return True
+    if any(body.get("TableName") == table for _, body in _transact_entries(params)):
+        return True
+    if operation in _PARTIQL:
+        return table in repr(params)
+    return False
+
+
+def check_request(operation: str, params: dict[str, Any], table: str) -> None:
+    """Refuse (raise) unless ``params`` keep within the bound tenant. Public for tests."""
+    if operation in _CONTROL_PLANE or not _touches(table, params, operation):
+        return
+    ctx = current_or_none()
+    if ctx is None:
+        _refuse(operation, "no tenant bound")
+        return
+    tenant_id = str(ctx.tenant_id)
+    prefix = keys.tenant_prefix(ctx.tenant_id)
+    if operation == "Scan" or operation in _PARTIQL:
+        _refuse(operation, f"{operation} is never allowed on the data table")
+    elif operation == "PutItem":
+        _check_item(operation, params.get("Item"), prefix, tenant_id)
+    elif operation in ("GetItem", "UpdateItem", "DeleteItem"):
+        _check_key(operation, params.get("Key"), prefix)
+    elif operation == "Query":
+        partition = _query_partition(params)
+        if partition is None or not partition.startswith(prefix):
+            _refuse(operation, "query partition outside the bound tenant")
+    elif operation == "BatchGetItem":
+        for key in (params["RequestItems"].get(table) or {}).get("Keys", []):
+            _check_key(operation, key, prefix)
+    elif operation == "BatchWriteItem":
+        for request in params["RequestItems"].get(table) or []:
+            if "PutRequest" in request:
+                _check_item(operation, request["PutRequest"].get("Item"), prefix, tenant_id)
+            else:
+                _check_key(operation, (request.get("DeleteRequest") or {}).get("Key"), prefix)
+    elif operation in ("TransactGetItems", "TransactWriteItems"):
+        for kind, body in _transact_entries(params):
+            if body.get("TableName") != table:
+                continue
+            if kind == "Put":
+                _check_item(operation, body.get("Item"), prefix, tenant_id)
+            else:
+                _check_key(operation, body.get("Key"), prefix)
+    else:
+        _refuse(operation, f"{operation} is not a tenant data operation")
+
+
+def _before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:
+    check_request(model.name, params, get_settings().data_table)
+
+
+def install_guard() -> None:
+    aws.install_session_hook("before-parameter-build.dynamodb", _before_parameter_build)
