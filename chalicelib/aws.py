@@ -2,14 +2,16 @@
 
 Every botocore session of the process comes from :func:`new_botocore_session`,
 including the per-thread sessions pynamodb builds for itself (its module-level
-``get_session`` is pointed here). Session-level hooks installed with
-:func:`install_session_hook` (the tenant guard) are therefore inherited by every
-DynamoDB client the process ever makes, whether built by boto3 or by pynamodb.
+``get_session`` is pointed here). Each session gets one dispatcher per hooked event
+the moment it is made; botocore copies a session's handlers into a client when the
+client is built, so hooks are not registered on sessions directly (a hook added after
+a client exists would never reach it) but appended to the dispatcher's list. A hook
+installed with :func:`install_session_hook` (the tenant guard) therefore reaches every
+DynamoDB client the process ever makes, built before or after, by boto3 or pynamodb.
 """
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -25,30 +27,39 @@ _CLIENT_CONFIG = Config(
 )
 
 _lock = threading.RLock()
-_hooks: list[tuple[str, Callable[..., Any]]] = []
-_sessions: "weakref.WeakSet[botocore.session.Session]" = weakref.WeakSet()
+# Events the dispatcher listens to; a hook for any other event is refused loudly.
+HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb")
+_hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_EVENTS}
 _boto3_session: boto3.session.Session | None = None
 _clients: dict[tuple[str, str | None], Any] = {}
 
 
+def _dispatcher(event_name: str) -> Callable[..., None]:
+    def dispatch(**kwargs: Any) -> None:
+        for handler in tuple(_hooks[event_name]):
+            handler(**kwargs)
+
+    return dispatch
+
+
+_DISPATCHERS = {event: _dispatcher(event) for event in HOOKABLE_EVENTS}
+
+
 def new_botocore_session() -> botocore.session.Session:
-    """A botocore session carrying every installed session hook."""
+    """A botocore session whose clients all run the installed hooks."""
     session = botocore.session.get_session()
-    with _lock:
-        for event_name, handler in _hooks:
-            session.register(event_name, handler, unique_id=f"platform:{event_name}:{id(handler)}")
-        _sessions.add(session)
+    for event_name, dispatch in _DISPATCHERS.items():
+        session.register(event_name, dispatch, unique_id=f"platform-dispatch:{event_name}")
     return session
 
 
 def install_session_hook(event_name: str, handler: Callable[..., Any]) -> None:
-    """Register ``handler`` on every session, past and future. Idempotent."""
+    """Run ``handler`` for ``event_name`` in every client, existing or future. Idempotent."""
+    if event_name not in _hooks:
+        raise ValueError(f"{event_name} is not hookable; add it to HOOKABLE_EVENTS")
     with _lock:
-        if (event_name, handler) in _hooks:
-            return
-        _hooks.append((event_name, handler))
-        for session in list(_sessions):
-            session.register(event_name, handler, unique_id=f"platform:{event_name}:{id(handler)}")
+        if handler not in _hooks[event_name]:
+            _hooks[event_name].append(handler)
 
 
 def boto3_session() -> boto3.session.Session:

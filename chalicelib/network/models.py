@@ -13,13 +13,31 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 PII: dict[str, Any] = {"x-pii": True}
 CATEGORY_SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
 _VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")  # ISO 3779: 17 characters, no I, O or Q
 
+# A pragmatic address check (RFC 5321 lengths, dot-atom local part, DNS-label domain).
+# pydantic's EmailStr would import email-validator, ~20 ms on every cold start, and
+# nothing here needs its internationalised or deliverability checks.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    local, _, _domain = value.partition("@")
+    if len(value) > 254 or len(local) > 64 or not _EMAIL.fullmatch(value):
+        raise ValueError("must be an email address")
+    return value
+
+
+EmailStr = Annotated[str, AfterValidator(_email)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(min_length=1, max_length=63, pattern=CATEGORY_SLUG)]
 
@@ -38,11 +56,14 @@ def _phone(value: str | None) -> str | None:
     return value
 
 
+# defer_build: validators are built on first use, not at import (cold start).
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class _Out(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     version: int
     created_at: datetime
     updated_at: datetime
