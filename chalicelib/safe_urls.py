@@ -8,11 +8,14 @@ URL and non-default schemes are refused (SSRF and mixed-content hygiene).
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2048
 _BLOCKED_NAMES = ("localhost", "localhost.localdomain", "metadata.google.internal")
 _BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
 
 
 def check_public_https_url(value: str) -> str:
@@ -26,7 +29,8 @@ def check_public_https_url(value: str) -> str:
         raise ValueError("URL must use https")
     if parts.username is not None or parts.password is not None:
         raise ValueError("URL must not contain credentials")
-    host = (parts.hostname or "").rstrip(".")
+    _ = parts.port  # raises ValueError for a port that is not a number in range
+    host = _ascii_host(parts.hostname or "")
     if not host:
         raise ValueError("URL must have a host")
     if host in _BLOCKED_NAMES or host.endswith(_BLOCKED_SUFFIXES):
@@ -34,9 +38,27 @@ def check_public_https_url(value: str) -> str:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        if "." not in host:
+        labels = host.split(".")
+        if len(labels) < 2:
             raise ValueError("URL host must be a fully qualified name") from None
+        if not all(_LABEL.fullmatch(label) for label in labels):
+            raise ValueError("URL host is not a valid name") from None
+        if _NUMERIC_LABEL.fullmatch(labels[-1]):
+            # Browsers (WHATWG URL) read a host ending in a number as an IPv4 address in
+            # any form: 127.1, 0x7f.0.0.1 and 0177.0.0.1 all mean 127.0.0.1.
+            raise ValueError("URL host is an address in a non-standard form") from None
         return value
     if not address.is_global or address.is_multicast:
         raise ValueError("URL host is not a public address")
     return value
+
+
+def _ascii_host(hostname: str) -> str:
+    """The host as browsers will look it up: IDNA-mapped (full-width digits become ASCII)."""
+    host = hostname.rstrip(".")
+    if host.isascii():
+        return host.lower()
+    try:
+        return host.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError:
+        raise ValueError("URL host is not a valid name") from None

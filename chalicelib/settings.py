@@ -106,6 +106,10 @@ _ENV = {
 }
 
 
+# Errors name the environment variable to set, including the two read outside _ENV.
+_VARIABLE_NAMES = {**_ENV, "region": "AWS_REGION", "jwt_algorithms": "JWT_ALGORITHMS"}
+
+
 def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     raw: dict[str, object] = {k: env[v] for k, v in _ENV.items() if env.get(v)}
@@ -116,7 +120,7 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
         return Settings.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{_ENV.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: {e['msg']}"
+            f"{_VARIABLE_NAMES.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: {e['msg']}"
             for e in exc.errors()
         )
         raise SettingsError(f"invalid configuration: {problems}") from None

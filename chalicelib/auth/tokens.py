@@ -164,12 +164,19 @@ class TokenVerifier:
             leeway=leeway,
             options={"require": ["iss", "aud", "sub", "exp", "iat"], "strict_aud": True},
         )
-        iat = payload["iat"]
-        if not isinstance(iat, (int, float)) or isinstance(iat, bool) or iat > time.time() + leeway:
+        # RFC 7519 dates are JSON numbers; pyjwt also takes numeric strings ("exp": "9999999999").
+        for claim in ("exp", "nbf", "iat"):
+            if claim in payload and not _is_numeric_date(payload[claim]):
+                raise jwt.InvalidTokenError(f"{claim} must be a number")
+        if payload["iat"] > time.time() + leeway:
             raise jwt.ImmatureSignatureError("token issued in the future")
         if "roles" not in payload:
             raise jwt.MissingRequiredClaimError("roles")
         return payload
+
+
+def _is_numeric_date(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _verifier: TokenVerifier | None = None

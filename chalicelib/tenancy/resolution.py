@@ -28,6 +28,9 @@ from chalicelib.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Tenant, Tena
 
 TENANT_HEADER = "x-tenant-id"
 MAX_HEADER_VALUE = 100
+# A custom domain may be as long as DNS allows (what tenant creation accepts), so it is
+# not held to the header limit: a longer one could be created but never resolved.
+MAX_DOMAIN_LENGTH = 253
 # Hosts that address the platform itself rather than a tenant (API Gateway's default
 # endpoint, load balancers): a request through them names no tenant by host.
 _PLATFORM_HOST_SUFFIXES = (".amazonaws.com", ".on.aws")
@@ -145,7 +148,7 @@ def references(headers: Mapping[str, str], claim: UUID | None, *, use_header: bo
 
 
 def _resolve_reference(ref: Reference) -> Tenant | None:
-    if len(ref.value) > MAX_HEADER_VALUE:
+    if len(ref.value) > (MAX_DOMAIN_LENGTH if ref.kind == "domain" else MAX_HEADER_VALUE):
         return None
     if ref.kind == "slug" and not SLUG_PATTERN.fullmatch(ref.value):
         return None

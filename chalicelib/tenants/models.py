@@ -43,7 +43,19 @@ def validate_slug(value: str) -> str:
         raise ValueError("slug must not have hyphens in positions 3 and 4")
     if value in RESERVED_SLUGS:
         raise ValueError("slug is reserved")
+    if _is_uuid(value):
+        # X-Tenant-ID reads a UUID-shaped value as a tenant id, so such a slug could never
+        # be named by the header (and would read as another tenant's id).
+        raise ValueError("slug must not be a UUID")
     return value
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def normalise_domain(value: str) -> str:

@@ -3,23 +3,87 @@
 Sources: the Host's subdomain under the platform domain (``localhost`` in tests), a
 custom domain, the ``X-Tenant-ID`` header (UUID or slug) and the token's tenant claim.
 A platform admin's token carries no claim, so it is how a source is tested alone.
+
+One moto world serves the whole module (building one costs most of a second): acme and
+globex are never changed here; tests that change a tenant's status create their own.
+Every test starts with an empty resolution cache, as a fresh container would.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from chalice.test import Client
+from moto import mock_aws
 
 from chalicelib.store import registry
 from chalicelib.tenants.models import TenantStatus
 from chalicelib.tenants.service import change_status
-from tests.conftest import body_of, create_tenant
+from tests.conftest import TenantClient, TokenFactory, body_of, create_tenant, local_stage_env, reset_process_state
 
 ADMIN = "platform_admin"
-ACME_DOMAIN = "portal.acme-motors.example"
+_fresh = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def world(signing_keys, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """The app_env + aws_mock + client fixtures of conftest, built once for the module."""
+    from app import app
+    from chalicelib.local.bootstrap import bootstrap
+    from chalicelib.settings import get_settings
+
+    env = local_stage_env()
+    env.pop("JWT_JWKS_FILE", None)
+    env.update({"JWT_JWKS": signing_keys.jwks, "JWT_ALGORITHMS": "ES256,RS256"})
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL") or n == "JWT_JWKS_FILE"]:
+            mp.delenv(name)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        with mock_aws():
+            reset_process_state()
+            bootstrap(get_settings())
+            acme = create_tenant("acme", domains=["portal.acme-motors.example"])
+            globex = create_tenant("globex", domains=["network.globex.example"])
+            http = Client(app, project_dir=str(tmp_path_factory.mktemp("chalice"))).http
+            yield {"acme": acme, "globex": globex, "client": TenantClient(http, TokenFactory(signing_keys))}
+        reset_process_state()
+
+
+@pytest.fixture(autouse=True)
+def cold_cache(world) -> None:
+    from chalicelib.tenancy import context
+    from chalicelib.tenancy.resolution import clear_cache
+
+    clear_cache()
+    context.clear()
+
+
+@pytest.fixture
+def client(world) -> TenantClient:
+    return world["client"]
+
+
+@pytest.fixture
+def tenant_a(world) -> Any:
+    return world["acme"]
+
+
+@pytest.fixture
+def tenant_b(world) -> Any:
+    return world["globex"]
+
+
+@pytest.fixture
+def fresh_tenant(world) -> Any:
+    """A tenant of its own, for a test that changes it."""
+    n = next(_fresh)
+    return create_tenant(f"fresh{n}", domains=[f"portal.fresh{n}.example"])
 
 
 def assert_tenant(response: Any, tenant: Any) -> None:
@@ -33,7 +97,7 @@ def assert_problem(response: Any, status: int, code: str) -> None:
     assert body_of(response)["code"] == code
 
 
-# Each source, as (role, headers, token tenant) for a tenant named by ``name(tenant)``.
+# The sources a request carries in its headers, each as the headers that name tenant ``t``.
 def host_subdomain(t: Any) -> dict[str, str]:
     return {"Host": f"{t.slug}.localhost:8000"}
 
@@ -103,21 +167,16 @@ def request_with(client: Any, first: str, first_tenant: Any, second: str, second
     return client.get("/api/tenant", role=ADMIN, headers={**headers, **HEADER_SOURCES[second](second_tenant)})
 
 
-@pytest.fixture
-def globex_with_domain(aws_mock):
-    return create_tenant("globex", domains=["network.globex.example"])
-
-
 @pytest.mark.parametrize(("first", "second"), PAIRS)
-def test_two_sources_naming_the_same_tenant_agree(client, tenant_a, globex_with_domain, first, second):
+def test_two_sources_naming_the_same_tenant_agree(client, tenant_a, tenant_b, first, second):
     response = request_with(client, first, tenant_a, second, tenant_a)
     assert_tenant(response, tenant_a)
 
 
 @pytest.mark.parametrize(("first", "second"), PAIRS)
-def test_two_sources_naming_different_tenants_is_403_mismatch(client, tenant_a, globex_with_domain, first, second):
+def test_two_sources_naming_different_tenants_is_403_mismatch(client, tenant_a, tenant_b, first, second):
     # Given one source naming acme and another naming globex (both exist and are active)
-    response = request_with(client, first, tenant_a, second, globex_with_domain)
+    response = request_with(client, first, tenant_a, second, tenant_b)
     # Then neither tenant is served
     assert_problem(response, 403, "tenant_mismatch")
 
@@ -161,36 +220,32 @@ def test_a_token_claim_naming_an_unknown_tenant_is_404(client, tenant_a):
     assert_problem(response, 404, "tenant_not_found")
 
 
-@pytest.mark.parametrize("source", [*HEADER_SOURCES, "token"])
-def test_an_inactive_tenant_is_404(client, tenant_a, source):
-    # Given acme resolved once (so the in-process cache holds it), then deactivated
-    assert_tenant(client.get("/api/tenant", tenant=tenant_a), tenant_a)
-    change_status(tenant_a.id, TenantStatus.INACTIVE)
-    # When it is named by one source
+def named_by(client: Any, source: str, tenant: Any) -> Any:
     if source == "token":
-        response = client.get("/api/tenant", tenant=tenant_a)
-    else:
-        response = client.get("/api/tenant", role=ADMIN, headers=HEADER_SOURCES[source](tenant_a))
-    # Then it does not exist for the API
-    assert_problem(response, 404, "tenant_not_found")
+        return client.get("/api/tenant", tenant=tenant)
+    return client.get("/api/tenant", role=ADMIN, headers=HEADER_SOURCES[source](tenant))
 
 
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(TenantStatus.INACTIVE, (404, "tenant_not_found")), (TenantStatus.SUSPENDED, (403, "tenant_suspended"))],
+)
 @pytest.mark.parametrize("source", [*HEADER_SOURCES, "token"])
-def test_a_suspended_tenant_is_403_suspended(client, tenant_a, source):
-    assert_tenant(client.get("/api/tenant", tenant=tenant_a), tenant_a)
-    change_status(tenant_a.id, TenantStatus.SUSPENDED)
-    if source == "token":
-        response = client.get("/api/tenant", tenant=tenant_a)
-    else:
-        response = client.get("/api/tenant", role=ADMIN, headers=HEADER_SOURCES[source](tenant_a))
-    assert_problem(response, 403, "tenant_suspended")
+def test_a_tenant_that_is_not_active_is_refused(client, fresh_tenant, source, status, expected):
+    # Given a tenant resolved once (so the in-process cache holds it as active)
+    assert_tenant(named_by(client, source, fresh_tenant), fresh_tenant)
+    # When its status changes and it is named again by the same source
+    change_status(fresh_tenant.id, status)
+    response = named_by(client, source, fresh_tenant)
+    # Then inactive is "not found" and suspended is "suspended", at once
+    assert_problem(response, *expected)
 
 
-def test_a_reactivated_tenant_resolves_again(client, tenant_a):
-    change_status(tenant_a.id, TenantStatus.SUSPENDED)
-    assert_problem(client.get("/api/tenant", tenant=tenant_a), 403, "tenant_suspended")
-    change_status(tenant_a.id, TenantStatus.ACTIVE)
-    assert_tenant(client.get("/api/tenant", tenant=tenant_a), tenant_a)
+def test_a_reactivated_tenant_resolves_again(client, fresh_tenant):
+    change_status(fresh_tenant.id, TenantStatus.SUSPENDED)
+    assert_problem(named_by(client, "token", fresh_tenant), 403, "tenant_suspended")
+    change_status(fresh_tenant.id, TenantStatus.ACTIVE)
+    assert_tenant(named_by(client, "token", fresh_tenant), fresh_tenant)
 
 
 # ---- normalisation of the host and header --------------------------------------------------
@@ -238,7 +293,7 @@ def test_a_platform_host_alone_names_no_tenant(client, tenant_a, host):
     assert_problem(response, 404, "tenant_not_found")
 
 
-def test_a_long_custom_domain_resolves(client, aws_mock):
+def test_a_long_custom_domain_resolves(client):
     # Domains may be up to 253 characters: resolution must not refuse what creation accepts.
     domain = ".".join(["a" * 60, "b" * 60, "c" * 60, "example"])
     tenant = create_tenant("longdomain", domains=[domain])
@@ -294,7 +349,7 @@ def test_a_warm_cache_serves_repeated_requests_with_no_registry_read(client, ten
     assert sum(registry_reads.values()) == 0
 
 
-def test_creating_a_tenant_forgets_its_negative_cache_entry(client, aws_mock, registry_reads):
+def test_creating_a_tenant_forgets_its_negative_cache_entry(client, registry_reads):
     assert_problem(client.get("/api/tenant", role=ADMIN, headers={"X-Tenant-ID": "initech"}), 404, "tenant_not_found")
     tenant = create_tenant("initech")
     assert_tenant(client.get("/api/tenant", role=ADMIN, headers={"X-Tenant-ID": "initech"}), tenant)

@@ -1,0 +1,115 @@
+"""Settings fail fast: a configuration that cannot run safely is refused at start, by name."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.local.environment import stage_environment
+from chalicelib.settings import SettingsError, load_settings
+from tests.conftest import ROOT
+
+JWKS = '{"keys": []}'
+SECRET = "s" * 40
+
+
+def env_of(stage: str, **changes: str | None) -> dict[str, str]:
+    """A stage's environment from .chalice/config.json, with ``changes`` (None removes)."""
+    env = {**stage_environment(stage, ROOT), "AWS_REGION": "us-east-1"}
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def refusal(env: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_every_configured_stage_loads(stage):
+    settings = load_settings(env_of(stage))
+    assert settings.stage == stage and settings.registry_table.endswith("-registry")
+
+
+def test_settings_are_frozen():
+    settings = load_settings(env_of("dev"))
+    with pytest.raises(ValidationError):
+        settings.jwt_issuer = "https://evil.example"  # type: ignore[misc]
+
+
+# ---- missing values name their variable ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["REGISTRY_TABLE", "DATA_TABLE", "EXPORTS_BUCKET", "EXPORTS_QUEUE", "PLATFORM_DOMAIN", "JWT_ISSUER",
+     "JWT_AUDIENCE", "STAGE", "APP_NAME", "AWS_REGION", "JWT_ALGORITHMS"],
+)
+@pytest.mark.parametrize("how", ["missing", "empty"])
+def test_a_missing_value_is_an_error_naming_the_variable(variable, how):
+    env = env_of("dev", **{variable: None if how == "missing" else ""})
+    assert variable in refusal(env)
+
+
+def test_a_secret_is_never_echoed_in_the_error():
+    message = refusal(env_of("prod", JWT_ALGORITHMS="RS256,HS256", JWT_HS256_SECRET=SECRET))
+    assert SECRET not in message
+
+
+# ---- algorithms ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize("algorithms", ["HS256", "RS256,HS256"])
+def test_hs256_is_refused_outside_local(stage, algorithms):
+    env = env_of(stage, JWT_ALGORITHMS=algorithms, JWT_HS256_SECRET=SECRET)
+    assert "HS256" in refusal(env)
+
+
+def test_hs256_is_allowed_on_the_local_stage():
+    settings = load_settings(env_of("local", JWT_ALGORITHMS="ES256,HS256", JWT_HS256_SECRET=SECRET))
+    assert "HS256" in settings.jwt_algorithms
+
+
+def test_hs256_needs_its_secret_and_the_secret_needs_hs256():
+    assert "JWT_HS256_SECRET" in refusal(env_of("local", JWT_ALGORITHMS="ES256,HS256"))
+    assert "JWT_HS256_SECRET" in refusal(env_of("local", JWT_HS256_SECRET=SECRET))
+
+
+@pytest.mark.parametrize("algorithms", ["none", "RS256,none", "HS512", "rs256", ",", "EdDSA"])
+def test_an_unsupported_algorithm_is_refused(algorithms):
+    assert "JWT_ALGORITHMS" in refusal(env_of("local", JWT_ALGORITHMS=algorithms))
+
+
+# ---- key sources ------------------------------------------------------------------------------
+
+SOURCES = {
+    "JWT_JWKS": JWKS,
+    "JWT_JWKS_FILE": "/keys/jwks.json",
+    "JWT_JWKS_URL": "https://auth.platform.example/.well-known/jwks.json",
+}
+
+
+def only(*names: str) -> dict[str, str | None]:
+    return {name: (SOURCES[name] if name in names else None) for name in SOURCES}
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_one_jwks_source_is_enough(source):
+    assert load_settings(env_of("prod", **only(source))).jwt_algorithms == ("RS256",)
+
+
+@pytest.mark.parametrize(
+    "sources", [(), ("JWT_JWKS", "JWT_JWKS_FILE"), ("JWT_JWKS", "JWT_JWKS_URL"), tuple(SOURCES)], ids=repr
+)
+def test_exactly_one_jwks_source_is_required(sources):
+    assert "exactly one of JWT_JWKS, JWT_JWKS_FILE, JWT_JWKS_URL" in refusal(env_of("prod", **only(*sources)))
+
+
+def test_a_jwks_url_must_be_https_outside_local():
+    env = env_of("prod", JWT_JWKS_URL="http://auth.platform.example/.well-known/jwks.json")
+    assert "JWT_JWKS_URL must be https" in refusal(env)
