@@ -45,6 +45,9 @@ class Settings(BaseModel):
     jwt_jwks_url: str | None = None
     jwt_hs256_secret: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Longest accepted exp - iat: an identity provider's access tokens live an hour; a
+    # token minted for years is a stolen-forever token.
+    jwt_max_lifetime_seconds: int = Field(default=7 * 86400, ge=60)
     jwks_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     jwks_cooldown_seconds: int = Field(default=300, ge=1)
 
@@ -71,6 +74,8 @@ class Settings(BaseModel):
         wants_asym = bool(set(self.jwt_algorithms) & ASYMMETRIC_ALGORITHMS)
         if wants_hs and self.stage not in STAGES_ALLOWING_HS256:
             raise ValueError(f"HS256 is not allowed on stage {self.stage!r}")
+        if self.jwt_hs256_secret and len(self.jwt_hs256_secret.encode()) < 32:
+            raise ValueError("JWT_HS256_SECRET must be at least 32 bytes")
         if wants_hs and not self.jwt_hs256_secret:
             raise ValueError("HS256 configured without JWT_HS256_SECRET")
         if self.jwt_hs256_secret and not wants_hs:
@@ -98,6 +103,7 @@ _ENV = {
     "jwt_jwks_url": "JWT_JWKS_URL",
     "jwt_hs256_secret": "JWT_HS256_SECRET",
     "jwt_leeway_seconds": "JWT_LEEWAY_SECONDS",
+    "jwt_max_lifetime_seconds": "JWT_MAX_LIFETIME_SECONDS",
     "jwks_fetch_timeout_seconds": "JWKS_FETCH_TIMEOUT_SECONDS",
     "jwks_cooldown_seconds": "JWKS_COOLDOWN_SECONDS",
     "max_authorization_header_bytes": "MAX_AUTHORIZATION_HEADER_BYTES",

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, f
 
 from chalicelib.auth.permissions import Role
 from chalicelib.auth.principal import Principal
-from chalicelib.errors import ServiceUnavailableError, UnauthorizedError
+from chalicelib.errors import InternalError, ServiceUnavailableError, UnauthorizedError
 from chalicelib.settings import SYMMETRIC_ALGORITHMS, Settings
 
 MAX_KID_LENGTH = 128
@@ -61,7 +61,11 @@ class _StaticJwks:
     def key(self, kid: str) -> jwt.PyJWK | None:
         with self._lock:
             if self._keys is None:
-                keyset = jwt.PyJWKSet.from_json(self._loader())
+                try:
+                    keyset = jwt.PyJWKSet.from_json(self._loader())
+                except (OSError, ValueError, jwt.PyJWTError) as exc:
+                    # Our configuration is broken, not the caller's token: a 500, logged.
+                    raise InternalError() from exc
                 self._keys = {k.key_id: k for k in keyset.keys if k.key_id}
         return self._keys.get(kid)
 
@@ -153,6 +157,11 @@ class TokenVerifier:
             jwk = self._keys.key(kid)
             if jwk is None:
                 raise jwt.InvalidKeyError("unknown key")
+            # A key published for one algorithm is not used with another of its type
+            # (an RSA key marked RS256 does not verify a PS256 token).
+            declared = jwk._jwk_data.get("alg") if hasattr(jwk, "_jwk_data") else None
+            if declared is not None and declared != algorithm:
+                raise jwt.InvalidAlgorithmError("key is for another algorithm")
             key = jwk.key
         leeway = self._settings.jwt_leeway_seconds
         payload: dict[str, Any] = jwt.decode(
@@ -170,6 +179,8 @@ class TokenVerifier:
                 raise jwt.InvalidTokenError(f"{claim} must be a number")
         if payload["iat"] > time.time() + leeway:
             raise jwt.ImmatureSignatureError("token issued in the future")
+        if payload["exp"] - payload["iat"] > self._settings.jwt_max_lifetime_seconds:
+            raise jwt.InvalidTokenError("token lifetime exceeds the allowed maximum")
         if "roles" not in payload:
             raise jwt.MissingRequiredClaimError("roles")
         return payload

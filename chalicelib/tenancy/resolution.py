@@ -54,6 +54,7 @@ class _TtlCache:
             hit = self._entries.get(key)
             if hit is None or hit[0] < time.monotonic():
                 return False, None
+            self._entries.move_to_end(key)  # least recently used goes first when full
             return True, hit[1]
 
     def put(self, key: tuple[str, str], value: Tenant | None, ttl: float) -> None:
