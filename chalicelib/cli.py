@@ -110,10 +110,15 @@ def _cmd_schedule(args: argparse.Namespace) -> None:
     from chalicelib.local.pump import EventPump
 
     pump = EventPump(app, settings.region)
-    if args.action == "list" or not args.name:
+    if args.action == "list":
         for source, schedule in pump.schedules:
             print(f"{source.name}\t{schedule.expression}")
         return
+    if not args.name:
+        raise CliError("schedule run needs the name of a scheduled handler (see: schedule list)")
+    known = [source.name for source, _ in pump.schedules]
+    if args.name not in known:
+        raise CliError(f"no scheduled handler named {args.name!r}; known: {', '.join(known) or 'none'}")
     print(pump.fire(args.name))
 
 

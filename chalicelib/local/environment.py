@@ -35,5 +35,9 @@ def local_aws_environment(aws_port: int) -> dict[str, str]:
 
 def apply_local_environment(aws_port: int) -> dict[str, str]:
     env = {**stage_environment("local"), **local_aws_environment(aws_port)}
+    # botocore ranks a service-specific AWS_ENDPOINT_URL_<SERVICE> above AWS_ENDPOINT_URL:
+    # one left in a developer's shell would send that service's calls past moto.
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
+        del os.environ[name]
     os.environ.update(env)
     return env

@@ -149,6 +149,10 @@ class EventPump:
 
     # -- background loop ------------------------------------------------------------------
     def start(self, poll_seconds: float = 0.5) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("the event pump is already running")
+        self._stop.clear()  # a pump that was stopped can be started again
+
         def loop() -> None:
             while not self._stop.is_set():
                 try:

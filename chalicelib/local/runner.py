@@ -27,6 +27,9 @@ class PortInUseError(RuntimeError):
 
 def check_port_free(port: int, what: str, variable: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves bind: connections of a run that just stopped linger in
+        # TIME_WAIT and must not block the next run, while a listening socket still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -1,0 +1,162 @@
+"""Slug and domain uniqueness under concurrent creation, against moto's server over HTTP.
+
+Many threads race to create tenants through the real service; the registry's
+reservation items (written with ``attribute_not_exists`` in the tenant's transaction)
+must let exactly one win. pynamodb keeps a botocore session per thread, so every
+thread here has its own client, as concurrent Lambda invocations would.
+
+moto's DynamoDB does not isolate concurrent requests: ``transact_write_items`` checks
+conditions, writes, and on a cancelled transaction restores a deep copy of the whole
+table taken when *it* began, which can resurrect or erase another request's items
+(seen: a loser's tenant item left in the registry). Real DynamoDB transactions are
+serializable. The server here therefore runs each DynamoDB request alone, which is the
+guarantee the design relies on; the clients stay fully concurrent.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
+from chalicelib.errors import ConflictError
+from chalicelib.local.bootstrap import bootstrap
+from chalicelib.settings import get_settings
+from chalicelib.store import registry
+from chalicelib.tenants.models import Tenant, TenantCreate
+from chalicelib.tenants.service import create_tenant
+from tests.conftest import reset_process_state
+
+THREADS = 20
+JOIN_TIMEOUT = 60
+
+
+class _OneDynamoDBRequestAtATime:
+    """WSGI wrapper: DynamoDB requests are handled one at a time (see the module doc)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+class IsolatingMotoServer(ThreadedMotoServer):
+    """moto's threaded server (same construction as moto 5.2's) with isolated DynamoDB requests."""
+
+    def _server_entry(self) -> None:
+        app = _OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = IsolatingMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def local_aws(app_env: dict[str, str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    reset_process_state()
+    bootstrap(get_settings())
+    yield moto_endpoint
+    reset_process_state()
+
+
+def race(make: Callable[[int], TenantCreate]) -> tuple[list[Tenant], list[BaseException]]:
+    """Run ``create_tenant(make(i))`` in THREADS threads released together."""
+    barrier = threading.Barrier(THREADS)
+    lock = threading.Lock()
+    created: list[Tenant] = []
+    failures: list[BaseException] = []
+
+    def attempt(index: int) -> None:
+        data = make(index)
+        try:
+            barrier.wait(timeout=JOIN_TIMEOUT)
+            tenant = create_tenant(data)
+        except BaseException as exc:  # noqa: BLE001 - every outcome is recorded and checked
+            with lock:
+                failures.append(exc)
+        else:
+            with lock:
+                created.append(tenant)
+
+    threads = [threading.Thread(target=attempt, args=(i,), name=f"create-{i}") for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=JOIN_TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "a creating thread did not finish"
+    return created, failures
+
+
+def tenants_in_registry() -> list[Tenant]:
+    return list(registry.iter_tenants())
+
+
+def assert_only_conflicts(failures: list[BaseException], expected: int) -> list[ConflictError]:
+    unexpected = [f for f in failures if not isinstance(f, ConflictError)]
+    assert unexpected == [], f"failures other than ConflictError: {unexpected!r}"
+    assert len(failures) == expected
+    return [f for f in failures if isinstance(f, ConflictError)]
+
+
+def test_concurrent_creation_of_one_slug(local_aws: str) -> None:
+    created, failures = race(lambda i: TenantCreate(slug="racing-motors", name=f"Racer {i}", display_name=f"R{i}"))
+
+    assert len(created) == 1
+    conflicts = assert_only_conflicts(failures, THREADS - 1)
+    assert all(c.status == 409 for c in conflicts)
+    winner = created[0]
+    stored = [t for t in tenants_in_registry() if t.slug == "racing-motors"]
+    assert [t.id for t in stored] == [winner.id]
+    assert stored[0].name == winner.name  # the stored tenant is the winner's, whole
+    assert registry.tenant_id_for_slug("racing-motors") == winner.id
+    assert len(tenants_in_registry()) == 1  # no loser left a tenant item behind
+
+
+def test_concurrent_claims_of_one_domain(local_aws: str) -> None:
+    domain = "portal.shared-domain.example"
+    created, failures = race(
+        lambda i: TenantCreate(slug=f"claimant-{i:02d}", name=f"Claimant {i}", display_name=f"C{i}", domains=[domain])
+    )
+
+    assert len(created) == 1
+    assert_only_conflicts(failures, THREADS - 1)
+    winner = created[0]
+    holders = [t for t in tenants_in_registry() if domain in t.domains]
+    assert [t.id for t in holders] == [winner.id]
+    assert registry.tenant_id_for_domain(domain) == winner.id
+    # The losers' slugs were not reserved either: the whole transaction was cancelled.
+    for index in range(THREADS):
+        slug = f"claimant-{index:02d}"
+        expected: Any = winner.id if slug == winner.slug else None
+        assert registry.tenant_id_for_slug(slug) == expected
+    assert len(tenants_in_registry()) == 1
+
+
+def test_two_slugs_one_domain_sequentially_is_a_domain_conflict(local_aws: str) -> None:
+    create_tenant(TenantCreate(slug="first-claim", name="First", display_name="First", domains=["cars.example"]))
+    with pytest.raises(ConflictError) as raised:
+        create_tenant(TenantCreate(slug="second-claim", name="Second", display_name="Second", domains=["cars.example"]))
+    assert raised.value.extra.get("conflict") == "domain_taken"
+    assert registry.tenant_id_for_slug("second-claim") is None

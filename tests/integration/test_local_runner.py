@@ -1,0 +1,352 @@
+"""The real local runner (`make run`) over real HTTP, and the developer CLI against it.
+
+One runner is started for the whole module on two free ports; the last test stops it
+with SIGTERM. Every wait is bounded; nothing asserts on wall-clock durations.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from chalicelib.local.environment import stage_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+STARTUP_TIMEOUT = 60
+STOP_TIMEOUT = 10
+CLI_TIMEOUT = 30
+LOCAL = stage_environment("local", ROOT)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment minus anything that would point AWS clients elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(extra)
+    return env
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = child_env()
+    env.pop("STAGE", None)  # a developer's exported STAGE must not change what these tests see
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-m", "chalicelib.cli", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT,
+    )
+
+
+@dataclass
+class Runner:
+    process: subprocess.Popen[bytes]
+    port: int
+    aws_port: int
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def cli(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, env=cli_env(LOCAL_AWS_PORT=str(self.aws_port), **extra))
+
+    def token(self, *args: str) -> str:
+        result = self.cli("token", *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def assert_alive(self) -> None:
+        assert self.process.poll() is None, f"the runner exited early:\n{self.stderr()[-3000:]}"
+
+
+def _wait_for_health(runner: Runner) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if runner.process.poll() is not None:
+            pytest.fail(f"the runner exited with {runner.process.returncode}:\n{runner.stderr()[-3000:]}")
+        try:
+            if requests.get(f"{runner.api}/api/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the runner did not answer /api/health within {STARTUP_TIMEOUT} s:\n{runner.stderr()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    directory = tmp_path_factory.mktemp("runner")
+    port, aws_port = free_port(), free_port()
+    while aws_port == port:
+        aws_port = free_port()
+    stdout_path, stderr_path = directory / "stdout.txt", directory / "stderr.txt"
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        # Output goes to files, not pipes: a pipe nobody reads would block the runner's logging.
+        process = subprocess.Popen(
+            [PYTHON, "-m", "chalicelib.local", "--port", str(port), "--aws-port", str(aws_port)],
+            cwd=ROOT, env=child_env(), stdout=out, stderr=err,
+        )
+    handle = Runner(process, port, aws_port, stdout_path, stderr_path)
+    try:
+        _wait_for_health(handle)
+        yield handle
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def demo_token(runner: Runner) -> str:
+    return runner.token("--tenant", "demo", "--role", "tenant_admin")
+
+
+@pytest.fixture(scope="module")
+def admin_token(runner: Runner) -> str:
+    return runner.token("--role", "platform_admin")
+
+
+def test_health(runner: Runner) -> None:
+    response = requests.get(f"{runner.api}/api/health", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "stage": "local"}
+    assert response.headers["X-Request-ID"]
+
+
+def test_tenant_profile_with_a_cli_token(runner: Runner, demo_token: str) -> None:
+    response = requests.get(f"{runner.api}/api/tenant", headers={"Authorization": f"Bearer {demo_token}"}, timeout=5)
+    assert response.status_code == 200, response.text
+    profile = response.json()
+    assert profile["slug"] == "demo"
+    assert profile["display_name"] == "Demo Auto Network"
+    assert profile["status"] == "active"
+    assert f"id={profile['id']}" in runner.stdout()  # the seeded tenant the banner announced
+
+
+def test_subdomain_resolution_through_the_host_header(runner: Runner, admin_token: str) -> None:
+    response = requests.get(
+        f"{runner.api}/api/tenant",
+        headers={"Authorization": f"Bearer {admin_token}", "Host": f"demo.localhost:{runner.port}"},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["slug"] == "demo"
+
+
+def test_unknown_subdomain_is_404_problem(runner: Runner, admin_token: str) -> None:
+    response = requests.get(
+        f"{runner.api}/api/tenant",
+        headers={"Authorization": f"Bearer {admin_token}", "Host": f"no-such-tenant.localhost:{runner.port}"},
+        timeout=5,
+    )
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "tenant_not_found"
+    assert problem["status"] == 404
+    assert problem["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_banner_has_curl_examples_and_working_tokens(runner: Runner) -> None:
+    banner = runner.stdout()
+    assert f"curl -s {runner.api}/api/health" in banner
+    assert f"Host: demo.localhost:{runner.port}" in banner
+    assert f"http://127.0.0.1:{runner.aws_port}" in banner
+    tokens = {}
+    for line in banner.splitlines():
+        line = line.strip()
+        if line.startswith("export ") and "_TOKEN=" in line:
+            name, _, value = line.removeprefix("export ").partition("=")
+            tokens[name] = value
+    assert set(tokens) == {"ADMIN_TOKEN", "DEMO_TOKEN"}
+    # The printed tokens are real: the demo one reads the demo tenant, the admin one via X-Tenant-ID.
+    demo = requests.get(f"{runner.api}/api/tenant", headers={"Authorization": f"Bearer {tokens['DEMO_TOKEN']}"},
+                        timeout=5)
+    assert demo.status_code == 200 and demo.json()["slug"] == "demo"
+    admin = requests.get(
+        f"{runner.api}/api/tenant",
+        headers={"Authorization": f"Bearer {tokens['ADMIN_TOKEN']}", "X-Tenant-ID": "demo"},
+        timeout=5,
+    )
+    assert admin.status_code == 200 and admin.json()["slug"] == "demo"
+
+
+def test_local_aws_is_inspectable_with_boto3(runner: Runner) -> None:
+    options = {
+        "endpoint_url": runner.aws_endpoint, "region_name": "us-east-1",
+        "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+    }
+    tables = boto3.client("dynamodb", **options).list_tables()["TableNames"]
+    assert LOCAL["REGISTRY_TABLE"] in tables
+    assert LOCAL["DATA_TABLE"] in tables
+    sqs = boto3.client("sqs", **options)
+    names = {url.rsplit("/", 1)[1]: url for url in sqs.list_queues().get("QueueUrls", [])}
+    queue = LOCAL["EXPORTS_QUEUE"]
+    assert queue in names and queue + "-dlq" in names
+    redrive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=names[queue], AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )
+    assert redrive["deadLetterTargetArn"].endswith(":" + queue + "-dlq")
+    assert int(redrive["maxReceiveCount"]) == 3
+
+
+def test_a_second_runner_on_the_same_ports_refuses_clearly(runner: Runner) -> None:
+    result = subprocess.run(
+        [PYTHON, "-m", "chalicelib.local", "--port", str(runner.port), "--aws-port", str(runner.aws_port)],
+        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT,
+    )
+    assert result.returncode != 0
+    assert "already in use" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    runner.assert_alive()
+
+
+def test_a_second_runner_refuses_when_only_the_api_port_is_taken(runner: Runner) -> None:
+    result = subprocess.run(
+        [PYTHON, "-m", "chalicelib.local", "--port", str(runner.port), "--aws-port", str(free_port())],
+        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=CLI_TIMEOUT,
+    )
+    assert result.returncode != 0
+    assert "already in use" in result.stderr and str(runner.port) in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    runner.assert_alive()
+
+
+# -- the CLI ------------------------------------------------------------------------------
+
+def test_cli_token_is_refused_outside_the_local_stage() -> None:
+    result = run_cli("token", "--role", "platform_admin", env=cli_env(STAGE="prod"))
+    assert result.returncode != 0
+    assert "refused" in result.stderr
+    assert result.stdout == ""  # no token printed
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_tenant_role_needs_a_tenant() -> None:
+    result = run_cli("token", "--role", "tenant_admin", env=cli_env())
+    assert result.returncode != 0
+    assert "--tenant is required" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_cli_platform_admin_token_carries_no_tenant(runner: Runner) -> None:
+    result = runner.cli("token", "--role", "platform_admin", "--tenant", "demo")
+    assert result.returncode != 0
+    assert "carries no tenant" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_cli_token_for_an_unknown_slug_fails_clearly(runner: Runner) -> None:
+    result = runner.cli("token", "--role", "tenant_admin", "--tenant", "no-such-tenant")
+    assert result.returncode != 0
+    assert "no tenant with slug 'no-such-tenant'" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_cli_token_ignores_service_endpoint_overrides(runner: Runner) -> None:
+    # A developer's AWS_ENDPOINT_URL_DYNAMODB (for another tool) outranks AWS_ENDPOINT_URL in
+    # botocore; the CLI must still talk to the local runner's moto.
+    dead_port = free_port()
+    result = runner.cli(
+        "token", "--role", "tenant_admin", "--tenant", "demo",
+        AWS_ENDPOINT_URL_DYNAMODB=f"http://127.0.0.1:{dead_port}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(".") == 2  # a JWT
+
+
+def test_cli_schedule_list(runner: Runner) -> None:
+    from chalice.app import ScheduledEventConfig
+
+    from app import app
+
+    expected = sorted(s.name for s in app.event_sources if isinstance(s, ScheduledEventConfig))
+    result = runner.cli("schedule", "list")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    listed = sorted(line.split("\t")[0] for line in result.stdout.splitlines() if line.strip())
+    assert listed == expected
+
+
+def test_cli_schedule_run_of_an_unknown_name_fails_clearly(runner: Runner) -> None:
+    result = runner.cli("schedule", "run", "no_such_schedule")
+    assert result.returncode != 0
+    assert "no_such_schedule" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_schedule_run_needs_a_name(runner: Runner) -> None:
+    result = runner.cli("schedule", "run")
+    assert result.returncode != 0
+    assert "needs the name" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_without_a_running_runner_says_so() -> None:
+    env = cli_env(LOCAL_AWS_PORT=str(free_port()))  # nothing listens there
+    result = run_cli("token", "--role", "tenant_admin", "--tenant", "demo", env=env)
+    assert result.returncode != 0
+    assert "not running" in result.stderr and "make run" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- stopping (keep last: it stops the module's runner) ------------------------------------
+
+def test_sigterm_stops_the_runner_and_frees_both_ports(runner: Runner) -> None:
+    from chalicelib.local.runner import check_port_free
+
+    runner.assert_alive()
+    # Leave a kept-alive connection open on each port, as a browser or boto3 would.
+    with requests.Session() as session:
+        assert session.get(f"{runner.api}/api/health", timeout=5).status_code == 200
+        runner.process.send_signal(signal.SIGTERM)
+        try:
+            code = runner.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the runner did not stop within {STOP_TIMEOUT} s of SIGTERM")
+    assert code == 0, runner.stderr()[-3000:]
+    assert "Traceback" not in runner.stderr()
+    # What the next `make run` checks before starting: both ports are free again.
+    check_port_free(runner.port, "the API", "PORT")
+    check_port_free(runner.aws_port, "local AWS", "LOCAL_AWS_PORT")
