@@ -45,9 +45,23 @@ def _dispatcher(event_name: str) -> Callable[..., None]:
 _DISPATCHERS = {event: _dispatcher(event) for event in HOOKABLE_EVENTS}
 
 
+_loader: Any = None
+
+
+def _shared_loader(session: botocore.session.Session) -> Any:
+    # pynamodb makes a session per thread (and tests make many): sharing one loader
+    # parses each service model once per process instead of once per session.
+    global _loader
+    with _lock:
+        if _loader is None:
+            _loader = session.get_component("data_loader")
+        return _loader
+
+
 def new_botocore_session() -> botocore.session.Session:
     """A botocore session whose clients all run the installed hooks."""
     session = botocore.session.get_session()
+    session.register_component("data_loader", _shared_loader(session))
     for event_name, dispatch in _DISPATCHERS.items():
         session.register(event_name, dispatch, unique_id=f"platform-dispatch:{event_name}")
     return session

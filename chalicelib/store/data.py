@@ -110,8 +110,22 @@ def bind() -> None:
             DataItem._connection = None
 
 
+_transaction_connection: Connection | None = None
+
+
+def transaction_connection() -> Connection:
+    """One pynamodb Connection for transactions (it keeps a botocore session per thread)."""
+    global _transaction_connection
+    with _bind_lock:
+        if _transaction_connection is None:
+            _transaction_connection = Connection(region=get_settings().region)
+        return _transaction_connection
+
+
 def reset_connections() -> None:
+    global _transaction_connection
     DataItem._connection = None
+    _transaction_connection = None
 
 
 def partition(kind: str, *qualifiers: str) -> str:
@@ -218,7 +232,7 @@ def transact(build: Callable[[TransactWrite], None]) -> None:
     """Run the actions ``build`` adds as one TransactWriteItems call."""
     bind()
     try:
-        with TransactWrite(connection=Connection(region=get_settings().region)) as tx:
+        with TransactWrite(connection=transaction_connection()) as tx:
             build(tx)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":

@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -23,7 +22,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConflictError
 from chalicelib.settings import get_settings
-from chalicelib.store import keys
+from chalicelib.store import data, keys
 from chalicelib.tenants.models import Tenant, TenantStatus
 
 
@@ -170,10 +169,6 @@ def iter_tenants(status: TenantStatus | None = None) -> Iterator[Tenant]:
         yield _to_tenant(item)
 
 
-def _connection() -> Connection:
-    return Connection(region=get_settings().region)
-
-
 def insert_tenant(tenant: Tenant) -> None:
     """Write the tenant and its slug and domain reservations in one transaction.
 
@@ -184,7 +179,7 @@ def insert_tenant(tenant: Tenant) -> None:
         (keys.domain_reservation_pk(d), "domain") for d in tenant.domains
     ]
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=data.transaction_connection()) as tx:
             tx.save(_to_item(tenant), condition=TenantItem.pk.does_not_exist())
             for pk, kind in reservations:
                 item = ReservationItem(pk=pk, sk=keys.RESERVATION_SK, tenant_id=str(tenant.id), kind=kind)
