@@ -14,17 +14,20 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-_log_keys: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("log_keys", default={})
+_log_keys: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "log_keys", default=MappingProxyType({})
+)
 
 
 def reset_log_keys() -> None:
-    _log_keys.set({})
+    _log_keys.set(MappingProxyType({}))
 
 
 def bind_log_keys(**keys: Any) -> None:
-    _log_keys.set({**_log_keys.get(), **{k: v for k, v in keys.items() if v is not None}})
+    _log_keys.set(MappingProxyType({**_log_keys.get(), **{k: v for k, v in keys.items() if v is not None}}))
 
 
 def current_log_keys() -> Mapping[str, Any]:

@@ -69,7 +69,7 @@ class Settings(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _key_sources_match_algorithms(self) -> "Settings":
+    def _key_sources_match_algorithms(self) -> Settings:
         wants_hs = bool(set(self.jwt_algorithms) & SYMMETRIC_ALGORITHMS)
         wants_asym = bool(set(self.jwt_algorithms) & ASYMMETRIC_ALGORITHMS)
         if wants_hs and self.stage not in STAGES_ALLOWING_HS256:

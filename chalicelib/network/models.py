@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
 
 PII: dict[str, Any] = {"x-pii": True}
 CATEGORY_SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -43,16 +44,41 @@ Slug = Annotated[str, Field(min_length=1, max_length=63, pattern=CATEGORY_SLUG)]
 
 
 def pii_fields(model: type[BaseModel]) -> frozenset[str]:
-    """Names of the model's PII fields."""
-    return frozenset(
-        name for name, field in model.model_fields.items()
-        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("x-pii")
-    )
+    """Names of the model's PII fields: marked ``x-pii``, or holding a model that has one
+    (a customer's ``vehicles`` list is PII because each vehicle's VIN is)."""
+    return frozenset(name for name, field in model.model_fields.items() if _is_pii(field))
+
+
+def _is_pii(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and extra.get("x-pii"):
+        return True
+    return any(pii_fields(inner) for inner in _models_in(field.annotation))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def _phone(value: str | None) -> str | None:
     if value is not None and not _PHONE.fullmatch(value):
         raise ValueError("phone must be 6 to 24 digits, spaces or +()./-")
+    return value
+
+
+def _unique(value: list[str] | None) -> list[str] | None:
+    # One transaction cannot touch a category item twice, and a duplicate means nothing.
+    if value is not None and len(set(value)) != len(value):
+        raise ValueError("service categories must be unique")
+    return value
+
+
+def _not_null(value: Any) -> Any:
+    # PATCH semantics: an omitted field is kept, but a required one cannot be cleared.
+    if value is None:
+        raise ValueError("cannot be null; omit the field to keep its value")
     return value
 
 
@@ -83,6 +109,8 @@ class CategoryUpdate(_Body):
     description: str | None = Field(default=None, max_length=1000)
     active: bool | None = None
     version: int | None = Field(default=None, ge=1)
+
+    _check_required = field_validator("name", "active")(_not_null)
 
 
 class Category(_Out):
@@ -120,12 +148,7 @@ class ProfessionalCreate(_Body):
 
     _check_phone = field_validator("phone")(_phone)
 
-    @field_validator("service_categories")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("service categories must be unique")
-        return value
+    _check_unique = field_validator("service_categories")(_unique)
 
 
 class ProfessionalUpdate(_Body):
@@ -140,6 +163,9 @@ class ProfessionalUpdate(_Body):
     version: int | None = Field(default=None, ge=1)
 
     _check_phone = field_validator("phone")(_phone)
+    _check_required = field_validator(
+        "business_name", "contact_name", "email", "service_categories", "status")(_not_null)
+    _check_unique = field_validator("service_categories")(_unique)
 
 
 class Professional(_Out):
@@ -192,6 +218,7 @@ class CustomerUpdate(_Body):
     version: int | None = Field(default=None, ge=1)
 
     _check_phone = field_validator("phone")(_phone)
+    _check_required = field_validator("name", "vehicles")(_not_null)
 
 
 class Customer(_Out):

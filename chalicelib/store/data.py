@@ -27,7 +27,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import BadRequestError
+from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.guard import install_guard
@@ -217,6 +217,13 @@ def query_page(
 # ---- transactions ----------------------------------------------------------------------
 
 
+class ConcurrentWriteError(ConflictError):
+    code, title = "concurrent_write", "Another request changed the same data; retry"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})
+
+
 class TransactionCancelledError(Exception):
     """A write transaction was cancelled; ``reasons`` has one code (or None) per action."""
 
@@ -229,7 +236,13 @@ class TransactionCancelledError(Exception):
 
 
 def transact(build: Callable[[TransactWrite], None]) -> None:
-    """Run the actions ``build`` adds as one TransactWriteItems call."""
+    """Run the actions ``build`` adds as one TransactWriteItems call.
+
+    pynamodb sends actions grouped as ConditionCheck, Delete, Put, Update, whatever the
+    order they were added in; ``TransactionCancelledError.reasons`` follows that order.
+    A cancellation caused by a concurrent transaction on the same items (not a failed
+    condition) is a retryable 409.
+    """
     bind()
     try:
         with TransactWrite(connection=transaction_connection()) as tx:
@@ -237,9 +250,10 @@ def transact(build: Callable[[TransactWrite], None]) -> None:
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
-        raise TransactionCancelledError(
-            [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
-        ) from exc
+        reasons = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
+        if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
+            raise ConcurrentWriteError() from exc
+        raise TransactionCancelledError(reasons) from exc
 
 
 def condition_failed(exc: PynamoDBException) -> bool:

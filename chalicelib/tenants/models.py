@@ -153,7 +153,7 @@ class TenantProfile(BaseModel):
     status: TenantStatus
 
     @classmethod
-    def of(cls, tenant: Tenant) -> "TenantProfile":
+    def of(cls, tenant: Tenant) -> TenantProfile:
         return cls(
             id=tenant.id,
             slug=tenant.slug,

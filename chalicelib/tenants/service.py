@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID
 
 from chalicelib.errors import NotFoundError, RequestValidationError
@@ -21,7 +21,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None) -> Tenan
                 "custom domains cannot be under the platform domain",
                 extra={"errors": [{"loc": ["body", "domains"], "type": "value_error"}]},
             )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tenant = Tenant(
         id=tenant_id or uuid.uuid4(),
         slug=data.slug,
@@ -48,7 +48,7 @@ def change_status(tenant_id: UUID, status: TenantStatus) -> Tenant:
         raise NotFoundError("no such tenant")
     if tenant.status == status:
         return tenant
-    changed = tenant.model_copy(update={"status": status, "updated_at": datetime.now(timezone.utc)})
+    changed = tenant.model_copy(update={"status": status, "updated_at": datetime.now(UTC)})
     stored = registry.update_tenant(changed, expected_version=tenant.version)
     invalidate_tenant(stored)
     return stored

@@ -122,3 +122,12 @@ def test_permissions(client, tenant_a, role, read, write):
     assert response.status_code == write
     if write == 403:
         assert body_of(response)["code"] == "forbidden" and slugs(client, tenant_a) == []
+
+
+@pytest.mark.parametrize("body", [{"name": None}, {"active": None}, {"slug": "renamed"}, {"name": 3}])
+def test_bad_updates_are_422_and_change_nothing(client, tenant_a, body):
+    create(client, tenant_a)
+    response = client.request("PATCH", f"{PATH}/brakes", tenant=tenant_a, body=body, headers={"If-Match": '"1"'})
+    assert response.status_code == 422 and body_of(response)["code"] == "validation_error"
+    stored = body_of(client.get(f"{PATH}/brakes", tenant=tenant_a))
+    assert stored["name"] == "Brakes" and stored["active"] is True and stored["version"] == 1

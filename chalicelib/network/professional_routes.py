@@ -1,0 +1,56 @@
+"""/api/professionals"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import http
+from chalicelib.auth.permissions import Permission
+from chalicelib.network import professionals
+from chalicelib.network.common import etag, expected_version, page_body, parse_id
+from chalicelib.network.models import Professional, ProfessionalCreate, ProfessionalUpdate
+from chalicelib.network.professionals import ProfessionalQuery
+from chalicelib.tenancy import tenant_route
+
+bp = Blueprint(__name__)
+P = Permission
+
+
+def _reply(professional: Professional, status: int = 200) -> http.Reply:
+    return http.Reply(professional, status, {"ETag": etag(professional.version)})
+
+
+@bp.route("/api/professionals", methods=["GET"])
+@tenant_route(P.PROFESSIONALS_READ, query=ProfessionalQuery, summary="List professionals (?category=<slug>)")
+def list_professionals(query: ProfessionalQuery) -> dict[str, Any]:
+    return page_body(*professionals.list_professionals(query))
+
+
+@bp.route("/api/professionals", methods=["POST"])
+@tenant_route(P.PROFESSIONALS_WRITE, body=ProfessionalCreate, response=Professional, status=201,
+              summary="Create a professional (409 when its email or login is taken)")
+def create_professional(body: ProfessionalCreate) -> http.Reply:
+    return _reply(professionals.create_professional(body), 201)
+
+
+# Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
+@bp.route("/api/professionals/{id}", methods=["GET"])
+@tenant_route(P.PROFESSIONALS_READ, response=Professional, summary="Get a professional")
+def get_professional(id: str) -> http.Reply:
+    return _reply(professionals.get_professional(parse_id(id)))
+
+
+@bp.route("/api/professionals/{id}", methods=["PATCH"])
+@tenant_route(P.PROFESSIONALS_WRITE, body=ProfessionalUpdate, response=Professional,
+              summary="Update a professional (If-Match or version)")
+def update_professional(id: str, body: ProfessionalUpdate) -> http.Reply:
+    pid = parse_id(id)
+    version = expected_version(http.current_request().headers.get("if-match"), body.version)
+    return _reply(professionals.update_professional(pid, body, version))
+
+
+@bp.route("/api/professionals/{id}", methods=["DELETE"])
+@tenant_route(P.PROFESSIONALS_WRITE, summary="Delete a professional (409 while open referrals point at it)")
+def delete_professional(id: str) -> None:
+    professionals.delete_professional(parse_id(id))

@@ -1,0 +1,264 @@
+"""Professionals: the shops, mechanics and body shops of a tenant's network.
+
+One professional is several items, always written together in one TransactWriteItems
+(see the access-pattern table in ``network/__init__.py``):
+
+* the item itself (``PRO``): non-PII fields in ``data``, PII in ``pii``, top-level
+  ``status`` (a referral's transaction conditions on ``active``) and ``refs`` (open
+  referrals pointing at it; a delete is conditioned on zero);
+* its email's uniqueness item (``PROEMAIL``, sort key a blind index, so no email is in
+  a key);
+* per service category, a ``refs`` on the category item and a full copy of the
+  professional under ``PROCAT#<slug>``, so listing a category is one Query;
+* its login link (``PROUSER``, sort key the token's ``sub``), if it has one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
+from chalicelib.network.blind_index import blind_index, normalise_email
+from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
+from chalicelib.network.models import (
+    Professional,
+    ProfessionalCreate,
+    ProfessionalUpdate,
+    Slug,
+    pii_fields,
+)
+from chalicelib.store import data, keys
+from chalicelib.store.data import DataItem, TransactionCancelledError
+
+EMAIL_PURPOSE = "professional-email"
+PII = pii_fields(ProfessionalCreate)
+DELETE_ATTEMPTS = 3
+_ABSENT = DataItem.pk.does_not_exist()
+_EXISTS = DataItem.pk.exists()
+
+
+class ProfessionalQuery(ListQuery):
+    category: Slug | None = None
+
+
+class UnknownCategoryError(RequestValidationError):
+    def __init__(self, positions: list[int]) -> None:
+        errors = [{"loc": ["body", "service_categories", str(i)], "type": "unknown_category",
+                   "msg": "no such service category in this tenant"} for i in positions]
+        super().__init__("unknown service category", extra={"errors": errors})
+
+
+class _Plan:
+    """The actions of one TransactWriteItems, each with an optional label.
+
+    pynamodb sends a transaction's actions grouped (ConditionCheck, Delete, Put,
+    Update) whatever order they were added in, and DynamoDB's cancellation reason i
+    belongs to the i-th action sent; so actions are kept in that same grouped order,
+    and :meth:`run` can say which labelled conditions failed.
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[str, list[tuple[str | None, Callable[[TransactWrite], None]]]] = {
+            "delete": [], "put": [], "update": []}
+
+    def delete(self, label: str | None, item: DataItem, condition: Condition | None = None) -> None:
+        self._groups["delete"].append((label, lambda tx: tx.delete(item, condition=condition)))
+
+    def put(self, label: str | None, item: DataItem, condition: Condition | None = None) -> None:
+        self._groups["put"].append((label, lambda tx: tx.save(item, condition=condition)))
+
+    def update(self, label: str | None, item: DataItem, actions: list[Action], condition: Condition) -> None:
+        self._groups["update"].append((label, lambda tx: tx.update(item, actions=actions, condition=condition)))
+
+    def run(self) -> frozenset[str]:
+        """Write everything or nothing; the labels whose condition failed (empty: written)."""
+        ordered = [entry for group in self._groups.values() for entry in group]
+
+        def build(tx: TransactWrite) -> None:
+            for _, add in ordered:
+                add(tx)
+
+        try:
+            data.transact(build)
+        except TransactionCancelledError as exc:
+            failed = frozenset(label for i, (label, _) in enumerate(ordered) if label and exc.failed(i))
+            if failed:
+                return failed
+            raise  # not a condition of ours: a programming or data error, a 500
+        return frozenset()
+
+
+# ---- items -----------------------------------------------------------------------------
+
+def _pk() -> str:
+    return data.partition(keys.PROFESSIONAL)
+
+
+def _key(pk: str, sk: str) -> DataItem:
+    return DataItem(pk=pk, sk=sk)
+
+
+def _email_sk(email: str) -> str:
+    return blind_index(EMAIL_PURPOSE, normalise_email(email))
+
+
+def _pointer(kind: str, sk: str, professional_id: str) -> DataItem:
+    """An index item (email, login link) that names its professional."""
+    return data.new_item(pk=data.partition(kind), sk=sk, kind=kind, entity_id=professional_id)
+
+
+def _copy(item: DataItem, slug: str) -> DataItem:
+    """The professional as listed under a category; ``refs`` lives on the item alone."""
+    return data.new_item(
+        pk=data.partition(keys.PROFESSIONAL_CATEGORY, slug), sk=item.sk, kind=keys.PROFESSIONAL_CATEGORY,
+        entity_id=item.entity_id, status=item.status, version=item.version, created_at=item.created_at,
+        updated_at=item.updated_at, data=item.data, pii=item.pii,
+    )
+
+
+def _fields(item: DataItem) -> dict[str, Any]:
+    return {**data.loads(item.data), **data.loads(item.pii)}
+
+
+def _documents(fields: dict[str, Any]) -> dict[str, str]:
+    """``data`` and ``pii`` of an item: every PII field goes to ``pii``, nothing else does."""
+    return {
+        "data": data.dumps({k: v for k, v in fields.items() if k not in PII}),
+        "pii": data.dumps({k: v for k, v in fields.items() if k in PII}),
+    }
+
+
+def _professional(item: DataItem) -> Professional:
+    return Professional(id=item.entity_id, version=int(item.version or 1), created_at=item.created_at,
+                        updated_at=item.updated_at, **_fields(item))
+
+
+def _load(professional_id: UUID) -> DataItem:
+    item = data.get(_pk(), str(professional_id))
+    if item is None:
+        raise NotFoundError("no such professional")
+    return item
+
+
+# ---- reads -----------------------------------------------------------------------------
+
+def list_professionals(query: ProfessionalQuery) -> tuple[list[Professional], str | None]:
+    pk = data.partition(keys.PROFESSIONAL_CATEGORY, query.category) if query.category else _pk()
+    page = data.query_page(pk, limit=query.limit, cursor=query.cursor)
+    return [_professional(i) for i in page.items], page.next_cursor
+
+
+def get_professional(professional_id: UUID) -> Professional:
+    return _professional(_load(professional_id))
+
+
+# ---- writes ----------------------------------------------------------------------------
+
+def _raise_for(failed: frozenset[str], categories: list[str]) -> None:
+    """Translate the failed conditions of a cancelled write, the client's mistake first."""
+    unknown = [i for i, slug in enumerate(categories) if f"category:{slug}" in failed]
+    if unknown:
+        raise UnknownCategoryError(unknown)
+    if "email" in failed:
+        raise ConflictError("another professional has this email", extra={"conflict": "email_taken"})
+    if "user" in failed:
+        raise ConflictError("this login is linked to another professional", extra={"conflict": "user_taken"})
+    if failed:
+        raise data.ConcurrentWriteError()
+
+
+def create_professional(body: ProfessionalCreate) -> Professional:
+    professional_id, now = str(uuid4()), now_iso()
+    fields = body.model_dump(mode="json")
+    item = data.new_item(pk=_pk(), sk=professional_id, kind=keys.PROFESSIONAL, entity_id=professional_id,
+                         status=fields["status"], version=1, created_at=now, updated_at=now, refs=0,
+                         **_documents(fields))
+    plan = _Plan()
+    plan.put("item", item, _ABSENT)
+    plan.put("email", _pointer(keys.PROFESSIONAL_EMAIL, _email_sk(body.email), professional_id), _ABSENT)
+    if body.user_sub:
+        plan.put("user", _pointer(keys.PROFESSIONAL_USER, body.user_sub, professional_id), _ABSENT)
+    for slug in body.service_categories:
+        plan.update(f"category:{slug}", _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(1)],
+                    _EXISTS)
+        plan.put(None, _copy(item, slug))
+    _raise_for(plan.run(), body.service_categories)
+    return _professional(item)
+
+
+def _plan_email(plan: _Plan, item: DataItem, old: str, new: str) -> None:
+    old_sk, new_sk = _email_sk(old), _email_sk(new)
+    if old_sk != new_sk:
+        plan.delete(None, _key(data.partition(keys.PROFESSIONAL_EMAIL), old_sk))
+        plan.put("email", _pointer(keys.PROFESSIONAL_EMAIL, new_sk, item.sk), _ABSENT)
+
+
+def _plan_categories(plan: _Plan, item: DataItem, old: list[str], new: list[str]) -> None:
+    """Category refs move with membership; every current copy is rewritten with the item."""
+    category_pk = data.partition(keys.CATEGORY)
+    for slug in new:
+        if slug not in old:
+            plan.update(f"category:{slug}", _key(category_pk, slug), [DataItem.refs.add(1)], _EXISTS)
+        plan.put(None, _copy(item, slug))
+    for slug in old:
+        if slug not in new:
+            # A category with members cannot be deleted, so this one exists.
+            plan.update(None, _key(category_pk, slug), [DataItem.refs.add(-1)], _EXISTS)
+            plan.delete(None, _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
+
+
+def update_professional(professional_id: UUID, body: ProfessionalUpdate, expected: int) -> Professional:
+    item = _load(professional_id)
+    if int(item.version or 1) != expected:
+        raise PreconditionFailedError()
+    before = _fields(item)
+    after = {**before, **body.model_dump(mode="json", exclude_unset=True, exclude={"version"})}
+    documents = _documents(after)
+    item.data, item.pii, item.status = documents["data"], documents["pii"], after["status"]
+    item.version, item.updated_at = expected + 1, now_iso()
+    plan = _Plan()
+    # An Update, not a Put: ``refs`` belongs to the referrals' transactions.
+    plan.update("item", item, [DataItem.data.set(item.data), DataItem.pii.set(item.pii),
+                               DataItem.status.set(item.status), DataItem.version.set(item.version),
+                               DataItem.updated_at.set(item.updated_at)], DataItem.version == expected)
+    _plan_email(plan, item, before["email"], after["email"])
+    _plan_categories(plan, item, before["service_categories"], after["service_categories"])
+    failed = plan.run()
+    if "item" in failed:
+        _load(professional_id)  # 404 if it was deleted meanwhile
+        raise PreconditionFailedError()
+    _raise_for(failed, after["service_categories"])
+    return _professional(item)
+
+
+def _plan_delete(item: DataItem) -> _Plan:
+    fields = _fields(item)
+    unreferenced = DataItem.refs.does_not_exist() | (DataItem.refs == 0)
+    plan = _Plan()
+    # Conditioned on the version read too, so the index items removed are the current ones.
+    plan.delete("item", item, _EXISTS & unreferenced & (DataItem.version == item.version))
+    plan.delete(None, _key(data.partition(keys.PROFESSIONAL_EMAIL), _email_sk(fields["email"])))
+    if fields.get("user_sub"):
+        plan.delete(None, _key(data.partition(keys.PROFESSIONAL_USER), fields["user_sub"]))
+    for slug in fields["service_categories"]:
+        plan.update(None, _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(-1)], _EXISTS)
+        plan.delete(None, _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
+    return plan
+
+
+def delete_professional(professional_id: UUID) -> None:
+    for _ in range(DELETE_ATTEMPTS):
+        item = _load(professional_id)
+        if int(item.refs or 0) > 0:
+            raise ConflictError("open referrals point at this professional",
+                                extra={"conflict": "has_open_referrals"})
+        if not _plan_delete(item).run():
+            return
+        # The item changed between the read and the write (an edit or a new referral):
+        # read it again and decide on the current state.
+    raise data.ConcurrentWriteError()

@@ -1,0 +1,66 @@
+"""/api/referrals
+
+Staff and professionals share these routes, and a route names one permission, so the
+list, read, create and update routes declare ``TENANT_READ`` (held by every member
+role; it only admits the caller) and each view's first argument is
+``referrals.caller(<staff permission>)``: staff holding that permission act on every
+referral, a caller with ``REFERRALS_PARTICIPATE`` acts as its linked professional, and
+anyone else (a customer) gets 403. The service functions take that ``Caller``, so none
+runs without the check. Deleting is for staff only and declares ``REFERRALS_WRITE``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import http
+from chalicelib.auth.permissions import Permission
+from chalicelib.network import referrals
+from chalicelib.network.common import etag, expected_version, page_body, parse_id
+from chalicelib.network.models import Referral, ReferralCreate, ReferralUpdate
+from chalicelib.network.referrals import ReferralQuery, caller
+from chalicelib.tenancy import tenant_route
+
+bp = Blueprint(__name__)
+P = Permission
+SHARED = " (referrals:read|write, or referrals:participate as the caller's own professional)"
+
+
+def _reply(referral: Referral, status: int = 200) -> http.Reply:
+    return http.Reply(referral, status, {"ETag": etag(referral.version)})
+
+
+@bp.route("/api/referrals", methods=["GET"])
+@tenant_route(P.TENANT_READ, query=ReferralQuery, summary="List referrals" + SHARED)
+def list_referrals(query: ReferralQuery) -> dict[str, Any]:
+    return page_body(*referrals.list_referrals(caller(P.REFERRALS_READ), query))
+
+
+@bp.route("/api/referrals", methods=["POST"])
+@tenant_route(P.TENANT_READ, body=ReferralCreate, response=Referral, status=201,
+              summary="Create a referral" + SHARED)
+def create_referral(body: ReferralCreate) -> http.Reply:
+    return _reply(referrals.create_referral(caller(P.REFERRALS_WRITE), body), 201)
+
+
+# Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
+@bp.route("/api/referrals/{id}", methods=["GET"])
+@tenant_route(P.TENANT_READ, response=Referral, summary="Get a referral" + SHARED)
+def get_referral(id: str) -> http.Reply:
+    return _reply(referrals.get_referral(caller(P.REFERRALS_READ), parse_id(id)))
+
+
+@bp.route("/api/referrals/{id}", methods=["PATCH"])
+@tenant_route(P.TENANT_READ, body=ReferralUpdate, response=Referral,
+              summary="Change a referral's status or notes" + SHARED)
+def update_referral(id: str, body: ReferralUpdate) -> http.Reply:
+    who, rid = caller(P.REFERRALS_WRITE), parse_id(id)
+    version = expected_version(http.current_request().headers.get("if-match"), body.version)
+    return _reply(referrals.update_referral(who, rid, body, version))
+
+
+@bp.route("/api/referrals/{id}", methods=["DELETE"])
+@tenant_route(P.REFERRALS_WRITE, summary="Delete a referral (releases its references if open)")
+def delete_referral(id: str) -> None:
+    referrals.delete_referral(parse_id(id))

@@ -1,0 +1,283 @@
+"""Referrals: one professional sends a customer to another for a service category.
+
+Who may do what. A route names one permission, but referrals have two audiences: staff
+(``REFERRALS_READ``/``REFERRALS_WRITE``: tenant_admin, manager) see and change every
+referral, while a professional (``REFERRALS_PARTICIPATE``) acts only as the professional
+its login is linked to. :func:`caller` makes that decision from the bound context's
+permissions and returns a :class:`Caller`; every service function takes one, so none can
+run without the check. Staff permission wins when a principal holds both.
+
+Counters: a referral is *open* while pending or accepted, and each open referral holds
+one ``refs`` on both professionals and on the customer, so they cannot be deleted under
+it. Every write that opens or closes a referral moves those counters in the same
+``TransactWriteItems``, conditioned on the referenced items, all keyed under the bound
+tenant: a reference to another tenant's item names nothing here and fails its condition.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID, uuid4
+
+from chalicelib.auth.permissions import Permission
+from chalicelib.errors import AppError, ConflictError, ForbiddenError, NotFoundError, RequestValidationError
+from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
+from chalicelib.network.models import (
+    OPEN_REFERRAL_STATUSES,
+    REFERRAL_TRANSITIONS,
+    Referral,
+    ReferralCreate,
+    ReferralStatus,
+    ReferralUpdate,
+)
+from chalicelib.store import data, keys
+from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.tenancy.context import current_context
+
+if TYPE_CHECKING:
+    from pynamodb.transactions import TransactWrite
+
+S = ReferralStatus
+ACTIVE = "active"
+SENDER_MAY_SET = frozenset({S.CANCELLED})
+RECEIVER_MAY_SET = frozenset({S.ACCEPTED, S.DECLINED, S.COMPLETED})
+# The create transaction's actions, in the order pynamodb sends them (it groups
+# ConditionCheck, Delete, Put, Update whatever the call order), so that cancellation
+# reason i belongs to entry i. None: the referral's own Put.
+CREATE_ACTIONS = ("service_category", None, "from_professional_id", "to_professional_id", "customer_id")
+DELETE_ATTEMPTS = 3
+
+
+class InvalidReferenceError(AppError):
+    status, code, title = 422, "invalid_reference", "A referenced item does not exist or is not active"
+
+    def __init__(self, fields: list[str]) -> None:
+        errors = [{"loc": ["body", f], "type": "invalid_reference", "msg": "no such active item in this tenant"}
+                  for f in fields]
+        super().__init__(f"invalid reference(s): {', '.join(fields)}", extra={"errors": errors})
+
+
+class InvalidTransitionError(ConflictError):
+    code, title = "invalid_transition", "This status change is not allowed"
+
+
+class ReferralQuery(ListQuery):
+    status: ReferralStatus | None = None
+    professional_id: UUID | None = None
+    direction: Literal["sent", "received"] | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Staff (``professional_id`` None) or the professional a login is linked to."""
+
+    professional_id: UUID | None
+
+    def role_in(self, fields: dict[str, Any]) -> Literal["staff", "sender", "receiver"] | None:
+        if self.professional_id is None:
+            return "staff"
+        if fields["from_professional_id"] == str(self.professional_id):
+            return "sender"
+        if fields["to_professional_id"] == str(self.professional_id):
+            return "receiver"
+        return None
+
+
+def caller(staff: Permission) -> Caller:
+    """Who is acting: staff when the context grants ``staff``, else a linked professional, else 403."""
+    ctx = current_context()
+    if staff in ctx.permissions:
+        return Caller(None)
+    if Permission.REFERRALS_PARTICIPATE not in ctx.permissions or ctx.principal is None:
+        raise ForbiddenError("your roles do not allow this")
+    link = data.get(data.partition(keys.PROFESSIONAL_USER), ctx.principal.sub)
+    if link is None or not link.entity_id:
+        raise ForbiddenError("your login is not linked to a professional")
+    return Caller(UUID(link.entity_id))
+
+
+# ---- items -----------------------------------------------------------------------------
+
+def _pk() -> str:
+    return data.partition(keys.REFERRAL)
+
+
+def _key(pk: str, sk: str) -> DataItem:
+    return DataItem(pk=pk, sk=sk)
+
+
+def _referral(item: DataItem) -> Referral:
+    return Referral(
+        id=UUID(item.sk), status=S(item.status), version=int(item.version or 1),
+        created_at=item.created_at, updated_at=item.updated_at,
+        notes=data.loads(item.pii).get("notes"), **data.loads(item.data),
+    )
+
+
+def _counted(fields: dict[str, Any]) -> Iterator[tuple[str, DataItem]]:
+    """The items an open referral holds a ``refs`` on, with the body field naming each."""
+    for name, kind in (("from_professional_id", keys.PROFESSIONAL), ("to_professional_id", keys.PROFESSIONAL),
+                       ("customer_id", keys.CUSTOMER)):
+        yield name, _key(data.partition(kind), str(fields[name]))
+
+
+def _visible(who: Caller, referral_id: UUID) -> DataItem:
+    """The referral, if the caller may see it: a professional sees only its own (else 404)."""
+    item = data.get(_pk(), str(referral_id))
+    if item is None or who.role_in(data.loads(item.data)) is None:
+        raise NotFoundError("no such referral")
+    return item
+
+
+def _query_error(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError(message, extra={"errors": [{"loc": ["query", field], "type": "missing",
+                                                              "msg": message}]})
+
+
+# ---- service ---------------------------------------------------------------------------
+
+def list_referrals(who: Caller, query: ReferralQuery) -> tuple[list[Referral], str | None]:
+    professional_id = query.professional_id
+    if who.professional_id is not None:
+        if professional_id not in (None, who.professional_id):
+            raise ForbiddenError("professionals list only their own referrals")
+        if query.direction is None:
+            raise ForbiddenError("professionals list the referrals they sent or received: pass direction")
+        professional_id = who.professional_id
+    if professional_id is not None and query.direction is None:
+        raise _query_error("direction", "professional_id needs direction=sent or direction=received")
+    if query.direction is not None and professional_id is None:
+        raise _query_error("professional_id", "direction needs professional_id")
+    if query.direction is not None:
+        kind, index = (keys.REFERRAL_FROM, "gsi2") if query.direction == "sent" else (keys.REFERRAL_TO, "gsi3")
+        page = data.query_page(
+            data.partition(kind, str(professional_id)), index=index, limit=query.limit, cursor=query.cursor,
+            filter_condition=(DataItem.status == query.status.value) if query.status else None, newest_first=True,
+        )
+    elif query.status is not None:
+        page = data.query_page(data.partition(keys.REFERRAL_STATUS, query.status.value), index="gsi1",
+                               limit=query.limit, cursor=query.cursor, newest_first=True)
+    else:
+        page = data.query_page(_pk(), limit=query.limit, cursor=query.cursor)
+    return [_referral(i) for i in page.items], page.next_cursor
+
+
+def get_referral(who: Caller, referral_id: UUID) -> Referral:
+    return _referral(_visible(who, referral_id))
+
+
+def create_referral(who: Caller, body: ReferralCreate) -> Referral:
+    if who.professional_id is not None and body.from_professional_id != who.professional_id:
+        raise ForbiddenError("professionals send referrals only from their own professional")
+    if body.from_professional_id == body.to_professional_id:
+        raise RequestValidationError("a professional cannot refer to itself", extra={"errors": [
+            {"loc": ["body", "to_professional_id"], "type": "self_referral",
+             "msg": "must differ from from_professional_id"}]})
+    referral_id, now, status = uuid4(), now_iso(), S.PENDING
+    fields = body.model_dump(mode="json", exclude={"notes"})
+    order = keys.time_ordered(now, referral_id)
+    item = data.new_item(
+        pk=_pk(), sk=str(referral_id), kind=keys.REFERRAL, entity_id=str(referral_id), status=status.value,
+        version=1, created_at=now, updated_at=now, data=data.dumps(fields), pii=data.dumps({"notes": body.notes}),
+        gsi1pk=data.partition(keys.REFERRAL_STATUS, status.value), gsi1sk=order,
+        gsi2pk=data.partition(keys.REFERRAL_FROM, fields["from_professional_id"]), gsi2sk=order,
+        gsi3pk=data.partition(keys.REFERRAL_TO, fields["to_professional_id"]), gsi3sk=order,
+    )
+    active = DataItem.pk.exists() & (DataItem.status == ACTIVE)
+
+    def build(tx: TransactWrite) -> None:
+        tx.condition_check(DataItem, data.partition(keys.CATEGORY), body.service_category, condition=active)
+        tx.save(item, condition=DataItem.pk.does_not_exist())
+        for name, target in _counted(fields):
+            exists = active if name != "customer_id" else DataItem.pk.exists()
+            tx.update(target, actions=[DataItem.refs.add(1)], condition=exists)
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        invalid = [name for i, name in enumerate(CREATE_ACTIONS) if name and exc.failed(i)]
+        if not invalid:
+            raise
+        raise InvalidReferenceError(invalid) from exc
+    return _referral(item)
+
+
+def _check_transition(role: str, current: ReferralStatus, target: ReferralStatus) -> None:
+    if role == "sender" and target not in SENDER_MAY_SET:
+        raise ForbiddenError("the sender of a referral may only cancel it")
+    if role == "receiver" and target not in RECEIVER_MAY_SET:
+        raise ForbiddenError("the receiver of a referral may accept, decline or complete it")
+    if target not in REFERRAL_TRANSITIONS[current]:
+        raise InvalidTransitionError(f"a {current.value} referral cannot become {target.value}",
+                                     extra={"from": current.value, "to": target.value})
+
+
+def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expected: int) -> Referral:
+    item = _visible(who, referral_id)
+    if int(item.version or 1) != expected:
+        raise PreconditionFailedError()
+    fields, current = data.loads(item.data), S(item.status)
+    target = body.status if body.status is not None else current
+    if body.status is not None:
+        _check_transition(who.role_in(fields) or "", current, target)
+    now = now_iso()
+    actions: list[Any] = [DataItem.version.set(expected + 1), DataItem.updated_at.set(now)]
+    if target != current:
+        item.gsi1pk = data.partition(keys.REFERRAL_STATUS, target.value)
+        actions += [DataItem.status.set(target.value), DataItem.gsi1pk.set(item.gsi1pk)]
+    if "notes" in body.model_fields_set:
+        item.pii = data.dumps({"notes": body.notes})
+        actions.append(DataItem.pii.set(item.pii))
+    closing = current in OPEN_REFERRAL_STATUSES and target not in OPEN_REFERRAL_STATUSES
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(_key(item.pk, item.sk), actions=actions, condition=DataItem.version == expected)
+        if closing:
+            for _, counted in _counted(fields):
+                # Referenced items cannot be deleted while refs > 0, so they exist.
+                tx.update(counted, actions=[DataItem.refs.add(-1)], condition=DataItem.pk.exists())
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(0):
+            raise PreconditionFailedError() from exc
+        raise
+    item.status, item.version, item.updated_at = target.value, expected + 1, now
+    return _referral(item)
+
+
+def _delete_once(item: DataItem) -> bool:
+    """Delete ``item`` as read, releasing its counters if open; False if it changed meanwhile."""
+    fields, version = data.loads(item.data), int(item.version or 1)
+    is_open = S(item.status) in OPEN_REFERRAL_STATUSES
+
+    def build(tx: TransactWrite) -> None:
+        tx.delete(_key(item.pk, item.sk), condition=DataItem.pk.exists() & (DataItem.version == version))
+        if is_open:
+            for _, counted in _counted(fields):
+                tx.update(counted, actions=[DataItem.refs.add(-1)], condition=DataItem.pk.exists())
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if not exc.failed(0):
+            raise
+        return False
+    return True
+
+
+def delete_referral(referral_id: UUID) -> None:
+    """Staff only (the route requires REFERRALS_WRITE). Releases the counters if still open.
+
+    The delete is conditioned on the version read, so the open/closed decision cannot go
+    stale; a concurrent change makes it re-read and try again.
+    """
+    for _ in range(DELETE_ATTEMPTS):
+        item = data.get(_pk(), str(referral_id))
+        if item is None:
+            raise NotFoundError("no such referral")
+        if _delete_once(item):
+            return
+    raise ConflictError("the referral kept changing; retry", extra={"conflict": "referral_changed"})
