@@ -78,15 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     apply_local_environment(args.aws_port)
-    from moto.server import ThreadedMotoServer
-
     from chalicelib.local.devkeys import ensure_dev_key
+    from chalicelib.local.motoserver import IsolatingMotoServer
     from chalicelib.settings import get_settings, reset_settings
 
     reset_settings()
     ensure_dev_key()
     settings = get_settings()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
+    moto = IsolatingMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
     server = None
     pump = None

@@ -5,12 +5,8 @@ reservation items (written with ``attribute_not_exists`` in the tenant's transac
 must let exactly one win. pynamodb keeps a botocore session per thread, so every
 thread here has its own client, as concurrent Lambda invocations would.
 
-moto's DynamoDB does not isolate concurrent requests: ``transact_write_items`` checks
-conditions, writes, and on a cancelled transaction restores a deep copy of the whole
-table taken when *it* began, which can resurrect or erase another request's items
-(seen: a loser's tenant item left in the registry). Real DynamoDB transactions are
-serializable. The server here therefore runs each DynamoDB request alone, which is the
-guarantee the design relies on; the clients stay fully concurrent.
+Concurrency needs moto to isolate DynamoDB requests as DynamoDB does: see
+``chalicelib/local/motoserver.py`` (the local runner uses the same server).
 """
 from __future__ import annotations
 
@@ -19,10 +15,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.server import ThreadedMotoServer
-from werkzeug.serving import make_server
 
 from chalicelib.errors import ConflictError
 from chalicelib.local.bootstrap import bootstrap
@@ -30,55 +22,15 @@ from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenants.models import Tenant, TenantCreate
 from chalicelib.tenants.service import create_tenant
-from tests.conftest import reset_process_state
 
 THREADS = 20
 JOIN_TIMEOUT = 60
 
 
-class _OneDynamoDBRequestAtATime:
-    """WSGI wrapper: DynamoDB requests are handled one at a time (see the module doc)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
-            return self.app(environ, start_response)
-        with self.lock:
-            return list(self.app(environ, start_response))
-
-
-class IsolatingMotoServer(ThreadedMotoServer):
-    """moto's threaded server (same construction as moto 5.2's) with isolated DynamoDB requests."""
-
-    def _server_entry(self) -> None:
-        app = _OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-        self._server_ready_event.set()
-        self._server.serve_forever()
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = IsolatingMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def local_aws(app_env: dict[str, str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    reset_process_state()
+def local_aws(moto_env: str) -> Iterator[str]:
     bootstrap(get_settings())
-    yield moto_endpoint
-    reset_process_state()
+    yield moto_env
 
 
 def race(make: Callable[[int], TenantCreate]) -> tuple[list[Tenant], list[BaseException]]:

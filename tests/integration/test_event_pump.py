@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from chalice import Chalice
-from moto.server import ThreadedMotoServer
 
 from chalicelib import aws
 from chalicelib.local import pump as pump_module
@@ -26,33 +24,18 @@ from chalicelib.tenancy import current_tenant_id, tenant_handler
 from chalicelib.tenancy.context import current_or_none
 from chalicelib.tenants.models import TenantStatus
 from chalicelib.tenants.service import change_status
-from tests.conftest import create_tenant, reset_process_state
+from tests.conftest import create_tenant
 
 QUEUE = "pump-test"
 WAIT_SECONDS = 10
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def local_aws(app_env: dict[str, str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def local_aws(moto_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The test's environment pointed at a freshly reset moto server, resources bootstrapped."""
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setattr(pump_module, "LOCAL_RETRY_DELAY_SECONDS", 0)
-    reset_process_state()
     bootstrap(get_settings(), [QUEUE])
-    yield moto_endpoint
-    reset_process_state()
+    yield moto_env
 
 
 class Recorder:
