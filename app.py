@@ -2,6 +2,10 @@
 from chalice import Chalice
 
 from chalicelib import http
+from chalicelib.audit.routes import bp as audit_routes
+from chalicelib.crypto.routes import bp as key_routes
+from chalicelib.jobs import audit as audit_jobs
+from chalicelib.jobs import key_rotation
 from chalicelib.meta.routes import bp as meta_routes
 from chalicelib.network.category_routes import bp as category_routes
 from chalicelib.network.customer_routes import bp as customer_routes
@@ -19,3 +23,10 @@ app.register_blueprint(category_routes)
 app.register_blueprint(professional_routes)
 app.register_blueprint(customer_routes)
 app.register_blueprint(referral_routes)
+app.register_blueprint(audit_routes)
+app.register_blueprint(key_routes)
+
+app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
+app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(audit_jobs.apply_audit_retention)
+app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,
+                   name="key_rotation")(key_rotation.handle)

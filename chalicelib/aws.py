@@ -28,16 +28,22 @@ _CLIENT_CONFIG = Config(
 
 _lock = threading.RLock()
 # Events the dispatcher listens to; a hook for any other event is refused loudly.
-HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb")
+HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "before-call.kms")
 _hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_EVENTS}
 _boto3_session: boto3.session.Session | None = None
+_kms_session: botocore.session.Session | None = None
 _clients: dict[tuple[str, str | None], Any] = {}
 
 
-def _dispatcher(event_name: str) -> Callable[..., None]:
-    def dispatch(**kwargs: Any) -> None:
+def _dispatcher(event_name: str) -> Callable[..., Any]:
+    def dispatch(**kwargs: Any) -> Any:
+        # A before-call handler may answer for the service (as botocore's Stubber does):
+        # the first non-None answer is returned to botocore, which then sends nothing.
         for handler in tuple(_hooks[event_name]):
-            handler(**kwargs)
+            answer = handler(**kwargs)
+            if answer is not None:
+                return answer
+        return None
 
     return dispatch
 
@@ -76,12 +82,35 @@ def install_session_hook(event_name: str, handler: Callable[..., Any]) -> None:
             _hooks[event_name].append(handler)
 
 
+def remove_session_hook(event_name: str, handler: Callable[..., Any]) -> None:
+    """Undo :func:`install_session_hook` (fault-injection tests and benchmarks remove theirs)."""
+    with _lock:
+        if handler in _hooks.get(event_name, []):
+            _hooks[event_name].remove(handler)
+
+
 def boto3_session() -> boto3.session.Session:
     global _boto3_session
     with _lock:
         if _boto3_session is None:
             _boto3_session = boto3.session.Session(botocore_session=new_botocore_session())
         return _boto3_session
+
+
+def kms_botocore_session() -> botocore.session.Session:
+    """The botocore session the Encryption SDK builds its KMS clients from (one per process).
+
+    The SDK makes its clients itself (``StrictAwsKmsMasterKeyProvider(botocore_session=...)``);
+    handing it this session keeps them on our endpoint, credentials, hooks and timeouts.
+    """
+    global _kms_session
+    with _lock:
+        if _kms_session is None:
+            session = new_botocore_session()
+            # The SDK passes only a user-agent Config; botocore merges it over this default.
+            session.set_default_client_config(_CLIENT_CONFIG)
+            _kms_session = session
+        return _kms_session
 
 
 def client(service: str, region: str | None = None) -> Any:
@@ -95,9 +124,10 @@ def client(service: str, region: str | None = None) -> Any:
 
 def reset_clients() -> None:
     """Forget sessions and clients (tests switch between moto's in-process mock and server)."""
-    global _boto3_session
+    global _boto3_session, _kms_session
     with _lock:
         _boto3_session = None
+        _kms_session = None
         _clients.clear()
 
 

@@ -53,6 +53,10 @@ class Settings(BaseModel):
 
     max_authorization_header_bytes: int = Field(default=8192, ge=512)
     tenant_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
+    # How long after a key rotation switches keys a process may still hold the tenant as
+    # it was (resolution cache TTL + the longest request): the rotation's last sweep for
+    # old-key ciphertext starts only after it, so nothing written meanwhile is missed.
+    key_rotation_grace_seconds: float = Field(default=90.0, ge=0, le=900)
     log_level: str = "INFO"
 
     @field_validator("platform_domain")
@@ -85,6 +89,8 @@ class Settings(BaseModel):
             raise ValueError("exactly one of JWT_JWKS, JWT_JWKS_FILE, JWT_JWKS_URL is required")
         if self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://") and self.stage != "local":
             raise ValueError("JWT_JWKS_URL must be https")
+        if self.key_rotation_grace_seconds < self.tenant_cache_ttl_seconds:
+            raise ValueError("KEY_ROTATION_GRACE_SECONDS must be at least TENANT_CACHE_TTL_SECONDS")
         return self
 
 
@@ -108,6 +114,7 @@ _ENV = {
     "jwks_cooldown_seconds": "JWKS_COOLDOWN_SECONDS",
     "max_authorization_header_bytes": "MAX_AUTHORIZATION_HEADER_BYTES",
     "tenant_cache_ttl_seconds": "TENANT_CACHE_TTL_SECONDS",
+    "key_rotation_grace_seconds": "KEY_ROTATION_GRACE_SECONDS",
     "log_level": "LOG_LEVEL",
 }
 

@@ -88,6 +88,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch, signing_keys: SigningKeys) -> dict[
 def reset_process_state() -> None:
     """What a fresh Lambda container would have: no settings, clients, caches or context."""
     from chalicelib import aws
+    from chalicelib.crypto import pii
     from chalicelib.settings import reset_settings
     from chalicelib.store import data, registry
     from chalicelib.tenancy import context
@@ -99,6 +100,7 @@ def reset_process_state() -> None:
     data.reset_connections()
     clear_cache()
     context.clear()
+    pii.reset_state()
 
 
 @pytest.fixture

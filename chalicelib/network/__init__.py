@@ -1,13 +1,15 @@
 """The network inside a tenant: service categories, professionals, customers, referrals.
 
 Access patterns (every operation is under the bound tenant's ``T#<uuid>#`` prefix; no
-Scan anywhere; ``refs`` counters make "delete while referenced" a single condition):
+Scan anywhere; ``refs`` counters make "delete while referenced" a single condition;
+every TransactWriteItems below also Puts its audit event ``AUDIT``, see ``chalicelib.audit``):
 
 | route / job | DynamoDB operations |
 |---|---|
 | GET /api/service-categories | Query pk=T#t#CAT |
-| POST /api/service-categories | PutItem CAT (attribute_not_exists) |
-| GET/PATCH/DELETE /api/service-categories/{slug} | GetItem / UpdateItem (version) / DeleteItem (refs=0) |
+| POST /api/service-categories | TransactWriteItems: Put CAT (attribute_not_exists) |
+| GET/PATCH/DELETE /api/service-categories/{slug} | GetItem; PATCH: TransactWriteItems Update CAT (version); |
+| | DELETE: TransactWriteItems Delete CAT (refs=0, version read) |
 | GET /api/professionals | Query pk=T#t#PRO, or ?category= Query pk=T#t#PROCAT#<slug> |
 | POST /api/professionals | TransactWriteItems: Put PRO, Put PROEMAIL#<hmac> (not exists), |
 | | Update CAT refs+1 (exists) and Put PROCAT copy per category, Put PROUSER#<sub> (not exists) |

@@ -1,8 +1,10 @@
 """Keyed hashes (HMAC-SHA256) of normalised PII, for uniqueness and lookups without PII in keys.
 
 The key is a random per-tenant secret stored in the tenant's own partition, created on
-first use with a conditional write (so concurrent first uses agree). The encryption
-layer protects this secret with the tenant's KMS key.
+first use with a conditional write (so concurrent first uses agree). It is stored only
+sealed under the tenant's KMS key (``crypto.pii``, kind ``SECRET``, encryption context
+tenant + kind), so a copy of the table alone cannot test guesses against the indexes.
+A key rotation re-seals it; the secret itself, and so every index, stays the same.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from uuid import UUID
 
 from pynamodb.exceptions import PutError
 
+from chalicelib.crypto import pii
 from chalicelib.store import data, keys
 from chalicelib.tenancy.context import current_tenant_id
 
@@ -31,16 +34,17 @@ def _tenant_secret() -> bytes:
     pk = data.partition(keys.TENANT_SECRET)
     item = data.get(pk, _SECRET_SK)
     if item is None:
-        candidate = data.new_item(pk=pk, sk=_SECRET_SK, kind=keys.TENANT_SECRET,
-                                  data=base64.b64encode(secrets.token_bytes(32)).decode())
+        secret_text = base64.b64encode(secrets.token_bytes(32)).decode()
+        candidate = data.new_item(pk=pk, sk=_SECRET_SK, kind=keys.TENANT_SECRET, entity_id=_SECRET_SK,
+                                  pii=pii.seal(keys.TENANT_SECRET, _SECRET_SK, {"secret": secret_text}))
         try:
             candidate.save(condition=data.DataItem.pk.does_not_exist())
             item = candidate
         except PutError:
             item = data.get(pk, _SECRET_SK)  # a concurrent first use won; use its secret
-    if item is None or not item.data:
+    if item is None:
         raise RuntimeError("blind index secret unavailable")
-    secret = base64.b64decode(item.data)
+    secret = base64.b64decode(pii.unseal(keys.TENANT_SECRET, _SECRET_SK, item.pii)["secret"])
     with _lock:
         _cache[tenant] = secret
     return secret

@@ -19,7 +19,9 @@ from uuid import UUID, uuid4
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import audit
 from chalicelib.auth.permissions import Permission
+from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import Customer, CustomerCreate, CustomerUpdate, pii_fields
@@ -70,16 +72,16 @@ def _user_pk() -> str:
     return data.partition(keys.CUSTOMER_USER)
 
 
-def _documents(fields: dict[str, Any]) -> dict[str, str]:
-    """``data`` and ``pii`` of the item: every PII field goes to ``pii``, nothing else does."""
+def _documents(customer_id: str, fields: dict[str, Any]) -> dict[str, str]:
+    """``data`` and ``pii`` of the item: every PII field goes, encrypted, to ``pii``, nothing else does."""
     return {
         "data": data.dumps({k: v for k, v in fields.items() if k not in PII}),
-        "pii": data.dumps({k: v for k, v in fields.items() if k in PII}),
+        "pii": pii.seal(keys.CUSTOMER, customer_id, {k: v for k, v in fields.items() if k in PII}),
     }
 
 
 def _fields(item: DataItem) -> dict[str, Any]:
-    return {**data.loads(item.data), **data.loads(item.pii)}
+    return {**data.loads(item.data), **pii.unseal(keys.CUSTOMER, str(item.entity_id), item.pii)}
 
 
 def _customer(item: DataItem) -> Customer:
@@ -116,18 +118,26 @@ def get_customer(who: Reader, customer_id: UUID) -> Customer:
 
 # ---- writes ----------------------------------------------------------------------------
 
+def _event(tx: TransactWrite, action: audit.Action, customer_id: str, before: dict[str, Any] | None,
+           after: dict[str, Any] | None) -> None:
+    """The audit event joins the write's transaction (PII fields listed, values redacted)."""
+    audit.record(tx, action, audit.Target("customer", customer_id), changes=audit.changes(before, after, pii=PII))
+
+
 def create_customer(body: CustomerCreate) -> Customer:
     customer_id, now = str(uuid4()), now_iso()
+    fields = body.model_dump(mode="json")
     item = data.new_item(pk=_pk(), sk=customer_id, kind=keys.CUSTOMER, entity_id=customer_id, version=1,
-                         created_at=now, updated_at=now, refs=0, **_documents(body.model_dump(mode="json")))
+                         created_at=now, updated_at=now, refs=0, **_documents(customer_id, fields))
     absent = DataItem.pk.does_not_exist()
 
     def build(tx: TransactWrite) -> None:
-        # Both are Puts, so they are sent in this order: reason 1 is the login link's.
+        # All are Puts, so they are sent in this order: reason 1 is the login link's.
         tx.save(item, condition=absent)
         if body.user_sub:
             link = data.new_item(pk=_user_pk(), sk=body.user_sub, kind=keys.CUSTOMER_USER, entity_id=customer_id)
             tx.save(link, condition=absent)
+        _event(tx, audit.Action.CUSTOMER_CREATED, customer_id, None, fields)
 
     cancelled = _write(build)
     if cancelled is not None and cancelled.failed(1):
@@ -141,13 +151,18 @@ def update_customer(customer_id: UUID, body: CustomerUpdate, expected: int) -> C
     item = _load(customer_id)
     if int(item.version or 1) != expected:
         raise PreconditionFailedError()
-    documents = _documents({**_fields(item), **body.model_dump(mode="json", exclude_unset=True,
-                                                               exclude={"version"})})
+    before = _fields(item)
+    after = {**before, **body.model_dump(mode="json", exclude_unset=True, exclude={"version"})}
+    documents = _documents(item.sk, after)
     item.data, item.pii, item.version, item.updated_at = documents["data"], documents["pii"], expected + 1, now_iso()
     actions = [DataItem.data.set(item.data), DataItem.pii.set(item.pii), DataItem.version.set(item.version),
                DataItem.updated_at.set(item.updated_at)]
-    # A transaction of one, so that the audit event joins it as every write's does.
-    if _write(lambda tx: tx.update(item, actions=actions, condition=DataItem.version == expected)) is not None:
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(item, actions=actions, condition=DataItem.version == expected)
+        _event(tx, audit.Action.CUSTOMER_UPDATED, item.sk, before, after)
+
+    if _write(build) is not None:
         _load(customer_id)  # 404 if it was deleted meanwhile
         raise PreconditionFailedError()
     return _customer(item)
@@ -157,14 +172,17 @@ def _delete(item: DataItem) -> bool:
     """Delete the customer and its login link as read; False if it changed since."""
     unreferenced = DataItem.refs.does_not_exist() | (DataItem.refs == 0)
     user_sub = data.loads(item.data).get("user_sub")
+    before = _fields(item)
 
     def build(tx: TransactWrite) -> None:
-        # Both are Deletes, so they are sent in this order: reason 0 is the customer's.
+        # Deletes are sent first, in this order: reason 0 is the customer's.
         tx.delete(item, condition=DataItem.pk.exists() & unreferenced & (DataItem.version == item.version))
         if user_sub:
             tx.delete(DataItem(pk=_user_pk(), sk=user_sub))
+        _event(tx, audit.Action.CUSTOMER_DELETED, item.sk, before, None)
 
-    return _write(build) is None  # only the customer's Delete has a condition
+    # Only the customer's Delete has a condition that can fail (the event's id is new).
+    return _write(build) is None
 
 
 def delete_customer(customer_id: UUID) -> None:

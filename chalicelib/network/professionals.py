@@ -22,6 +22,8 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import audit
+from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
 from chalicelib.network.blind_index import blind_index, normalise_email
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
@@ -122,14 +124,15 @@ def _copy(item: DataItem, slug: str) -> DataItem:
 
 
 def _fields(item: DataItem) -> dict[str, Any]:
-    return {**data.loads(item.data), **data.loads(item.pii)}
+    # Category copies carry the item's ciphertext, sealed as a PRO of the same id.
+    return {**data.loads(item.data), **pii.unseal(keys.PROFESSIONAL, str(item.entity_id), item.pii)}
 
 
-def _documents(fields: dict[str, Any]) -> dict[str, str]:
-    """``data`` and ``pii`` of an item: every PII field goes to ``pii``, nothing else does."""
+def _documents(professional_id: str, fields: dict[str, Any]) -> dict[str, str]:
+    """``data`` and ``pii`` of an item: every PII field goes, encrypted, to ``pii``, nothing else does."""
     return {
         "data": data.dumps({k: v for k, v in fields.items() if k not in PII}),
-        "pii": data.dumps({k: v for k, v in fields.items() if k in PII}),
+        "pii": pii.seal(keys.PROFESSIONAL, professional_id, {k: v for k, v in fields.items() if k in PII}),
     }
 
 
@@ -172,12 +175,19 @@ def _raise_for(failed: frozenset[str], categories: list[str]) -> None:
         raise data.ConcurrentWriteError()
 
 
+def _event(action: audit.Action, professional_id: str, before: dict[str, Any] | None,
+           after: dict[str, Any] | None) -> DataItem:
+    """The audit event, for the plan's transaction (PII fields listed, values redacted)."""
+    return audit.event_item(action, audit.Target("professional", professional_id),
+                            changes=audit.changes(before, after, pii=PII))
+
+
 def create_professional(body: ProfessionalCreate) -> Professional:
     professional_id, now = str(uuid4()), now_iso()
     fields = body.model_dump(mode="json")
     item = data.new_item(pk=_pk(), sk=professional_id, kind=keys.PROFESSIONAL, entity_id=professional_id,
                          status=fields["status"], version=1, created_at=now, updated_at=now, refs=0,
-                         **_documents(fields))
+                         **_documents(professional_id, fields))
     plan = _Plan()
     plan.put("item", item, _ABSENT)
     plan.put("email", _pointer(keys.PROFESSIONAL_EMAIL, _email_sk(body.email), professional_id), _ABSENT)
@@ -187,6 +197,7 @@ def create_professional(body: ProfessionalCreate) -> Professional:
         plan.update(f"category:{slug}", _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(1)],
                     _EXISTS)
         plan.put(None, _copy(item, slug))
+    plan.put(None, _event(audit.Action.PROFESSIONAL_CREATED, professional_id, None, fields), audit.NEW_EVENT)
     _raise_for(plan.run(), body.service_categories)
     return _professional(item)
 
@@ -218,7 +229,7 @@ def update_professional(professional_id: UUID, body: ProfessionalUpdate, expecte
         raise PreconditionFailedError()
     before = _fields(item)
     after = {**before, **body.model_dump(mode="json", exclude_unset=True, exclude={"version"})}
-    documents = _documents(after)
+    documents = _documents(item.sk, after)
     item.data, item.pii, item.status = documents["data"], documents["pii"], after["status"]
     item.version, item.updated_at = expected + 1, now_iso()
     plan = _Plan()
@@ -228,6 +239,7 @@ def update_professional(professional_id: UUID, body: ProfessionalUpdate, expecte
                                DataItem.updated_at.set(item.updated_at)], DataItem.version == expected)
     _plan_email(plan, item, before["email"], after["email"])
     _plan_categories(plan, item, before["service_categories"], after["service_categories"])
+    plan.put(None, _event(audit.Action.PROFESSIONAL_UPDATED, item.sk, before, after), audit.NEW_EVENT)
     failed = plan.run()
     if "item" in failed:
         _load(professional_id)  # 404 if it was deleted meanwhile
@@ -248,6 +260,7 @@ def _plan_delete(item: DataItem) -> _Plan:
     for slug in fields["service_categories"]:
         plan.update(None, _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(-1)], _EXISTS)
         plan.delete(None, _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
+    plan.put(None, _event(audit.Action.PROFESSIONAL_DELETED, item.sk, fields, None), audit.NEW_EVENT)
     return plan
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID, uuid4
 
+from chalicelib import audit
 from chalicelib.auth.permissions import Permission
+from chalicelib.crypto import pii
 from chalicelib.errors import AppError, ConflictError, ForbiddenError, NotFoundError, RequestValidationError
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import (
@@ -30,6 +32,7 @@ from chalicelib.network.models import (
     ReferralCreate,
     ReferralStatus,
     ReferralUpdate,
+    pii_fields,
 )
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
@@ -44,8 +47,9 @@ SENDER_MAY_SET = frozenset({S.CANCELLED})
 RECEIVER_MAY_SET = frozenset({S.ACCEPTED, S.DECLINED, S.COMPLETED})
 # The create transaction's actions, in the order pynamodb sends them (it groups
 # ConditionCheck, Delete, Put, Update whatever the call order), so that cancellation
-# reason i belongs to entry i. None: the referral's own Put.
-CREATE_ACTIONS = ("service_category", None, "from_professional_id", "to_professional_id", "customer_id")
+# reason i belongs to entry i. None: the referral's own Put, then its audit event's.
+CREATE_ACTIONS = ("service_category", None, None, "from_professional_id", "to_professional_id", "customer_id")
+PII = pii_fields(ReferralCreate)
 DELETE_ATTEMPTS = 3
 
 
@@ -111,7 +115,7 @@ def _referral(item: DataItem) -> Referral:
     return Referral(
         id=UUID(item.sk), status=S(item.status), version=int(item.version or 1),
         created_at=item.created_at, updated_at=item.updated_at,
-        notes=data.loads(item.pii).get("notes"), **data.loads(item.data),
+        notes=pii.unseal(keys.REFERRAL, item.sk, item.pii).get("notes"), **data.loads(item.data),
     )
 
 
@@ -167,6 +171,12 @@ def get_referral(who: Caller, referral_id: UUID) -> Referral:
     return _referral(_visible(who, referral_id))
 
 
+def _event(tx: TransactWrite, action: audit.Action, referral_id: str, before: dict[str, Any] | None,
+           after: dict[str, Any] | None) -> None:
+    """The audit event joins the write's transaction (a Put; notes listed, never shown)."""
+    audit.record(tx, action, audit.Target("referral", referral_id), changes=audit.changes(before, after, pii=PII))
+
+
 def create_referral(who: Caller, body: ReferralCreate) -> Referral:
     if who.professional_id is not None and body.from_professional_id != who.professional_id:
         raise ForbiddenError("professionals send referrals only from their own professional")
@@ -179,7 +189,8 @@ def create_referral(who: Caller, body: ReferralCreate) -> Referral:
     order = keys.time_ordered(now, referral_id)
     item = data.new_item(
         pk=_pk(), sk=str(referral_id), kind=keys.REFERRAL, entity_id=str(referral_id), status=status.value,
-        version=1, created_at=now, updated_at=now, data=data.dumps(fields), pii=data.dumps({"notes": body.notes}),
+        version=1, created_at=now, updated_at=now, data=data.dumps(fields),
+        pii=pii.seal(keys.REFERRAL, str(referral_id), {"notes": body.notes}),
         gsi1pk=data.partition(keys.REFERRAL_STATUS, status.value), gsi1sk=order,
         gsi2pk=data.partition(keys.REFERRAL_FROM, fields["from_professional_id"]), gsi2sk=order,
         gsi3pk=data.partition(keys.REFERRAL_TO, fields["to_professional_id"]), gsi3sk=order,
@@ -189,6 +200,8 @@ def create_referral(who: Caller, body: ReferralCreate) -> Referral:
     def build(tx: TransactWrite) -> None:
         tx.condition_check(DataItem, data.partition(keys.CATEGORY), body.service_category, condition=active)
         tx.save(item, condition=DataItem.pk.does_not_exist())
+        _event(tx, audit.Action.REFERRAL_CREATED, item.sk, None,
+               {**fields, "status": status.value, "notes": body.notes})
         for name, target in _counted(fields):
             exists = active if name != "customer_id" else DataItem.pk.exists()
             tx.update(target, actions=[DataItem.refs.add(1)], condition=exists)
@@ -226,13 +239,19 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
     if target != current:
         item.gsi1pk = data.partition(keys.REFERRAL_STATUS, target.value)
         actions += [DataItem.status.set(target.value), DataItem.gsi1pk.set(item.gsi1pk)]
+    before: dict[str, Any] = {"status": current.value}
+    after: dict[str, Any] = {"status": target.value}
     if "notes" in body.model_fields_set:
-        item.pii = data.dumps({"notes": body.notes})
+        before["notes"], after["notes"] = _referral(item).notes, body.notes
+        item.pii = pii.seal(keys.REFERRAL, item.sk, {"notes": body.notes})
         actions.append(DataItem.pii.set(item.pii))
     closing = current in OPEN_REFERRAL_STATUSES and target not in OPEN_REFERRAL_STATUSES
 
+    action = audit.Action.REFERRAL_STATUS_CHANGED if target != current else audit.Action.REFERRAL_UPDATED
+
     def build(tx: TransactWrite) -> None:
         tx.update(_key(item.pk, item.sk), actions=actions, condition=DataItem.version == expected)
+        _event(tx, action, item.sk, before, after)
         if closing:
             for _, counted in _counted(fields):
                 # Referenced items cannot be deleted while refs > 0, so they exist.
@@ -241,7 +260,7 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
     try:
         data.transact(build)
     except TransactionCancelledError as exc:
-        if exc.failed(0):
+        if exc.failed(1):  # the event's Put is sent first, then the referral's Update
             raise PreconditionFailedError() from exc
         raise
     item.status, item.version, item.updated_at = target.value, expected + 1, now
@@ -252,9 +271,12 @@ def _delete_once(item: DataItem) -> bool:
     """Delete ``item`` as read, releasing its counters if open; False if it changed meanwhile."""
     fields, version = data.loads(item.data), int(item.version or 1)
     is_open = S(item.status) in OPEN_REFERRAL_STATUSES
+    before = {**fields, "status": item.status, "notes": _referral(item).notes}
 
     def build(tx: TransactWrite) -> None:
+        # The Delete is sent first (reason 0), then the event's Put, then the Updates.
         tx.delete(_key(item.pk, item.sk), condition=DataItem.pk.exists() & (DataItem.version == version))
+        _event(tx, audit.Action.REFERRAL_DELETED, item.sk, before, None)
         if is_open:
             for _, counted in _counted(fields):
                 tx.update(counted, actions=[DataItem.refs.add(-1)], condition=DataItem.pk.exists())

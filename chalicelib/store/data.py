@@ -91,6 +91,13 @@ class DataItem(Model):
     # How many live items point at this one (open referrals, member professionals); a
     # delete is conditioned on zero, so a referenced item can never be removed.
     refs = NumberAttribute(null=True)
+    # Audit events: top-level copies of what GET /api/tenant/audit filters on (the event
+    # itself, hashed into the trail's digests, is the ``data`` document).
+    action = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    target = UnicodeAttribute(null=True)
+    # DynamoDB's TTL attribute (``schema.TTL_ATTRIBUTE``), epoch seconds.
+    expires_at = NumberAttribute(null=True)
 
     by_gsi1 = _Gsi1()
     by_gsi2 = _Gsi2()
@@ -199,6 +206,7 @@ def query_page(
     cursor: str | None = None,
     filter_condition: Any = None,
     newest_first: bool = False,
+    range_key_condition: Any = None,
 ) -> Page:
     """One Query (table or index) for one page of a tenant partition."""
     bind()
@@ -208,6 +216,7 @@ def query_page(
         limit=max(1, min(limit, MAX_PAGE)),
         last_evaluated_key=decode_cursor(cursor),
         filter_condition=filter_condition,
+        range_key_condition=range_key_condition,
         scan_index_forward=not newest_first,
     )
     items = list(results)

@@ -29,6 +29,13 @@ def tenants_index_sk(created_at_iso: str, tenant_id: UUID) -> str:
     return f"{created_at_iso}#{tenant_id}"
 
 
+# The platform audit trail (tenant lifecycle, plans): registry items, sort key the event id.
+PLATFORM_AUDIT_PK = "PLATFORM#AUDIT"
+# Beside each tenant item (pk tenant_pk): the anchor of its audit trail (last seal,
+# retention watermark), kept where tenant-scoped access cannot reach.
+AUDIT_ANCHOR_SK = "AUDIT"
+
+
 def tenant_prefix(tenant_id: UUID) -> str:
     """The prefix every data-table partition key of this tenant starts with."""
     return f"T#{tenant_id}#"
@@ -62,3 +69,6 @@ REFERRAL_STATUS = "REFSTATUS"  # gsi1: referrals by status
 REFERRAL_FROM = "REFFROM"  # gsi2: referrals sent by a professional
 REFERRAL_TO = "REFTO"  # gsi3: referrals received by a professional
 TENANT_SECRET = "SECRET"
+AUDIT = "AUDIT"  # the tenant's audit events: sk = event id (time-ordered)
+AUDIT_DIGEST = "AUDITDIGEST"  # sealed digests of the events: sk = first event key covered
+KEY_ROTATION = "KEYROT"  # the tenant's key rotation record: sk = ROTATION

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -57,6 +57,8 @@ class TenantItem(Model):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = NumberAttribute()
+    kms_key_arn = UnicodeAttribute()
+    previous_kms_key_arns = ListAttribute(of=UnicodeAttribute, default=list)
 
     by_created = _TenantsIndex()
 
@@ -72,8 +74,20 @@ class ReservationItem(Model):
     kind = UnicodeAttribute()
 
 
-_MODELS: tuple[type[Model], ...] = (TenantItem, ReservationItem)
+_MODELS: list[type[Model]] = [TenantItem, ReservationItem]
 _bind_lock = threading.Lock()
+
+
+def register_model(model: type[Model]) -> None:
+    """Bind and reset another registry-table model with these (the audit trail's items)."""
+    with _bind_lock:
+        if model not in _MODELS:
+            _MODELS.append(model)
+
+
+def bind() -> None:
+    """Point every registry model at the configured table (for modules that own one)."""
+    _bind()
 
 
 def _bind() -> None:
@@ -112,6 +126,8 @@ def _to_tenant(item: TenantItem) -> Tenant:
         created_at=datetime.fromisoformat(item.created_at),
         updated_at=datetime.fromisoformat(item.updated_at),
         version=int(item.version),
+        kms_key_arn=item.kms_key_arn,
+        previous_kms_key_arns=tuple(item.previous_kms_key_arns or ()),
     )
 
 
@@ -134,6 +150,8 @@ def _to_item(tenant: Tenant) -> TenantItem:
         created_at=iso(tenant.created_at),
         updated_at=iso(tenant.updated_at),
         version=tenant.version,
+        kms_key_arn=tenant.kms_key_arn,
+        previous_kms_key_arns=list(tenant.previous_kms_key_arns),
     )
 
 
@@ -169,10 +187,12 @@ def iter_tenants(status: TenantStatus | None = None) -> Iterator[Tenant]:
         yield _to_tenant(item)
 
 
-def insert_tenant(tenant: Tenant) -> None:
+def insert_tenant(tenant: Tenant, also: Callable[[TransactWrite], None] | None = None) -> None:
     """Write the tenant and its slug and domain reservations in one transaction.
 
-    Raises ``ConflictError`` (``slug_taken`` or ``domain_taken``) when any is already held.
+    ``also`` adds Puts of its own (the audit events) after the reservations, so the
+    reservations' cancellation reasons keep their places. Raises ``ConflictError``
+    (``slug_taken`` or ``domain_taken``) when any is already held.
     """
     _bind()
     reservations = [(keys.slug_reservation_pk(tenant.slug), "slug")] + [
@@ -184,6 +204,8 @@ def insert_tenant(tenant: Tenant) -> None:
             for pk, kind in reservations:
                 item = ReservationItem(pk=pk, sk=keys.RESERVATION_SK, tenant_id=str(tenant.id), kind=kind)
                 tx.save(item, condition=ReservationItem.pk.does_not_exist())
+            if also is not None:
+                also(tx)
     except TransactWriteError as exc:
         raise _reservation_conflict(exc, reservations) from exc
 
@@ -191,7 +213,7 @@ def insert_tenant(tenant: Tenant) -> None:
 def _reservation_conflict(exc: TransactWriteError, reservations: list[tuple[str, str]]) -> Exception:
     reasons = exc.cancellation_reasons or []
     for index, reason in enumerate(reasons):
-        if reason is not None and reason.code == "ConditionalCheckFailed" and index > 0:
+        if reason is not None and reason.code == "ConditionalCheckFailed" and 0 < index <= len(reservations):
             kind = reservations[index - 1][1]
             return ConflictError(f"that {kind} is already taken", extra={"conflict": f"{kind}_taken"})
     if any(r is not None and r.code == "TransactionConflict" for r in reasons):
@@ -199,8 +221,12 @@ def _reservation_conflict(exc: TransactWriteError, reservations: list[tuple[str,
     return exc
 
 
-def update_tenant(tenant: Tenant, expected_version: int) -> Tenant:
-    """Replace mutable tenant fields if the stored version is ``expected_version``."""
+def update_tenant(tenant: Tenant, expected_version: int,
+                  also: Callable[[TransactWrite], None] | None = None) -> Tenant:
+    """Replace mutable tenant fields if the stored version is ``expected_version``.
+
+    One transaction, with whatever Puts ``also`` adds (the audit events).
+    """
     _bind()
     item = _to_item(tenant.model_copy(update={"version": expected_version + 1}))
     actions: list[Any] = [
@@ -217,9 +243,44 @@ def update_tenant(tenant: Tenant, expected_version: int) -> Tenant:
         else TenantItem.primary_color.remove(),
     ]
     try:
-        item.update(actions=actions, condition=TenantItem.version == expected_version)
+        with TransactWrite(connection=data.transaction_connection()) as tx:
+            tx.update(item, actions=actions, condition=TenantItem.version == expected_version)
+            if also is not None:
+                also(tx)
+    except TransactWriteError as exc:
+        # The tenant's is the only Update, and pynamodb sends Updates last.
+        reasons = exc.cancellation_reasons or []
+        if reasons and reasons[-1] is not None and reasons[-1].code == "ConditionalCheckFailed":
+            raise ConflictError("the tenant was changed by someone else", extra={"conflict": "stale"}) from exc
+        if any(r is not None and r.code == "TransactionConflict" for r in reasons):
+            raise ConflictError("a concurrent request is changing the tenant; retry") from exc
+        raise
+    return _to_tenant(item)
+
+
+def set_tenant_keys(tenant: Tenant, *, current: str, previous: tuple[str, ...]) -> Tenant | None:
+    """Move the tenant's KMS keys from what ``tenant`` says to ``current``/``previous``.
+
+    Conditioned on the stored keys being those of ``tenant``, so two rotations cannot
+    interleave; None when they were not (nothing written). Bumps the version, so a
+    concurrent edit of other fields conditioned on the old version is refused, not lost.
+    """
+    _bind()
+    item = TenantItem(pk=keys.tenant_pk(tenant.id), sk=keys.TENANT_SK)
+    stored_previous = TenantItem.previous_kms_key_arns == list(tenant.previous_kms_key_arns)
+    if not tenant.previous_kms_key_arns:
+        stored_previous = stored_previous | TenantItem.previous_kms_key_arns.does_not_exist()
+    condition = (TenantItem.kms_key_arn == tenant.kms_key_arn) & stored_previous
+    actions: list[Any] = [
+        TenantItem.kms_key_arn.set(current),
+        TenantItem.previous_kms_key_arns.set(list(previous)),
+        TenantItem.updated_at.set(iso(datetime.now(UTC))),
+        TenantItem.version.add(1),
+    ]
+    try:
+        item.update(actions=actions, condition=condition)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConflictError("the tenant was changed by someone else", extra={"conflict": "stale"}) from exc
+            return None
         raise
     return _to_tenant(item)

@@ -5,7 +5,7 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from chalicelib.auth.permissions import Permission
 from chalicelib.auth.principal import Principal
@@ -17,11 +17,28 @@ class NoTenantBoundError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class RequestOrigin:
+    """Who sent the current request, and from where: bound for every route, tenant or not.
+
+    Audit events read it; platform routes (no tenant bound) have nothing else to offer.
+    """
+
+    request_id: str
+    principal: Principal | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
 class TenantContext:
     tenant: Tenant
     request_id: str
     principal: Principal | None = None
     permissions: frozenset[Permission] = field(default_factory=frozenset)
+    # From the request (API Gateway's identity.sourceIp, the User-Agent header, capped);
+    # None for scheduled jobs and queue messages.
+    source_ip: str | None = None
+    user_agent: str | None = None
 
     @property
     def tenant_id(self) -> UUID:
@@ -34,6 +51,7 @@ class TenantContext:
 
 
 _current: contextvars.ContextVar[TenantContext | None] = contextvars.ContextVar("tenant_context", default=None)
+_origin: contextvars.ContextVar[RequestOrigin | None] = contextvars.ContextVar("request_origin", default=None)
 
 
 def current_context() -> TenantContext:
@@ -60,6 +78,32 @@ def bound(ctx: TenantContext) -> Iterator[TenantContext]:
         _current.reset(token)
 
 
+def current_origin() -> RequestOrigin | None:
+    return _origin.get()
+
+
+def set_origin(origin: RequestOrigin) -> None:
+    """Bind the request's origin until :func:`clear` (the decorators clear it per request)."""
+    _origin.set(origin)
+
+
+def acting_in(tenant: Tenant) -> TenantContext:
+    """A context for ``tenant`` that carries the current caller.
+
+    For platform operations that write into a tenant's partition (tenant lifecycle): the
+    guard needs that tenant bound, and its audit event needs the request's actor.
+    """
+    ctx, origin = current_or_none(), current_origin()
+    if ctx is not None:
+        return TenantContext(tenant=tenant, request_id=ctx.request_id, principal=ctx.principal,
+                             source_ip=ctx.source_ip, user_agent=ctx.user_agent)
+    if origin is not None:
+        return TenantContext(tenant=tenant, request_id=origin.request_id, principal=origin.principal,
+                             source_ip=origin.source_ip, user_agent=origin.user_agent)
+    return TenantContext(tenant=tenant, request_id=f"system-{uuid4()}")
+
+
 def clear() -> None:
     """Drop whatever is bound (start of every invocation, before anything else)."""
     _current.set(None)
+    _origin.set(None)

@@ -41,11 +41,14 @@ from chalicelib.logs import bind_log_keys, configure_logging, reset_log_keys, se
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
-from chalicelib.tenancy.context import TenantContext
+from chalicelib.tenancy.context import RequestOrigin, TenantContext
 from chalicelib.tenancy.resolution import references, resolve
 from chalicelib.tenants.models import TenantStatus
 
 log = logging.getLogger("request")
+# Kept in audit events: an IPv6 address is at most 45 characters; user agents run long.
+MAX_SOURCE_IP = 64
+MAX_USER_AGENT = 256
 Access = Literal["public", "public_tenant", "tenant", "platform"]
 
 
@@ -70,6 +73,33 @@ def _authenticate(headers: dict[str, str]) -> Principal:
     return get_verifier(settings).verify_header(headers.get("authorization"))
 
 
+def _text(value: Any, limit: int) -> str | None:
+    """A client-supplied string kept for the audit trail: printable, capped in length."""
+    if not isinstance(value, str) or not value:
+        return None
+    return "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
+
+
+def _origin(request: Any, headers: dict[str, str], request_id: str, principal: Principal | None) -> RequestOrigin:
+    identity = (request.context or {}).get("identity") or {}
+    return RequestOrigin(
+        request_id=request_id,
+        principal=principal,
+        source_ip=_text(identity.get("sourceIp") if isinstance(identity, dict) else None, MAX_SOURCE_IP),
+        user_agent=_text(headers.get("user-agent"), MAX_USER_AGENT),
+    )
+
+
+def _audit_platform_read(method: str, route: str, params: dict[str, str]) -> None:
+    """A super-admin read data inside a tenant: the tenant's trail says so, or nothing is
+    returned (a failed write is a 500). Writes carry their own events."""
+    # Imported here: the audit package imports tenancy.context, so a module-level import
+    # would make importing either package first a cycle.
+    from chalicelib.audit.recording import record_read_access
+
+    record_read_access(method, route, {k: str(v)[:MAX_USER_AGENT] for k, v in params.items()})
+
+
 def _query(request: Any, model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(dict(request.query_params or {}))
@@ -89,6 +119,8 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         principal = _authenticate(headers) if spec.access in ("tenant", "platform") else None
         if principal is not None:
             bind_log_keys(sub=principal.sub)
+        origin = _origin(request, headers, request_id, principal)
+        tenancy_context.set_origin(origin)
         granted = permissions_for(principal.roles) if principal else frozenset()
         if spec.access == "platform" and (principal is None or not principal.is_platform_admin):
             raise ForbiddenError("this route is for platform administrators")
@@ -97,7 +129,8 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
             claim = principal.tenant_id if principal else None
             tenant = resolve(references(headers, claim))
             bind_log_keys(tenant_id=str(tenant.id))
-            ctx = TenantContext(tenant=tenant, request_id=request_id, principal=principal, permissions=granted)
+            ctx = TenantContext(tenant=tenant, request_id=request_id, principal=principal, permissions=granted,
+                                source_ip=origin.source_ip, user_agent=origin.user_agent)
         if spec.permission is not None and spec.permission not in granted:
             raise ForbiddenError("your roles do not allow this")
         if spec.body is not None:
@@ -107,6 +140,8 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         if ctx is not None:
             with tenancy_context.bound(ctx):
                 response = http.render(view(**kwargs), spec.status, request_id)
+                if ctx.platform_admin_acting and request.method == "GET" and response.status_code < 400:
+                    _audit_platform_read(request.method, request.path, request.uri_params or {})
         else:
             response = http.render(view(**kwargs), spec.status, request_id)
         status = response.status_code

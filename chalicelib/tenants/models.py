@@ -86,6 +86,10 @@ class Tenant(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    # The tenant's KMS key (crypto/keys.py): every tenant has one from its creation on.
+    kms_key_arn: str
+    # Keys of a rotation in progress: still accepted for decryption, never for encryption.
+    previous_kms_key_arns: tuple[str, ...] = ()
 
 
 class TenantCreate(BaseModel):

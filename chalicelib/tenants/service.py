@@ -2,18 +2,48 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import audit
+from chalicelib.crypto import keys as tenant_keys
 from chalicelib.errors import NotFoundError, RequestValidationError
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
+from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
 from chalicelib.tenants.models import Tenant, TenantCreate, TenantStatus
 
+# What a lifecycle event lists of a new tenant (its key ARN is infrastructure, not a setting).
+_AUDITED_FIELDS = frozenset({"slug", "name", "display_name", "logo_url", "primary_color", "configuration",
+                             "status", "plan", "domains"})
+_STATUS_ACTIONS = {
+    TenantStatus.ACTIVE: audit.Action.TENANT_REACTIVATED,
+    TenantStatus.SUSPENDED: audit.Action.TENANT_SUSPENDED,
+    TenantStatus.INACTIVE: audit.Action.TENANT_DEACTIVATED,
+}
+
+
+def _audited(action: audit.Action, changes: dict[str, dict[str, Any]],
+             at: datetime | None = None) -> Callable[[TransactWrite], None]:
+    """Adds the event to the registry transaction, in the tenant's trail and the platform's.
+    The caller binds the tenant (the guard admits data-table items of the bound tenant only)."""
+    def add(tx: TransactWrite) -> None:
+        audit.record_lifecycle(tx, action, changes=changes, at=at)
+
+    return add
+
 
 def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None) -> Tenant:
-    """Create an active tenant with its slug and domains reserved atomically."""
+    """Create an active tenant with its slug and domains reserved atomically, and its KMS key.
+
+    The key comes first, so a tenant never exists without one; if the insert then fails
+    (slug or domain taken), the key is scheduled for deletion, so none is left enabled.
+    """
     platform_domain = get_settings().platform_domain
     for domain in data.domains:
         if domain == platform_domain or domain.endswith("." + platform_domain):
@@ -22,8 +52,10 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None) -> Tenan
                 extra={"errors": [{"loc": ["body", "domains"], "type": "value_error"}]},
             )
     now = datetime.now(UTC)
+    tenant_id = tenant_id or uuid.uuid4()
+    key_arn = tenant_keys.create_tenant_key(tenant_id, alias=True)
     tenant = Tenant(
-        id=tenant_id or uuid.uuid4(),
+        id=tenant_id,
         slug=data.slug,
         name=data.name,
         display_name=data.display_name,
@@ -36,8 +68,15 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None) -> Tenan
         created_at=now,
         updated_at=now,
         version=1,
+        kms_key_arn=key_arn,
     )
-    registry.insert_tenant(tenant)
+    created = audit.changes(None, tenant.model_dump(mode="json", include=set(_AUDITED_FIELDS)), pii=frozenset())
+    try:
+        with tenancy_context.bound(tenancy_context.acting_in(tenant)):
+            registry.insert_tenant(tenant, also=_audited(audit.Action.TENANT_CREATED, created, at=now))
+    except BaseException:
+        tenant_keys.discard_key(key_arn, tenant_id=tenant_id)
+        raise
     invalidate_tenant(tenant)
     return tenant
 
@@ -49,6 +88,9 @@ def change_status(tenant_id: UUID, status: TenantStatus) -> Tenant:
     if tenant.status == status:
         return tenant
     changed = tenant.model_copy(update={"status": status, "updated_at": datetime.now(UTC)})
-    stored = registry.update_tenant(changed, expected_version=tenant.version)
+    changes = audit.changes({"status": tenant.status.value}, {"status": status.value}, pii=frozenset())
+    with tenancy_context.bound(tenancy_context.acting_in(tenant)):
+        stored = registry.update_tenant(changed, expected_version=tenant.version,
+                                        also=_audited(_STATUS_ACTIONS[status], changes))
     invalidate_tenant(stored)
     return stored

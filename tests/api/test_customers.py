@@ -2,6 +2,7 @@
 isolation, bad input, permissions, and what the stored items hold."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
+from chalicelib.crypto import pii
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
@@ -331,5 +333,8 @@ def test_no_pii_in_keys_indexes_or_data(client, tenant_a):
         exposed = " ".join(item[a]["S"] for a in item if a.endswith(("pk", "sk")) or a == "data").lower()
         assert not [s for s in secrets if s.lower() in exposed]
     stored = items[0]
-    assert all(s in stored["pii"]["S"] for s in secrets) and "login-c9" in stored["data"]["S"]
+    assert not [s for s in secrets if s in stored["pii"]["S"]]  # sealed: PII only in `pii`, encrypted
+    with as_tenant(tenant_a):
+        opened = json.dumps(pii.unseal(keys.CUSTOMER, made["id"], stored["pii"]["S"]))
+    assert all(s in opened for s in secrets) and "login-c9" in stored["data"]["S"]
     assert "Honda" not in stored["data"]["S"]  # the whole vehicle list is PII, as it holds the VIN

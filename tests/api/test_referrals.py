@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from tests.api.referral_network import PATH, Network, build_network, create, created, patch
+from chalicelib.crypto import pii
+from tests.api.referral_network import PATH, Network, _bound, build_network, create, created, patch
 from tests.conftest import body_of
 
 
@@ -35,7 +36,9 @@ def test_stored_layout(client, net):
     assert item.gsi1pk == prefix + "REFSTATUS#pending"
     assert item.gsi2pk == prefix + f"REFFROM#{net.pros[0]}" and item.gsi3pk == prefix + f"REFTO#{net.pros[1]}"
     assert item.gsi1sk == item.gsi2sk == item.gsi3sk == f"{item.created_at}#{ref['id']}"
-    assert "secret" not in item.data and '"notes":"secret"' in item.pii
+    assert "secret" not in item.data and "secret" not in item.pii  # notes are sealed in `pii`
+    with _bound(net.tenant):
+        assert pii.unseal("REF", ref["id"], item.pii) == {"notes": "secret"}
 
 
 def test_lifecycle_accept_then_complete_releases_references(client, net):

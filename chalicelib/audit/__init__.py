@@ -1,0 +1,20 @@
+"""The audit trail: events written with every change, per tenant and for the platform.
+
+What other features use: :func:`record` (add an event to the transaction that makes
+the change), :func:`event_item` (the same event as an item, for services that collect
+their actions first), :func:`changes` (field-level before/after with PII and secrets
+redacted), :class:`Action` (the vocabulary) and :class:`Target`. Lifecycle events that
+belong in both trails go through :func:`record_lifecycle`.
+
+Modules: ``actions`` (vocabulary), ``ids`` (time-ordered ids), ``events`` (document,
+redaction, canonical form), ``recording``, ``policy`` (retention, sealing margin),
+``trail`` (the data-table items), ``platform`` (registry items: platform trail,
+anchors), ``queries``, ``chain``/``sealing``/``verification`` (tamper evidence),
+``retention`` (the daily purge), ``routes``.
+"""
+from chalicelib.audit.actions import Action
+from chalicelib.audit.events import REDACTED, Target, changes
+from chalicelib.audit.platform import record_lifecycle
+from chalicelib.audit.recording import NEW_EVENT, event_item, record
+
+__all__ = ["NEW_EVENT", "REDACTED", "Action", "Target", "changes", "event_item", "record", "record_lifecycle"]

@@ -1,0 +1,158 @@
+"""The audit trail's registry-table items: the platform trail and each tenant's anchor.
+
+Platform trail: events of the platform itself (tenant lifecycle, plan changes), one
+partition ``PLATFORM#AUDIT`` of the registry table, sort key the event id. Only
+super-admins read it (GET /api/admin/audit). A lifecycle event is written to both
+trails, with one id, in the transaction that changes the tenant.
+
+Anchor: beside each tenant item, the last seal of the tenant's trail (end and hash of
+the newest digest) and the retention watermark (everything before it may have been
+purged). Tenant-scoped access never reaches the registry (the guard in tests, IAM's
+``dynamodb:LeadingKeys`` in AWS), so someone who can rewrite a tenant's data items
+still cannot cut the end off its chain, or pretend that retention deleted events.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.audit import events, policy, recording
+from chalicelib.audit.actions import Action
+from chalicelib.audit.events import Target
+from chalicelib.errors import BadRequestError
+from chalicelib.store import keys, registry
+from chalicelib.tenancy.context import current_context
+
+
+class PlatformEventItem(Model):
+    class Meta:
+        table_name: str | None = None
+        region: str | None = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute(null=True)
+    action = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    target = UnicodeAttribute()
+    data = UnicodeAttribute()
+    expires_at = NumberAttribute(null=True)
+
+
+class AnchorItem(Model):
+    class Meta:
+        table_name: str | None = None
+        region: str | None = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sealed_end = UnicodeAttribute(null=True)
+    sealed_hash = UnicodeAttribute(null=True)
+    purged_before = UnicodeAttribute(null=True)
+
+
+registry.register_model(PlatformEventItem)
+registry.register_model(AnchorItem)
+
+
+# ---- writing ---------------------------------------------------------------------------
+
+def record_lifecycle(tx: TransactWrite, action: Action, *, changes: dict[str, dict[str, Any]],
+                     at: datetime | None = None) -> dict[str, Any]:
+    """The event in the bound tenant's trail and, with the same id, in the platform trail."""
+    ctx = current_context()
+    event = recording.record(tx, action, Target("tenant", str(ctx.tenant_id)), changes=changes, at=at)
+    registry.bind()
+    item = PlatformEventItem(
+        pk=keys.PLATFORM_AUDIT_PK, sk=event["id"], tenant_id=event["tenant_id"], action=event["action"],
+        actor=events.actor_ref(event), target=f"tenant:{ctx.tenant_id}", data=events.canonical(event),
+        expires_at=policy.ttl_backstop(datetime.fromisoformat(event["at"])),
+    )
+    tx.save(item, condition=PlatformEventItem.pk.does_not_exist())
+    return event
+
+
+def _anchor_key(tenant_id: UUID) -> AnchorItem:
+    registry.bind()
+    return AnchorItem(pk=keys.tenant_pk(tenant_id), sk=keys.AUDIT_ANCHOR_SK)
+
+
+def seal_anchor(tx: TransactWrite, tenant_id: UUID, *, previous_end: str | None, end: str,
+                digest_hash: str) -> None:
+    """Move the anchor from the seal ending at ``previous_end`` (None: the first seal) to
+    one ending at ``end``; conditioned on it, so two sealing runs cannot both extend the
+    chain."""
+    previous = (AnchorItem.sealed_end == previous_end) if previous_end else AnchorItem.sealed_end.does_not_exist()
+    tx.update(_anchor_key(tenant_id), actions=[AnchorItem.sealed_end.set(end), AnchorItem.sealed_hash.set(digest_hash)],
+              condition=previous)
+
+
+def purge_anchor(tx: TransactWrite, tenant_id: UUID, purged_before: str) -> None:
+    tx.update(_anchor_key(tenant_id), actions=[AnchorItem.purged_before.set(purged_before)])
+
+
+@dataclass(frozen=True)
+class Anchor:
+    sealed_end: str | None
+    sealed_hash: str | None
+    purged_before: str | None
+
+
+def anchor(tenant_id: UUID) -> Anchor:
+    registry.bind()
+    try:
+        item = AnchorItem.get(keys.tenant_pk(tenant_id), keys.AUDIT_ANCHOR_SK, consistent_read=True)
+    except AnchorItem.DoesNotExist:
+        return Anchor(None, None, None)
+    return Anchor(item.sealed_end, item.sealed_hash, item.purged_before)
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+class InvalidPlatformCursorError(BadRequestError):
+    code, title = "invalid_cursor", "Invalid pagination cursor"
+
+
+def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """The key to resume from; refused unless it is a key of the platform trail."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        valid = set(key) == {"pk", "sk"} and key["pk"] == {"S": keys.PLATFORM_AUDIT_PK} and \
+            set(key["sk"]) == {"S"} and isinstance(key["sk"]["S"], str)
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        valid = False
+    if not valid:
+        raise InvalidPlatformCursorError("the cursor is malformed")
+    return dict(key)
+
+
+def list_events(*, limit: int, cursor: str | None, range_condition: Any, filters: Any,
+                tenant_id: UUID | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the platform trail, newest first."""
+    registry.bind()
+    if tenant_id is not None:
+        by_tenant = PlatformEventItem.tenant_id == str(tenant_id)
+        filters = by_tenant if filters is None else filters & by_tenant
+    results = PlatformEventItem.query(
+        keys.PLATFORM_AUDIT_PK, range_key_condition=range_condition, filter_condition=filters,
+        limit=limit, last_evaluated_key=_decode_cursor(cursor), scan_index_forward=False,
+    )
+    items = [json.loads(item.data) for item in results]
+    return items, _encode_cursor(results.last_evaluated_key)

@@ -1,0 +1,98 @@
+"""The rotation record: one item in the tenant's own partition, the rotation's checkpoint.
+
+``T#<tenant>#KEYROT`` / ``ROTATION`` holds the latest rotation: its keys, its status
+(``pending`` -> ``reencrypting`` -> ``retiring`` -> ``complete``), where the current sweep
+has got to, and counters. Every write is conditioned on the version read, so two copies
+of the job (SQS delivers at least once) cannot both advance it: the loser stops.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from pynamodb.exceptions import PutError
+
+from chalicelib.store import data, keys
+from chalicelib.store.data import DataItem
+
+_SK = "ROTATION"
+
+
+class RotationStatus(StrEnum):
+    PENDING = "pending"  # new key created and recorded; the tenant may not use it yet
+    REENCRYPTING = "reencrypting"  # new key current; old keys still accepted for reads
+    RETIRING = "retiring"  # all re-encrypted; old keys leaving the tenant, deletion scheduled
+    COMPLETE = "complete"
+
+
+class Checkpoint(BaseModel):
+    """Where a sweep resumes: inside ``pk`` at ``cursor``, or after every partition <= ``done_through``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pk: str | None = None
+    cursor: str | None = None
+    done_through: str | None = None
+
+
+class Rotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    status: RotationStatus
+    new_key: str
+    old_keys: list[str]
+    started_at: datetime
+    switched_at: datetime | None = None
+    sweep_started_at: datetime | None = None
+    finished_at: datetime | None = None
+    checkpoint: Checkpoint | None = None
+    sweeps: int = 0
+    items_checked: int = 0
+    items_reencrypted: int = 0
+    items_unreadable: int = 0
+    version: int = 0  # of the stored item; 0 until first saved
+
+    @property
+    def active(self) -> bool:
+        return self.status is not RotationStatus.COMPLETE
+
+
+class RecordChangedError(Exception):
+    """Someone else saved the record since it was read: this run stops, the other goes on."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load() -> Rotation | None:
+    item = data.get(data.partition(keys.KEY_ROTATION), _SK)
+    if item is None or not item.data:
+        return None
+    return Rotation.model_validate({**data.loads(item.data), "version": int(item.version or 0)})
+
+
+def save(rotation: Rotation) -> Rotation:
+    """Store ``rotation`` if the stored record is still the one it was read as."""
+    stored = rotation.model_copy(update={"version": rotation.version + 1})
+    document = stored.model_dump(mode="json", exclude={"version"})
+    item = data.new_item(pk=data.partition(keys.KEY_ROTATION), sk=_SK, kind=keys.KEY_ROTATION,
+                         entity_id=stored.id, status=stored.status.value, version=stored.version,
+                         created_at=stored.started_at.isoformat(), updated_at=now().isoformat(),
+                         data=data.dumps(document))
+    condition = DataItem.pk.does_not_exist() if rotation.version == 0 else DataItem.version == rotation.version
+    try:
+        item.save(condition=condition)
+    except PutError as exc:
+        if data.condition_failed(exc):
+            raise RecordChangedError() from exc
+        raise
+    return stored
+
+
+def delete(rotation: Rotation) -> None:
+    """Remove a rotation that never switched keys (its creation is being undone)."""
+    data.bind()
+    DataItem(pk=data.partition(keys.KEY_ROTATION), sk=_SK).delete(condition=DataItem.version == rotation.version)

@@ -1,0 +1,47 @@
+"""/api/admin/tenants/{id}/keys: a tenant's KMS keys and their rotation (super-admins only)."""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from chalice import Blueprint
+
+from chalicelib import http
+from chalicelib.errors import NotFoundError
+from chalicelib.store import registry
+from chalicelib.tenancy import platform_route
+from chalicelib.tenants.models import Tenant
+
+bp = Blueprint(__name__)
+
+
+def _tenant(reference: str) -> Tenant:
+    """The tenant named by its UUID or its slug; 404 otherwise."""
+    try:
+        tenant_id: UUID | None = UUID(reference)
+    except ValueError:
+        tenant_id = registry.tenant_id_for_slug(reference.lower()) if len(reference) <= 63 else None
+    tenant = registry.get_tenant(tenant_id) if tenant_id else None
+    if tenant is None:
+        raise NotFoundError("no such tenant")
+    return tenant
+
+
+# Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
+@bp.route("/api/admin/tenants/{id}/keys", methods=["GET"])
+@platform_route(summary="A tenant's KMS keys and the progress of its latest key rotation")
+def get_keys(id: str) -> dict[str, Any]:
+    from chalicelib.crypto import rotation  # imported on use: these routes are rare, cold starts are not
+
+    return rotation.status(_tenant(id))
+
+
+@bp.route("/api/admin/tenants/{id}/keys/rotate", methods=["POST"])
+@platform_route(status=202, summary="Rotate a tenant's key: a new key now, re-encryption in the background")
+def rotate_keys(id: str) -> http.Reply:
+    from chalicelib.crypto import rotation  # imported on use, as above
+
+    tenant = _tenant(id)
+    started = rotation.start(tenant)
+    body = {"rotation": started.model_dump(mode="json", exclude={"version"})}
+    return http.Reply(body, 202, {"Location": f"/api/admin/tenants/{tenant.id}/keys"})
