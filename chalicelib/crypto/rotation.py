@@ -69,7 +69,8 @@ def start(tenant: Tenant) -> Rotation:
     """Begin a rotation of ``tenant``'s key, or re-send the job of an unfinished one."""
     if tenant.status is not TenantStatus.ACTIVE:
         raise TenantNotActiveError("the job runs only for active tenants")
-    with tenancy_context.bound(TenantContext(tenant=tenant, request_id=_request_id())):
+    # acting_in: the guard needs the tenant bound, and the key.rotated event needs the caller.
+    with tenancy_context.bound(tenancy_context.acting_in(tenant)):
         previous = record.load()
         if previous is not None and previous.active:
             _switch(previous)
@@ -117,7 +118,8 @@ def _switch(rotation: Rotation) -> Rotation:
     invalidate_tenant(tenant)
     if rotation.status is RotationStatus.PENDING:
         rotation = record.save(rotation.model_copy(update={
-            "status": RotationStatus.REENCRYPTING, "switched_at": record.now()}))
+            "status": RotationStatus.REENCRYPTING, "switched_at": record.now()}),
+            audit_details={"rotation_id": rotation.id, "phase": "new key current; re-encryption started"})
     return rotation
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pynamodb.exceptions import PutError
+from pynamodb.transactions import TransactWrite
 
+from chalicelib import audit
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
 
@@ -74,8 +77,12 @@ def load() -> Rotation | None:
     return Rotation.model_validate({**data.loads(item.data), "version": int(item.version or 0)})
 
 
-def save(rotation: Rotation) -> Rotation:
-    """Store ``rotation`` if the stored record is still the one it was read as."""
+def save(rotation: Rotation, *, audit_details: dict[str, Any] | None = None) -> Rotation:
+    """Store ``rotation`` if the stored record is still the one it was read as.
+
+    With ``audit_details``, the save is one transaction with a ``key.rotated`` event in
+    the tenant's trail (the moment the tenant's current key changed).
+    """
     stored = rotation.model_copy(update={"version": rotation.version + 1})
     document = stored.model_dump(mode="json", exclude={"version"})
     item = data.new_item(pk=data.partition(keys.KEY_ROTATION), sk=_SK, kind=keys.KEY_ROTATION,
@@ -83,10 +90,23 @@ def save(rotation: Rotation) -> Rotation:
                          created_at=stored.started_at.isoformat(), updated_at=now().isoformat(),
                          data=data.dumps(document))
     condition = DataItem.pk.does_not_exist() if rotation.version == 0 else DataItem.version == rotation.version
+    if audit_details is None:
+        try:
+            item.save(condition=condition)
+        except PutError as exc:
+            if data.condition_failed(exc):
+                raise RecordChangedError() from exc
+            raise
+        return stored
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(item, condition=condition)
+        audit.record(tx, audit.Action.KEY_ROTATED, audit.Target("tenant_key", stored.id), details=audit_details)
+
     try:
-        item.save(condition=condition)
-    except PutError as exc:
-        if data.condition_failed(exc):
+        data.transact(build)
+    except data.TransactionCancelledError as exc:
+        if "ConditionalCheckFailed" in exc.reasons:
             raise RecordChangedError() from exc
         raise
     return stored

@@ -278,3 +278,18 @@ def test_the_rotation_queue_is_declared_for_the_local_bootstrap():
     from app import app
 
     assert rotation.QUEUE in app_queue_names(app)
+
+
+def test_a_rotation_is_in_the_tenants_audit_trail_once(client, tenant_a, grace):
+    from tests.audit_helpers import stored_events
+
+    # Given a rotation started by a super-admin, and its POST repeated while it runs
+    started = rotate(client, str(tenant_a.id))
+    assert started.status_code == 202
+    assert rotate(client, str(tenant_a.id)).status_code == 202
+    # Then the tenant's trail holds exactly one key.rotated event, for that rotation, by that admin
+    events = [e for e in stored_events(tenant_a) if e["action"] == "key.rotated"]
+    assert len(events) == 1
+    assert events[0]["target"] == {"kind": "tenant_key", "id": stored_rotation(tenant_a).id}
+    assert events[0]["actor"]["platform_admin"] is True
+    assert "arn:" not in json.dumps(events[0])
