@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,32 @@ def client(http: Any, tokens: TokenFactory) -> TenantClient:
 
 def body_of(response: Any) -> Any:
     return json.loads(response.body) if response.body else None
+
+
+@contextmanager
+def module_world(signing_keys: SigningKeys, project_dir: Path) -> Iterator[dict[str, Any]]:
+    """app_env + aws_mock + two tenants + a chalice.test client, for a module-scoped fixture:
+    modules whose tests change nothing shared pay moto's setup once, not per test."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.local.bootstrap import bootstrap
+    from chalicelib.settings import get_settings
+
+    env = local_stage_env()
+    env.pop("JWT_JWKS_FILE", None)
+    env.update({"JWT_JWKS": signing_keys.jwks, "JWT_ALGORITHMS": "ES256,RS256"})
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL") or n == "JWT_JWKS_FILE"]:
+            mp.delenv(name)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        with mock_aws():
+            reset_process_state()
+            bootstrap(get_settings())
+            acme = create_tenant("acme", domains=["portal.acme-motors.example"])
+            globex = create_tenant("globex", domains=["network.globex.example"])
+            http = Client(app, project_dir=str(project_dir)).http
+            yield {"acme": acme, "globex": globex, "http": http,
+                   "client": TenantClient(http, TokenFactory(signing_keys))}
+        reset_process_state()

@@ -11,20 +11,22 @@ Every test starts with an empty resolution cache, as a fresh container would.
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from chalice.test import Client
-from moto import mock_aws
 
 from chalicelib.store import registry
 from chalicelib.tenants.models import TenantStatus
 from chalicelib.tenants.service import change_status
-from tests.conftest import TenantClient, TokenFactory, body_of, create_tenant, local_stage_env, reset_process_state
+from tests.conftest import (
+    TenantClient,
+    body_of,
+    create_tenant,
+    module_world,
+)
 
 ADMIN = "platform_admin"
 _fresh = itertools.count()
@@ -32,27 +34,8 @@ _fresh = itertools.count()
 
 @pytest.fixture(scope="module")
 def world(signing_keys, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """The app_env + aws_mock + client fixtures of conftest, built once for the module."""
-    from app import app
-    from chalicelib.local.bootstrap import bootstrap
-    from chalicelib.settings import get_settings
-
-    env = local_stage_env()
-    env.pop("JWT_JWKS_FILE", None)
-    env.update({"JWT_JWKS": signing_keys.jwks, "JWT_ALGORITHMS": "ES256,RS256"})
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL") or n == "JWT_JWKS_FILE"]:
-            mp.delenv(name)
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with mock_aws():
-            reset_process_state()
-            bootstrap(get_settings())
-            acme = create_tenant("acme", domains=["portal.acme-motors.example"])
-            globex = create_tenant("globex", domains=["network.globex.example"])
-            http = Client(app, project_dir=str(tmp_path_factory.mktemp("chalice"))).http
-            yield {"acme": acme, "globex": globex, "client": TenantClient(http, TokenFactory(signing_keys))}
-        reset_process_state()
+    with module_world(signing_keys, tmp_path_factory.mktemp("chalice")) as built:
+        yield built
 
 
 @pytest.fixture(autouse=True)

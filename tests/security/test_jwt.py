@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -19,10 +18,8 @@ from typing import Any
 
 import jwt
 import pytest
-from chalice.test import Client
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from moto import mock_aws
 
 from tests.conftest import (
     AUDIENCE,
@@ -31,9 +28,7 @@ from tests.conftest import (
     TenantClient,
     TokenFactory,
     body_of,
-    create_tenant,
-    local_stage_env,
-    reset_process_state,
+    module_world,
 )
 
 HS256_SECRET = "a-local-only-hs256-secret-of-32+bytes"
@@ -41,26 +36,8 @@ HS256_SECRET = "a-local-only-hs256-secret-of-32+bytes"
 
 @pytest.fixture(scope="module")
 def world(signing_keys, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """conftest's app_env + aws_mock + client, built once for this module (none of it changes)."""
-    from app import app
-    from chalicelib.local.bootstrap import bootstrap
-    from chalicelib.settings import get_settings
-
-    env = local_stage_env()
-    env.pop("JWT_JWKS_FILE", None)
-    env.update({"JWT_JWKS": signing_keys.jwks, "JWT_ALGORITHMS": "ES256,RS256"})
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL") or n == "JWT_JWKS_FILE"]:
-            mp.delenv(name)
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with mock_aws():
-            reset_process_state()
-            bootstrap(get_settings())
-            acme, globex = create_tenant("acme"), create_tenant("globex")
-            http = Client(app, project_dir=str(tmp_path_factory.mktemp("chalice"))).http
-            yield {"acme": acme, "globex": globex, "http": http}
-        reset_process_state()
+    with module_world(signing_keys, tmp_path_factory.mktemp("chalice")) as built:
+        yield built
 
 
 @pytest.fixture(autouse=True)
