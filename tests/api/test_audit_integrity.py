@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.audit import chain, ids, recording, retention, sealing
+from chalicelib.audit import chain, recording, retention, sealing
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
 from chalicelib.store import keys
@@ -99,8 +99,10 @@ def test_an_inserted_event_is_found(client, tenant_a):
 def test_events_after_the_last_seal_are_unsealed_not_wrong(client, tenant_a):
     _events(client, tenant_a, 2)
     # Sealing now seals only hours closed more than the margin ago: not this one
+    # (the tenant's chain starts in this hour, which has not closed: whatever the time of
+    # day, nothing is sealable yet)
     written = _seal(tenant_a, datetime.now(UTC))
-    assert written["sealed_through"] <= ids.iso(ids.hour_floor(datetime.now(UTC) - timedelta(minutes=20)))
+    assert written["digests_written"] == 0
     report = _verify(client, tenant_a)
     assert report["valid"] is True and report["unsealed_events"] == 3  # tenant.created and two categories
 
