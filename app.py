@@ -3,14 +3,19 @@ from chalice import Chalice
 
 from chalicelib import http
 from chalicelib.audit.routes import bp as audit_routes
+from chalicelib.config.admin_routes import bp as config_admin_routes
+from chalicelib.config.routes import bp as config_routes
 from chalicelib.crypto.routes import bp as key_routes
 from chalicelib.jobs import audit as audit_jobs
 from chalicelib.jobs import key_rotation
+from chalicelib.jobs import provisioning as provisioning_jobs
+from chalicelib.members.routes import bp as member_routes
 from chalicelib.meta.routes import bp as meta_routes
 from chalicelib.network.category_routes import bp as category_routes
 from chalicelib.network.customer_routes import bp as customer_routes
 from chalicelib.network.professional_routes import bp as professional_routes
 from chalicelib.network.referral_routes import bp as referral_routes
+from chalicelib.tenants.admin_routes import bp as tenant_admin_routes
 from chalicelib.tenants.routes import bp as tenant_routes
 
 app = Chalice(app_name="tenant-platform")
@@ -25,8 +30,14 @@ app.register_blueprint(customer_routes)
 app.register_blueprint(referral_routes)
 app.register_blueprint(audit_routes)
 app.register_blueprint(key_routes)
+app.register_blueprint(config_routes)
+app.register_blueprint(config_admin_routes)
+app.register_blueprint(tenant_admin_routes)
+app.register_blueprint(member_routes)
 
 app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
 app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(audit_jobs.apply_audit_retention)
+app.schedule(provisioning_jobs.RESUME_SCHEDULE, name="provisioning_resume")(
+    provisioning_jobs.resume_stuck_provisioning)
 app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,
                    name="key_rotation")(key_rotation.handle)

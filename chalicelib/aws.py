@@ -33,6 +33,9 @@ _hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_E
 _boto3_session: boto3.session.Session | None = None
 _kms_session: botocore.session.Session | None = None
 _clients: dict[tuple[str, str | None], Any] = {}
+# Presigned URLs and POSTs need SigV4 ("s3v4"): S3 refuses SigV2 in newer regions.
+_PRESIGN_CONFIG = _CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
+_presigners: dict[str, Any] = {}
 
 
 def _dispatcher(event_name: str) -> Callable[..., Any]:
@@ -122,6 +125,14 @@ def client(service: str, region: str | None = None) -> Any:
         return _clients[key]
 
 
+def presigning_client(service: str) -> Any:
+    """A cached client that signs presigned URLs and POSTs with SigV4."""
+    with _lock:
+        if service not in _presigners:
+            _presigners[service] = boto3_session().client(service, config=_PRESIGN_CONFIG)
+        return _presigners[service]
+
+
 def reset_clients() -> None:
     """Forget sessions and clients (tests switch between moto's in-process mock and server)."""
     global _boto3_session, _kms_session
@@ -129,6 +140,7 @@ def reset_clients() -> None:
         _boto3_session = None
         _kms_session = None
         _clients.clear()
+        _presigners.clear()
 
 
 def _point_pynamodb_here() -> None:

@@ -34,8 +34,13 @@ class Settings(BaseModel):
     registry_table: str = Field(min_length=3)
     data_table: str = Field(min_length=3)
     exports_bucket: str = Field(min_length=3)
+    # Tenant branding images (logos, favicons), uploaded by presigned POST under tenants/<uuid>/.
+    assets_bucket: str = Field(min_length=3)
     exports_queue: str = Field(min_length=1)
     platform_domain: str = Field(min_length=1)
+    # The From address of mail the platform itself sends (tenant welcome mail); SES only
+    # sends from a verified identity (the local bootstrap verifies it in moto).
+    platform_sender_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     jwt_issuer: str = Field(min_length=1)
     jwt_audience: str = Field(min_length=1)
@@ -100,8 +105,10 @@ _ENV = {
     "registry_table": "REGISTRY_TABLE",
     "data_table": "DATA_TABLE",
     "exports_bucket": "EXPORTS_BUCKET",
+    "assets_bucket": "ASSETS_BUCKET",
     "exports_queue": "EXPORTS_QUEUE",
     "platform_domain": "PLATFORM_DOMAIN",
+    "platform_sender_email": "PLATFORM_SENDER_EMAIL",
     "jwt_issuer": "JWT_ISSUER",
     "jwt_audience": "JWT_AUDIENCE",
     "jwt_jwks": "JWT_JWKS",

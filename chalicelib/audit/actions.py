@@ -7,6 +7,7 @@ action or on a subject with ``<subject>.*``. Where an event is written:
 |---|---|---|
 | tenant.created, tenant.suspended, tenant.reactivated, tenant.deactivated | tenant + platform | tenants.service |
 | tenant.updated, tenant.plan_changed | tenant + platform | tenant administration |
+| tenant.provisioned | tenant + platform | tenants.provisioning (its last step: active) |
 | tenant.accessed | tenant | a platform admin reading inside the tenant |
 | config.updated, branding.updated, integration.updated, key.rotated | tenant | their features |
 | export.requested, export.completed, export.failed, export.downloaded | tenant | exports |
@@ -35,6 +36,7 @@ class Action(StrEnum):
     TENANT_REACTIVATED = "tenant.reactivated"
     TENANT_DEACTIVATED = "tenant.deactivated"
     TENANT_ACCESSED = "tenant.accessed"
+    TENANT_PROVISIONED = "tenant.provisioned"
     CONFIG_UPDATED = "config.updated"
     BRANDING_UPDATED = "branding.updated"
     INTEGRATION_UPDATED = "integration.updated"

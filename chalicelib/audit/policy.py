@@ -1,7 +1,8 @@
 """How long events are kept, and when an hour may be sealed: the trail's numbers in one place.
 
-Retention is ``Tenant.configuration["audit"]["retention_days"]`` (default 365, 30 to
-3650), read whenever it is needed, so a change applies at once: reads hide events older
+Retention is the tenant's effective ``audit.retention_days`` (``config.effective``:
+its override, else the platform default 365; 30 to 3650), read whenever it is needed,
+so a change applies at once: reads hide events older
 than the retention in force, and the daily retention job deletes them (within a day of
 expiry). DynamoDB's TTL cannot follow a later change of retention (it is fixed at write
 time), so items carry a TTL of the longest retention allowed plus a day: a backstop that
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from chalicelib.config import effective
 from chalicelib.tenants.models import Tenant
 
 DEFAULT_RETENTION_DAYS = 365
@@ -27,8 +29,7 @@ SEAL_MARGIN = timedelta(minutes=20)
 def retention_days(tenant: Tenant) -> int:
     """The retention in force. A value out of range is clamped, never ignored: a stored 7
     keeps events 30 days, not the default 365, and not 7."""
-    section = tenant.configuration.get("audit")
-    value = section.get("retention_days") if isinstance(section, dict) else None
+    value = effective.setting(tenant, "audit", "retention_days")
     if isinstance(value, bool) or not isinstance(value, int):
         return DEFAULT_RETENTION_DAYS
     return min(max(value, MIN_RETENTION_DAYS), MAX_RETENTION_DAYS)

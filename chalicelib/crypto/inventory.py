@@ -20,6 +20,8 @@ SEALED_KINDS: dict[str, str] = {
     keys.CUSTOMER: keys.CUSTOMER,
     keys.REFERRAL: keys.REFERRAL,
     keys.TENANT_SECRET: keys.TENANT_SECRET,  # the blind-index secret, wrapped
+    keys.PROVISIONING: keys.PROVISIONING,  # the admin email of the provisioning request
+    keys.MEMBER: keys.MEMBER,
 }
 # Partitions qualified by a category slug: one per category, holding full copies of the
 # professional items (ciphertext included, sealed as PRO).

@@ -2,29 +2,14 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from chalice import Blueprint
 
 from chalicelib import http
-from chalicelib.errors import NotFoundError
-from chalicelib.store import registry
 from chalicelib.tenancy import platform_route
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenants.lookup import tenant_by_reference as _tenant
 
 bp = Blueprint(__name__)
-
-
-def _tenant(reference: str) -> Tenant:
-    """The tenant named by its UUID or its slug; 404 otherwise."""
-    try:
-        tenant_id: UUID | None = UUID(reference)
-    except ValueError:
-        tenant_id = registry.tenant_id_for_slug(reference.lower()) if len(reference) <= 63 else None
-    tenant = registry.get_tenant(tenant_id) if tenant_id else None
-    if tenant is None:
-        raise NotFoundError("no such tenant")
-    return tenant
 
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.

@@ -85,13 +85,17 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
     _create_table(registry_table_spec(settings.registry_table))
     _create_table(data_table_spec(settings.data_table))
     _create_bucket(settings.exports_bucket, settings.region)
+    _create_bucket(settings.assets_bucket, settings.region)
     queues = sorted({settings.exports_queue, *extra_queues})
     for queue in queues:
         create_queue_with_dlq(queue)
     key_arn = _create_platform_key(settings)
+    # SES refuses unverified senders (moto too); in AWS the identity is verified by infra.
+    aws.client("ses").verify_email_identity(EmailAddress=settings.platform_sender_email)
     return {
         "tables": [settings.registry_table, settings.data_table],
-        "buckets": [settings.exports_bucket],
+        "buckets": [settings.exports_bucket, settings.assets_bucket],
         "queues": queues,
         "platform_key": key_arn,
+        "sender": settings.platform_sender_email,
     }

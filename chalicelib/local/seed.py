@@ -1,27 +1,36 @@
-"""The demo tenant every local run starts with."""
+"""The demo tenant every local run starts with, provisioned like any other tenant.
+
+It goes through ``tenants.provisioning`` (key, roles, categories, templates, demo data,
+admin invitation, welcome mail through moto's SES, logged locally); a run that stopped
+half-way is resumed on the next start.
+"""
 from __future__ import annotations
 
 from chalicelib.store import registry
-from chalicelib.tenants.models import Tenant, TenantCreate
-from chalicelib.tenants.service import create_tenant
+from chalicelib.tenants import provisioning
+from chalicelib.tenants.admin_models import TenantAdminCreate
+from chalicelib.tenants.models import Tenant
 
 DEMO_SLUG = "demo"
+DEMO_ADMIN_EMAIL = "admin@demo-network.example"
 
 
 def seed_demo_tenant() -> Tenant:
-    """Create the ``demo`` tenant unless it exists; return it either way."""
+    """Create (or finish provisioning) the ``demo`` tenant; return it either way."""
     existing = registry.tenant_id_for_slug(DEMO_SLUG)
     if existing is not None:
         tenant = registry.get_tenant(existing)
         if tenant is not None:
-            return tenant
-    return create_tenant(
-        TenantCreate(
+            return provisioning.resume(tenant)
+    return provisioning.provision(
+        TenantAdminCreate(
             slug=DEMO_SLUG,
             name="Demo Automotive Network",
             display_name="Demo Auto Network",
             primary_color="#1E6FD9",
             plan="standard",
             configuration={},
+            admin_email=DEMO_ADMIN_EMAIL,
+            seed_demo_data=True,
         )
     )

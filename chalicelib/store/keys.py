@@ -72,3 +72,28 @@ TENANT_SECRET = "SECRET"
 AUDIT = "AUDIT"  # the tenant's audit events: sk = event id (time-ordered)
 AUDIT_DIGEST = "AUDITDIGEST"  # sealed digests of the events: sk = first event key covered
 KEY_ROTATION = "KEYROT"  # the tenant's key rotation record: sk = ROTATION
+PROVISIONING = "PROV"  # the tenant's provisioning request (admin email sealed): sk = REQUEST
+ROLE = "ROLE"  # the tenant's roles and their permissions: sk = role name
+MEMBER = "MEMBER"  # the tenant's members (email sealed): sk = member id
+MEMBER_EMAIL = "MEMBEREMAIL"  # uniqueness of a member's email: sk = HMAC of it
+EMAIL_TEMPLATE = "TPL"  # the tenant's email templates: sk = template name
+CONFIG = "CONFIG"  # the tenant's configuration overrides: sk = CURRENT_SK (the current-version pointer)
+CONFIG_VERSION = "CONFIGVER"  # immutable configuration versions: sk = version_sk(n)
+BRANDING = "BRAND"  # the tenant's branding: sk = CURRENT_SK
+BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
+CURRENT_SK = "CURRENT"
+
+
+def version_sk(number: int) -> str:
+    """Sort key of version ``number``: zero-padded so versions sort numerically."""
+    if number < 1:
+        raise ValueError("versions start at 1")
+    return f"{number:010d}"
+
+
+def tenant_object_key(tenant_id: UUID, *parts: str) -> str:
+    """An S3 object key under the tenant's own prefix: ``tenants/<uuid>/<part>/...``."""
+    for part in parts:
+        if not part or "/" in part or part in (".", ".."):
+            raise ValueError("object key parts must be non-empty names")
+    return "/".join(("tenants", str(tenant_id), *parts))

@@ -7,6 +7,8 @@ transaction as the tenant item.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import ConflictError
+from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.tenants.models import Tenant, TenantStatus
@@ -59,6 +61,7 @@ class TenantItem(Model):
     version = NumberAttribute()
     kms_key_arn = UnicodeAttribute()
     previous_kms_key_arns = ListAttribute(of=UnicodeAttribute, default=list)
+    provisioning_steps = ListAttribute(of=UnicodeAttribute, default=list)
 
     by_created = _TenantsIndex()
 
@@ -128,6 +131,7 @@ def _to_tenant(item: TenantItem) -> Tenant:
         version=int(item.version),
         kms_key_arn=item.kms_key_arn,
         previous_kms_key_arns=tuple(item.previous_kms_key_arns or ()),
+        provisioning_steps=tuple(item.provisioning_steps or ()),
     )
 
 
@@ -152,6 +156,7 @@ def _to_item(tenant: Tenant) -> TenantItem:
         version=tenant.version,
         kms_key_arn=tenant.kms_key_arn,
         previous_kms_key_arns=list(tenant.previous_kms_key_arns),
+        provisioning_steps=list(tenant.provisioning_steps),
     )
 
 
@@ -185,6 +190,76 @@ def iter_tenants(status: TenantStatus | None = None) -> Iterator[Tenant]:
     condition = TenantItem.status == status.value if status else None
     for item in TenantItem.by_created.query(keys.TENANTS_INDEX_PK, filter_condition=condition):
         yield _to_tenant(item)
+
+
+class InvalidTenantCursorError(BadRequestError):
+    code, title = "invalid_cursor", "Invalid pagination cursor"
+
+
+_CURSOR_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+
+
+def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    text = json.dumps({"k": last_key}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """The listing key to resume from; only the shape this listing makes is accepted."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["k"]
+        values = {name: key[name]["S"] for name in key}
+        if set(values) != _CURSOR_ATTRIBUTES or not all(isinstance(v, str) for v in values.values()):
+            raise ValueError("unexpected attributes")
+        tenant_id = UUID(values["pk"].removeprefix("TENANT#"))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidTenantCursorError("the cursor is malformed") from None
+    if (values["pk"] != keys.tenant_pk(tenant_id) or values["sk"] != keys.TENANT_SK
+            or values["gsi1pk"] != keys.TENANTS_INDEX_PK
+            or not values["gsi1sk"].endswith(f"#{tenant_id}")):
+        raise InvalidTenantCursorError("the cursor is malformed")
+    return {name: {"S": value} for name, value in values.items()}
+
+
+def list_tenants_page(*, limit: int, cursor: str | None, status: str | None = None, plan: str | None = None,
+                      text: str | None = None) -> tuple[list[Tenant], str | None]:
+    """One page of tenants in creation order, filtered; ``next_cursor`` is opaque.
+
+    Filters apply after DynamoDB reads ``limit`` items, so a page may be short (even
+    empty) while ``next_cursor`` still says there is more.
+    """
+    _bind()
+    condition: Any = None
+    for part in (
+        TenantItem.status == status if status else None,
+        TenantItem.plan == plan if plan else None,
+        (TenantItem.slug.contains(text.lower()) | TenantItem.name.contains(text)
+         | TenantItem.display_name.contains(text)) if text else None,
+    ):
+        if part is not None:
+            condition = part if condition is None else condition & part
+    results = TenantItem.by_created.query(keys.TENANTS_INDEX_PK, filter_condition=condition, limit=limit,
+                                          last_evaluated_key=_decode_cursor(cursor))
+    tenants = [_to_tenant(item) for item in results]
+    return tenants, _encode_cursor(results.last_evaluated_key)
+
+
+def mark_provisioning_step(tenant_id: UUID, step: str) -> None:
+    """Record ``step`` as done on a tenant being provisioned (idempotent: recorded once)."""
+    _bind()
+    item = TenantItem(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_SK)
+    try:
+        item.update(actions=[TenantItem.provisioning_steps.set(
+            TenantItem.provisioning_steps.append([step]))],
+            condition=(TenantItem.status == TenantStatus.PROVISIONING.value)
+            & ~TenantItem.provisioning_steps.contains(step))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def insert_tenant(tenant: Tenant, also: Callable[[TransactWrite], None] | None = None) -> None:
@@ -222,13 +297,19 @@ def _reservation_conflict(exc: TransactWriteError, reservations: list[tuple[str,
 
 
 def update_tenant(tenant: Tenant, expected_version: int,
-                  also: Callable[[TransactWrite], None] | None = None) -> Tenant:
+                  also: Callable[[TransactWrite], None] | None = None,
+                  previous_domains: tuple[str, ...] | None = None) -> Tenant:
     """Replace mutable tenant fields if the stored version is ``expected_version``.
 
-    One transaction, with whatever Puts ``also`` adds (the audit events).
+    One transaction, with whatever Puts ``also`` adds (the audit events). With
+    ``previous_domains``, the domains move too: reservations of new ones are written
+    (``attribute_not_exists``: ``ConflictError`` ``domain_taken``), those of removed ones
+    deleted (conditioned on belonging to this tenant).
     """
     _bind()
     item = _to_item(tenant.model_copy(update={"version": expected_version + 1}))
+    added = [d for d in tenant.domains if previous_domains is not None and d not in previous_domains]
+    removed = [d for d in (previous_domains or ()) if d not in tenant.domains]
     actions: list[Any] = [
         TenantItem.name.set(item.name),
         TenantItem.display_name.set(item.display_name),
@@ -242,14 +323,26 @@ def update_tenant(tenant: Tenant, expected_version: int,
         if item.primary_color
         else TenantItem.primary_color.remove(),
     ]
+    if previous_domains is not None:
+        actions.append(TenantItem.domains.set(list(tenant.domains)))
     try:
         with TransactWrite(connection=data.transaction_connection()) as tx:
             tx.update(item, actions=actions, condition=TenantItem.version == expected_version)
+            for domain in removed:
+                tx.delete(ReservationItem(pk=keys.domain_reservation_pk(domain), sk=keys.RESERVATION_SK),
+                          condition=ReservationItem.tenant_id == str(tenant.id))
+            for domain in added:
+                reservation = ReservationItem(pk=keys.domain_reservation_pk(domain), sk=keys.RESERVATION_SK,
+                                              tenant_id=str(tenant.id), kind="domain")
+                tx.save(reservation, condition=ReservationItem.pk.does_not_exist())
             if also is not None:
                 also(tx)
     except TransactWriteError as exc:
-        # The tenant's is the only Update, and pynamodb sends Updates last.
+        # pynamodb sends Deletes, then Puts (reservations before events), then the Update.
         reasons = exc.cancellation_reasons or []
+        taken = reasons[len(removed):len(removed) + len(added)]
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in taken):
+            raise ConflictError("that domain is already taken", extra={"conflict": "domain_taken"}) from exc
         if reasons and reasons[-1] is not None and reasons[-1].code == "ConditionalCheckFailed":
             raise ConflictError("the tenant was changed by someone else", extra={"conflict": "stale"}) from exc
         if any(r is not None and r.code == "TransactionConflict" for r in reasons):

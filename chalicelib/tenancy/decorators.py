@@ -43,7 +43,7 @@ from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import RequestOrigin, TenantContext
 from chalicelib.tenancy.resolution import references, resolve
-from chalicelib.tenants.models import TenantStatus
+from chalicelib.tenants.models import Tenant, TenantStatus
 
 log = logging.getLogger("request")
 # Kept in audit events: an IPv6 address is at most 45 characters; user agents run long.
@@ -100,6 +100,15 @@ def _audit_platform_read(method: str, route: str, params: dict[str, str]) -> Non
     record_read_access(method, route, {k: str(v)[:MAX_USER_AGENT] for k, v in params.items()})
 
 
+def _tenant_permissions(tenant: Tenant, request_id: str, principal: Principal) -> frozenset[Permission]:
+    """What the token's roles grant in ``tenant``: its stored roles (cached), else the defaults."""
+    # Imported here: members imports the data store, which imports tenancy.context.
+    from chalicelib.members.roles import permissions_in
+
+    with tenancy_context.bound(TenantContext(tenant=tenant, request_id=request_id, principal=principal)):
+        return permissions_in(principal.roles)
+
+
 def _query(request: Any, model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(dict(request.query_params or {}))
@@ -129,6 +138,8 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
             claim = principal.tenant_id if principal else None
             tenant = resolve(references(headers, claim))
             bind_log_keys(tenant_id=str(tenant.id))
+            if principal is not None:
+                granted = _tenant_permissions(tenant, request_id, principal)
             ctx = TenantContext(tenant=tenant, request_id=request_id, principal=principal, permissions=granted,
                                 source_ip=origin.source_ip, user_agent=origin.user_agent)
         if spec.permission is not None and spec.permission not in granted:

@@ -154,7 +154,7 @@ def _resolve_reference(ref: Reference) -> Tenant | None:
     if ref.kind == "slug" and not SLUG_PATTERN.fullmatch(ref.value):
         return None
     tenant = _lookup(ref.kind, ref.value)
-    if tenant is None or tenant.status == TenantStatus.INACTIVE:
+    if tenant is None or tenant.status in (TenantStatus.INACTIVE, TenantStatus.PROVISIONING):
         return None
     return tenant
 

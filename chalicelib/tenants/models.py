@@ -30,6 +30,8 @@ MAX_CONFIGURATION_BYTES = 32 * 1024
 
 
 class TenantStatus(StrEnum):
+    # Being provisioned (tenants/provisioning.py): resolution treats it as not found.
+    PROVISIONING = "provisioning"
     ACTIVE = "active"
     SUSPENDED = "suspended"
     INACTIVE = "inactive"
@@ -90,6 +92,8 @@ class Tenant(BaseModel):
     kms_key_arn: str
     # Keys of a rotation in progress: still accepted for decryption, never for encryption.
     previous_kms_key_arns: tuple[str, ...] = ()
+    # Provisioning steps done so far, in order (tenants/provisioning.py).
+    provisioning_steps: tuple[str, ...] = ()
 
 
 class TenantCreate(BaseModel):

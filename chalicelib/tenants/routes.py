@@ -4,6 +4,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.auth.permissions import Permission
+from chalicelib.config import branding
 from chalicelib.tenancy import current_context, tenant_route
 from chalicelib.tenants.models import TenantProfile
 
@@ -13,4 +14,5 @@ bp = Blueprint(__name__)
 @bp.route("/api/tenant", methods=["GET"])
 @tenant_route(Permission.TENANT_READ, response=TenantProfile, summary="The resolved tenant's public profile")
 def get_tenant_profile() -> TenantProfile:
-    return TenantProfile.of(current_context().tenant)
+    # The public face is the branding's (display name, logo, colour) once it is set.
+    return branding.profile(current_context().tenant)

@@ -21,7 +21,7 @@ from chalicelib.tenants.models import Tenant, TenantCreate, TenantStatus
 # What a lifecycle event lists of a new tenant (its key ARN is infrastructure, not a setting).
 _AUDITED_FIELDS = frozenset({"slug", "name", "display_name", "logo_url", "primary_color", "configuration",
                              "status", "plan", "domains"})
-_STATUS_ACTIONS = {
+STATUS_ACTIONS = {
     TenantStatus.ACTIVE: audit.Action.TENANT_REACTIVATED,
     TenantStatus.SUSPENDED: audit.Action.TENANT_SUSPENDED,
     TenantStatus.INACTIVE: audit.Action.TENANT_DEACTIVATED,
@@ -38,19 +38,28 @@ def _audited(action: audit.Action, changes: dict[str, dict[str, Any]],
     return add
 
 
-def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None) -> Tenant:
-    """Create an active tenant with its slug and domains reserved atomically, and its KMS key.
-
-    The key comes first, so a tenant never exists without one; if the insert then fails
-    (slug or domain taken), the key is scheduled for deletion, so none is left enabled.
-    """
+def check_custom_domains(domains: list[str]) -> None:
+    """422 for a custom domain under the platform's own domain (those are slugs' hosts)."""
     platform_domain = get_settings().platform_domain
-    for domain in data.domains:
+    for domain in domains:
         if domain == platform_domain or domain.endswith("." + platform_domain):
             raise RequestValidationError(
                 "custom domains cannot be under the platform domain",
                 extra={"errors": [{"loc": ["body", "domains"], "type": "value_error"}]},
             )
+
+
+def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: TenantStatus = TenantStatus.ACTIVE,
+                  steps: tuple[str, ...] = (), also: Callable[[TransactWrite], None] | None = None) -> Tenant:
+    """Create a tenant with its slug and domains reserved atomically, and its KMS key.
+
+    The key comes first, so a tenant never exists without one; if the insert then fails
+    (slug or domain taken), the key is scheduled for deletion, so none is left enabled.
+    Provisioning creates it in status ``provisioning`` with its first step recorded
+    (``steps``), and adds its own items to the transaction with ``also`` (run with the
+    new tenant bound).
+    """
+    check_custom_domains(data.domains)
     now = datetime.now(UTC)
     tenant_id = tenant_id or uuid.uuid4()
     key_arn = tenant_keys.create_tenant_key(tenant_id, alias=True)
@@ -62,18 +71,26 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None) -> Tenan
         logo_url=data.logo_url,
         primary_color=data.primary_color,
         configuration=data.configuration,
-        status=TenantStatus.ACTIVE,
+        status=status,
         plan=data.plan,
         domains=tuple(data.domains),
         created_at=now,
         updated_at=now,
         version=1,
         kms_key_arn=key_arn,
+        provisioning_steps=steps,
     )
     created = audit.changes(None, tenant.model_dump(mode="json", include=set(_AUDITED_FIELDS)), pii=frozenset())
     try:
         with tenancy_context.bound(tenancy_context.acting_in(tenant)):
-            registry.insert_tenant(tenant, also=_audited(audit.Action.TENANT_CREATED, created, at=now))
+            audited = _audited(audit.Action.TENANT_CREATED, created, at=now)
+
+            def add(tx: TransactWrite) -> None:
+                audited(tx)
+                if also is not None:
+                    also(tx)
+
+            registry.insert_tenant(tenant, also=add)
     except BaseException:
         tenant_keys.discard_key(key_arn, tenant_id=tenant_id)
         raise
@@ -91,6 +108,6 @@ def change_status(tenant_id: UUID, status: TenantStatus) -> Tenant:
     changes = audit.changes({"status": tenant.status.value}, {"status": status.value}, pii=frozenset())
     with tenancy_context.bound(tenancy_context.acting_in(tenant)):
         stored = registry.update_tenant(changed, expected_version=tenant.version,
-                                        also=_audited(_STATUS_ACTIONS[status], changes))
+                                        also=_audited(STATUS_ACTIONS[status], changes))
     invalidate_tenant(stored)
     return stored

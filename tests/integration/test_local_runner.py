@@ -164,6 +164,36 @@ def test_tenant_profile_with_a_cli_token(runner: Runner, demo_token: str) -> Non
     assert f"id={profile['id']}" in runner.stdout()  # the seeded tenant the banner announced
 
 
+def test_the_demo_tenant_was_provisioned_and_its_welcome_mail_logged(runner: Runner, demo_token: str) -> None:
+    headers = {"Authorization": f"Bearer {demo_token}"}
+    categories = requests.get(f"{runner.api}/api/service-categories?limit=100", headers=headers, timeout=5).json()
+    assert len(categories["items"]) == 11
+    professionals = requests.get(f"{runner.api}/api/professionals?limit=100", headers=headers, timeout=5).json()
+    assert len(professionals["items"]) == 4
+    members = requests.get(f"{runner.api}/api/tenant/members", headers=headers, timeout=5).json()
+    assert [m["email"] for m in members["items"]] == ["admin@demo-network.example"]
+    logged = runner.stdout() + runner.stderr()
+    assert "email sent" in logged and "Welcome to Demo Auto Network" in logged
+
+
+
+def test_concurrent_admin_creates_of_one_slug_make_one_tenant(runner: Runner, admin_token: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(index: int) -> int:
+        body = {"slug": "race-motors", "name": f"Racer {index}", "display_name": f"R{index}",
+                "admin_email": f"owner{index}@race.example"}
+        return requests.post(f"{runner.api}/api/admin/tenants", json=body, timeout=60,
+                             headers={"Authorization": f"Bearer {admin_token}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(create, range(6)))
+    assert statuses == [201] + [409] * 5
+    listed = requests.get(f"{runner.api}/api/admin/tenants?q=race-motors", timeout=5,
+                          headers={"Authorization": f"Bearer {admin_token}"}).json()["items"]
+    assert [t["status"] for t in listed] == ["active"]
+
+
 def test_subdomain_resolution_through_the_host_header(runner: Runner, admin_token: str) -> None:
     response = requests.get(
         f"{runner.api}/api/tenant",
@@ -350,3 +380,4 @@ def test_sigterm_stops_the_runner_and_frees_both_ports(runner: Runner) -> None:
     # What the next `make run` checks before starting: both ports are free again.
     check_port_free(runner.port, "the API", "PORT")
     check_port_free(runner.aws_port, "local AWS", "LOCAL_AWS_PORT")
+

@@ -1,0 +1,127 @@
+"""Tenant branding: a versioned, audited document, public to read; logo and favicon uploads.
+
+Branding is the tenant's public face (shown before sign-in), so it is stored as plain
+data, not sealed like PII; its audit events still redact the support contact values.
+Image URLs are https to public hosts only (``safe_urls``) and never fetched by us.
+Uploads go straight to S3 with a presigned POST whose policy pins the content type, the
+size and the exact key under the tenant's own prefix; SVG (scriptable) is refused.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib import audit, aws
+from chalicelib.config import versions
+from chalicelib.safe_urls import check_public_https_url
+from chalicelib.settings import get_settings
+from chalicelib.store import keys
+from chalicelib.tenancy.context import current_context, current_tenant_id
+from chalicelib.tenants.models import COLOR_PATTERN, Tenant, TenantProfile
+
+MAX_ASSET_BYTES = 1024 * 1024
+UPLOAD_EXPIRES_SECONDS = 300
+IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+CACHE_CONTROL = "public, max-age=60"
+
+
+class Branding(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    display_name: str = Field(min_length=1, max_length=200)
+    logo_url: str | None = Field(default=None, max_length=2048)
+    favicon_url: str | None = Field(default=None, max_length=2048)
+    primary_color: str | None = None
+    secondary_color: str | None = None
+    support_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    support_phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ().-]{4,31}$")
+
+    @field_validator("logo_url", "favicon_url")
+    @classmethod
+    def _public_https(cls, value: str | None) -> str | None:
+        return None if value is None else check_public_https_url(value)
+
+    @field_validator("primary_color", "secondary_color")
+    @classmethod
+    def _color(cls, value: str | None) -> str | None:
+        if value is not None and not COLOR_PATTERN.fullmatch(value):
+            raise ValueError("colour must be #RRGGBB")
+        return value.upper() if value else value
+
+
+class BrandingUpdate(Branding):
+    comment: str | None = Field(default=None, max_length=versions.MAX_COMMENT)
+
+
+class BrandingView(Branding):
+    version: int
+
+
+class AssetUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Literal["logo", "favicon"]
+    content_type: Literal["image/png", "image/jpeg", "image/webp"]
+
+
+class AssetUpload(BaseModel):
+    url: str
+    fields: dict[str, str]
+    key: str
+    max_bytes: int
+    expires_in: int
+
+
+def _initial(tenant: Tenant) -> dict[str, Any]:
+    return Branding(display_name=tenant.display_name, logo_url=tenant.logo_url,
+                    primary_color=tenant.primary_color).model_dump(mode="json")
+
+
+DOCUMENT = versions.Document(
+    kind=keys.BRANDING, versions_kind=keys.BRANDING_VERSION, target_kind="branding",
+    action=audit.Action.BRANDING_UPDATED, initial=_initial,
+    snapshot=lambda document: Branding.model_validate(document).model_dump(mode="json"),
+    pii=frozenset({"support_email", "support_phone"}),
+)
+
+
+def get_branding() -> BrandingView:
+    version, document, _ = versions.state(DOCUMENT, current_context().tenant)
+    return BrandingView(version=version, **document)
+
+
+def put_branding(body: BrandingUpdate, expected: int) -> BrandingView:
+    document = Branding.model_validate(body.model_dump(exclude={"comment"})).model_dump(mode="json")
+    written = versions.write(DOCUMENT, document, expected, comment=body.comment)
+    return BrandingView(version=written.version, **written.document)
+
+
+def list_versions(limit: int, cursor: str | None) -> tuple[list[versions.Version], str | None]:
+    return versions.list_versions(DOCUMENT, limit, cursor)
+
+
+def get_version(number: int) -> versions.Version:
+    return versions.get_version(DOCUMENT, number)
+
+
+def profile(tenant: Tenant) -> TenantProfile:
+    """GET /api/tenant's profile, its public face taken from the branding once it is set."""
+    branding = get_branding()
+    return TenantProfile.of(tenant).model_copy(update={
+        "display_name": branding.display_name, "logo_url": branding.logo_url,
+        "primary_color": branding.primary_color})
+
+
+def presign_asset(body: AssetUploadRequest) -> AssetUpload:
+    name = f"{body.purpose}-{uuid.uuid4().hex}.{IMAGE_EXTENSIONS[body.content_type]}"
+    key = keys.tenant_object_key(current_tenant_id(), "branding", name)
+    post = aws.presigning_client("s3").generate_presigned_post(
+        Bucket=get_settings().assets_bucket, Key=key,
+        Fields={"Content-Type": body.content_type},
+        Conditions=[{"Content-Type": body.content_type}, ["content-length-range", 1, MAX_ASSET_BYTES]],
+        ExpiresIn=UPLOAD_EXPIRES_SECONDS,
+    )
+    return AssetUpload(url=post["url"], fields=post["fields"], key=key, max_bytes=MAX_ASSET_BYTES,
+                       expires_in=UPLOAD_EXPIRES_SECONDS)

@@ -1,0 +1,144 @@
+"""Immutable versions of a tenant document (configuration, branding).
+
+A write is one TransactWriteItems: the current-version pointer (conditioned on the
+version the client read, so of two writers from the same version exactly one wins),
+the new version item (a full snapshot, the field-level diff, the actor, the time and
+an optional comment; conditioned on not existing, never updated or deleted afterwards)
+and the audit event. Version 1 is what the tenant was created with; it is written as
+an item by the first write, and synthesised from the registry until then.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from chalicelib import audit
+from chalicelib.config import current, schema
+from chalicelib.errors import NotFoundError
+from chalicelib.network.common import PreconditionFailedError, now_iso
+from chalicelib.store import data, keys
+from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.tenancy.context import current_context
+from chalicelib.tenants.models import Tenant
+
+MAX_COMMENT = 500
+
+
+@dataclass(frozen=True)
+class Document:
+    """What differs between versioned documents."""
+
+    kind: str
+    versions_kind: str
+    target_kind: str
+    action: audit.Action
+    initial: Callable[[Tenant], dict[str, Any]]
+    snapshot: Callable[[dict[str, Any]], dict[str, Any]]
+    # Flattened field names whose values the audit event redacts.
+    pii: frozenset[str] = frozenset()
+
+
+class Version(BaseModel):
+    version: int
+    at: str
+    actor: dict[str, Any]
+    comment: str | None = None
+    restored_from: int | None = None
+    # The stored document (for configuration: the overrides) and the full snapshot
+    # (for configuration: the effective configuration as it was at that version).
+    document: dict[str, Any]
+    snapshot: dict[str, Any]
+    changes: dict[str, dict[str, Any]]
+
+
+def _actor() -> dict[str, Any]:
+    principal = current_context().principal
+    if principal is None:
+        return {"type": "system", "sub": None, "platform_admin": False}
+    return {"type": "user", "sub": principal.sub, "platform_admin": principal.is_platform_admin}
+
+
+def state(doc: Document, tenant: Tenant) -> tuple[int, dict[str, Any], current.Stored | None]:
+    stored = current.read(doc.kind)
+    if stored is None:
+        return 1, doc.initial(tenant), None
+    return stored.version, stored.document, stored
+
+
+def _initial(doc: Document, tenant: Tenant) -> Version:
+    document = doc.initial(tenant)
+    return Version(version=1, at=tenant.created_at.isoformat(), actor={"type": "system", "sub": None,
+                   "platform_admin": False}, comment="as created with the tenant", document=document,
+                   snapshot=doc.snapshot(document), changes={})
+
+
+def _item(doc: Document, version: Version) -> DataItem:
+    return data.new_item(pk=data.partition(doc.versions_kind), sk=keys.version_sk(version.version),
+                         kind=doc.versions_kind, entity_id=str(version.version), version=version.version,
+                         created_at=version.at, data=data.dumps(version.model_dump(mode="json")))
+
+
+def _version(item: DataItem) -> Version:
+    return Version.model_validate(data.loads(item.data))
+
+
+def get_version(doc: Document, number: int) -> Version:
+    tenant = current_context().tenant
+    if number >= 1:
+        item = data.get(data.partition(doc.versions_kind), keys.version_sk(number))
+        if item is not None:
+            return _version(item)
+        if number == 1 and current.read(doc.kind) is None:
+            return _initial(doc, tenant)
+    raise NotFoundError("no such version")
+
+
+def list_versions(doc: Document, limit: int, cursor: str | None) -> tuple[list[Version], str | None]:
+    """Newest first."""
+    if current.read(doc.kind) is None:
+        return [_initial(doc, current_context().tenant)], None
+    page = data.query_page(data.partition(doc.versions_kind), limit=limit, cursor=cursor, newest_first=True)
+    return [_version(i) for i in page.items], page.next_cursor
+
+
+def write(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
+          restored_from: int | None = None) -> Version:
+    tenant = current_context().tenant
+    version, before, pointer = state(doc, tenant)
+    if expected != version:
+        raise PreconditionFailedError()
+    before_snapshot, after_snapshot = doc.snapshot(before), doc.snapshot(document)
+    now = now_iso()
+    new = Version(version=version + 1, at=now, actor=_actor(), comment=comment, restored_from=restored_from,
+                  document=document, snapshot=after_snapshot, changes=schema.diff(before_snapshot, after_snapshot))
+    pk, sk = current.pointer_key(doc.kind)
+    pointer_item = data.new_item(pk=pk, sk=sk, kind=doc.kind, entity_id=doc.target_kind, version=new.version,
+                                 created_at=pointer.item.created_at if pointer else now, updated_at=now,
+                                 data=data.dumps(document))
+    condition = (DataItem.version == version) if pointer else DataItem.pk.does_not_exist()
+    items = ([_item(doc, _initial(doc, tenant))] if pointer is None else []) + [_item(doc, new)]
+    changes = audit.changes(schema.flatten(before_snapshot), schema.flatten(after_snapshot), pii=doc.pii)
+
+    def build(tx: Any) -> None:
+        tx.save(pointer_item, condition=condition)  # the first Put: reason 0
+        for item in items:
+            tx.save(item, condition=DataItem.pk.does_not_exist())
+        audit.record(tx, doc.action, audit.Target(doc.target_kind, str(new.version)), changes=changes,
+                     details={"version": new.version, "restored_from": restored_from})
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if any(exc.failed(i) for i in range(len(items) + 1)):
+            raise PreconditionFailedError() from exc  # another write from the same version won
+        raise
+    return new
+
+
+def restore(doc: Document, number: int, expected: int) -> Version:
+    """A new version whose document equals version ``number``'s."""
+    old = get_version(doc, number)
+    return write(doc, old.document, expected, comment=f"restored from version {number}", restored_from=number)

@@ -1,0 +1,67 @@
+"""/api/tenant/roles and /api/tenant/members: tenant admins manage who may do what."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import http
+from chalicelib.auth.permissions import Permission
+from chalicelib.members import roles, service
+from chalicelib.members.models import Member, MemberInvite, MemberUpdate, RoleOut, RolePut
+from chalicelib.network.common import etag, expected_version
+from chalicelib.tenancy import tenant_route
+
+bp = Blueprint(__name__)
+P = Permission
+
+
+@bp.route("/api/tenant/roles", methods=["GET"])
+@tenant_route(P.ROLES_READ, summary="The tenant's roles and their permissions")
+def list_roles() -> dict[str, Any]:
+    return {"items": roles.list_roles(), "next_cursor": None}
+
+
+@bp.route("/api/tenant/roles/{name}", methods=["PUT"])
+@tenant_route(P.ROLES_WRITE, body=RolePut, response=RoleOut,
+              summary="Create a role or replace its permissions (If-Match for an existing role)")
+def put_role(name: str, body: RolePut) -> http.Reply:
+    if_match = http.current_request().headers.get("if-match")
+    version = expected_version(if_match, None) if if_match else None
+    role, created = roles.put_role(name, body.permissions, version)
+    return http.Reply(RoleOut(**role), 201 if created else 200, {"ETag": etag(role["version"])})
+
+
+@bp.route("/api/tenant/members", methods=["GET"])
+@tenant_route(P.MEMBERS_READ, summary="The tenant's members")
+def list_members() -> dict[str, Any]:
+    return {"items": [m.model_dump(mode="json") for m in service.list_members()], "next_cursor": None}
+
+
+@bp.route("/api/tenant/members", methods=["POST"])
+@tenant_route(P.MEMBERS_WRITE, body=MemberInvite, response=Member, status=201,
+              summary="Invite a member by email with a role")
+def invite_member(body: MemberInvite) -> http.Reply:
+    member = service.invite_member(body)
+    return http.Reply(member, 201, {"ETag": etag(member.version)})
+
+
+@bp.route("/api/tenant/members/{id}", methods=["GET"])
+@tenant_route(P.MEMBERS_READ, response=Member, summary="A member")
+def get_member(id: str) -> http.Reply:
+    member = service.get_member(id)
+    return http.Reply(member, 200, {"ETag": etag(member.version)})
+
+
+@bp.route("/api/tenant/members/{id}", methods=["PATCH"])
+@tenant_route(P.MEMBERS_WRITE, body=MemberUpdate, response=Member, summary="Change a member's role or status")
+def update_member(id: str, body: MemberUpdate) -> http.Reply:
+    version = expected_version(http.current_request().headers.get("if-match"), body.version)
+    member = service.update_member(id, body, version)
+    return http.Reply(member, 200, {"ETag": etag(member.version)})
+
+
+@bp.route("/api/tenant/members/{id}", methods=["DELETE"])
+@tenant_route(P.MEMBERS_WRITE, summary="Remove a member")
+def remove_member(id: str) -> None:
+    service.remove_member(id)

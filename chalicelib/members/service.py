@@ -1,0 +1,150 @@
+"""A tenant's members: invited by email with a role, edited and removed by tenant admins.
+
+A member is two items written together with its audit event: the member (email sealed
+in ``pii``) and its email's uniqueness item (sort key a blind index, so no address is
+in a key). An invitation's link carries a token derived from the member id with the
+tenant's blind-index secret, so re-sending it (a provisioning retry) sends the same link.
+"""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import audit
+from chalicelib.crypto import pii
+from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
+from chalicelib.members import roles
+from chalicelib.members.models import Member, MemberInvite, MemberUpdate
+from chalicelib.network.blind_index import blind_index, normalise_email
+from chalicelib.network.common import PreconditionFailedError, now_iso
+from chalicelib.store import data, keys
+from chalicelib.store.data import DataItem, TransactionCancelledError
+
+EMAIL_PURPOSE = "member-email"
+INVITATION_PURPOSE = "member-invitation"
+PII = frozenset({"email"})
+MAX_PAGE = 100
+
+
+def _pk() -> str:
+    return data.partition(keys.MEMBER)
+
+
+def _email_key(email: str) -> DataItem:
+    return DataItem(pk=data.partition(keys.MEMBER_EMAIL), sk=blind_index(EMAIL_PURPOSE, normalise_email(email)))
+
+
+def _member(item: DataItem) -> Member:
+    fields = {**data.loads(item.data), **pii.unseal(keys.MEMBER, str(item.entity_id), item.pii)}
+    return Member(id=str(item.entity_id), email=fields["email"], role=fields["role"], status=str(item.status),
+                  version=int(item.version or 1), created_at=str(item.created_at), updated_at=str(item.updated_at))
+
+
+def _check_role(role: str) -> None:
+    if not roles.role_exists(role):
+        raise RequestValidationError("no such role in this tenant",
+                                     extra={"errors": [{"loc": ["body", "role"], "type": "unknown_role"}]})
+
+
+def invitation_token(member_id: str) -> str:
+    return blind_index(INVITATION_PURPOSE, member_id)
+
+
+def list_members() -> list[Member]:
+    return [_member(i) for i in data.query_page(_pk(), limit=MAX_PAGE).items]
+
+
+def _load(member_id: str) -> DataItem:
+    try:
+        UUID(member_id)
+    except ValueError:
+        raise NotFoundError("no such member") from None
+    item = data.get(_pk(), member_id)
+    if item is None:
+        raise NotFoundError("no such member")
+    return item
+
+
+def get_member(member_id: str) -> Member:
+    return _member(_load(member_id))
+
+
+def member_by_email(email: str) -> Member | None:
+    key = _email_key(email)
+    pointer = data.get(key.pk, key.sk)
+    return get_member(str(pointer.entity_id)) if pointer is not None else None
+
+
+def invite_member(body: MemberInvite) -> Member:
+    """A new member in status ``invited``; 409 ``member_exists`` for an email already a member."""
+    _check_role(body.role)
+    member_id, now = str(uuid4()), now_iso()
+    email = normalise_email(body.email)
+    item = data.new_item(pk=_pk(), sk=member_id, kind=keys.MEMBER, entity_id=member_id, status="invited",
+                         version=1, created_at=now, updated_at=now, data=data.dumps({"role": body.role}),
+                         pii=pii.seal(keys.MEMBER, member_id, {"email": email}))
+    key = _email_key(email)
+    pointer = data.new_item(pk=key.pk, sk=key.sk, kind=keys.MEMBER_EMAIL, entity_id=member_id)
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(pointer, condition=DataItem.pk.does_not_exist())  # reason 0
+        tx.save(item, condition=DataItem.pk.does_not_exist())
+        audit.record(tx, audit.Action.MEMBER_ADDED, audit.Target("member", member_id),
+                     changes=audit.changes(None, {"email": email, "role": body.role, "status": "invited"}, pii=PII))
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(0):
+            raise ConflictError("that email is already a member", extra={"conflict": "member_exists"}) from exc
+        raise
+    return _member(item)
+
+
+def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:
+    item = _load(member_id)
+    if int(item.version or 1) != expected:
+        raise PreconditionFailedError()
+    if body.role is not None:
+        _check_role(body.role)
+    before: dict[str, Any] = {**data.loads(item.data), "status": item.status}
+    after = {**before, **body.model_dump(exclude_none=True, exclude={"version"})}
+    item.data, item.status = data.dumps({"role": after["role"]}), after["status"]
+    item.version, item.updated_at = expected + 1, now_iso()
+    actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
+               DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(item, actions=actions, condition=DataItem.version == expected)
+        audit.record(tx, audit.Action.MEMBER_UPDATED, audit.Target("member", member_id),
+                     changes=audit.changes(before, after, pii=PII))
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(1):  # the event's Put is sent before the Update
+            raise PreconditionFailedError() from exc
+        raise
+    return _member(item)
+
+
+def remove_member(member_id: str) -> None:
+    item = _load(member_id)
+    member = _member(item)
+    key = _email_key(member.email)
+
+    def build(tx: TransactWrite) -> None:
+        tx.delete(DataItem(pk=item.pk, sk=item.sk), condition=DataItem.version == item.version)  # reason 0
+        tx.delete(DataItem(pk=key.pk, sk=key.sk))
+        audit.record(tx, audit.Action.MEMBER_REMOVED, audit.Target("member", member_id),
+                     changes=audit.changes({"email": member.email, "role": member.role, "status": member.status},
+                                           None, pii=PII))
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(0):
+            raise PreconditionFailedError() from exc
+        raise

@@ -1,0 +1,84 @@
+"""Super-admin edits of a tenant: fields, plan, domains, status, soft delete.
+
+Every edit is one registry transaction with its lifecycle events (the tenant's trail
+and the platform's, ``audit.record_lifecycle``), conditioned on the version the admin
+read (If-Match), and moving domain reservations in the same transaction.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import audit
+from chalicelib.errors import ConflictError
+from chalicelib.network.common import PreconditionFailedError
+from chalicelib.store import registry
+from chalicelib.tenancy import context as tenancy_context
+from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenants import service
+from chalicelib.tenants.admin_models import TenantUpdate
+from chalicelib.tenants.models import Tenant, TenantStatus
+
+_DESCRIPTIVE = ("name", "display_name", "domains")
+
+
+def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
+    """Apply ``body`` if ``tenant`` is still at version ``expected``; no-op fields are ignored."""
+    if tenant.status in (TenantStatus.INACTIVE, TenantStatus.PROVISIONING):
+        raise ConflictError(f"a tenant that is {tenant.status.value} cannot be edited",
+                            extra={"conflict": f"tenant_{tenant.status.value}"})
+    if tenant.version != expected:
+        raise PreconditionFailedError()
+    requested = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "domains" in requested:
+        service.check_custom_domains(requested["domains"])
+        requested["domains"] = tuple(requested["domains"])
+    before = tenant.model_dump(mode="json")
+    update = {k: v for k, v in requested.items() if before.get(k) != (list(v) if isinstance(v, tuple) else v)}
+    if not update:
+        return tenant
+    changed = tenant.model_copy(update={**update, "status": TenantStatus(update.get("status", tenant.status)),
+                                        "updated_at": datetime.now(UTC)})
+    events = _events(before, changed.model_dump(mode="json"), update)
+
+    def add(tx: TransactWrite) -> None:
+        for action, changes in events:
+            audit.record_lifecycle(tx, action, changes=changes)
+
+    try:
+        with tenancy_context.bound(tenancy_context.acting_in(tenant)):
+            stored = registry.update_tenant(changed, expected_version=expected, also=add,
+                                            previous_domains=tenant.domains if "domains" in update else None)
+    except ConflictError as exc:
+        if exc.extra.get("conflict") == "stale":
+            raise PreconditionFailedError() from exc
+        raise
+    invalidate_tenant(tenant)
+    invalidate_tenant(stored)
+    return stored
+
+
+def _events(before: dict[str, Any], after: dict[str, Any],
+            update: dict[str, Any]) -> list[tuple[audit.Action, dict[str, dict[str, Any]]]]:
+    """One event per kind of change: status, plan, and the descriptive fields."""
+    def diff(fields: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        return audit.changes({f: before[f] for f in fields}, {f: after[f] for f in fields}, pii=frozenset())
+
+    events: list[tuple[audit.Action, dict[str, dict[str, Any]]]] = []
+    if "status" in update:
+        events.append((service.STATUS_ACTIONS[TenantStatus(update["status"])], diff(("status",))))
+    if "plan" in update:
+        events.append((audit.Action.TENANT_PLAN_CHANGED, diff(("plan",))))
+    descriptive = tuple(f for f in _DESCRIPTIVE if f in update)
+    if descriptive:
+        events.append((audit.Action.TENANT_UPDATED, diff(descriptive)))
+    return events
+
+
+def deactivate(tenant: Tenant) -> None:
+    """Soft delete: status ``inactive``, every item kept; a repeat is a no-op."""
+    if tenant.status == TenantStatus.INACTIVE:
+        return
+    service.change_status(tenant.id, TenantStatus.INACTIVE)

@@ -1,0 +1,207 @@
+"""Provisioning a tenant: ordered, recorded steps, so a crash anywhere is resumed, not redone.
+
+The first step creates the KMS key, then (one transaction) the tenant in status
+``provisioning`` with its slug and domain reservations, its ``tenant.created`` events and
+the provisioning request (the admin's email sealed under the new key). Until the last
+step sets it ``active`` no client can resolve it (404); super-admins see
+``provisioning_steps`` on the record. Every later step is idempotent (conditional
+writes, "create what is missing") and is recorded on the tenant when done, so
+:func:`resume` (POST /api/admin/tenants/{id}/provision, and the scheduled job for
+tenants stuck in provisioning) runs only what is left and duplicates nothing. The
+welcome mail is the one effect outside our tables: a crash between SES accepting it
+and its step being recorded sends it again on retry (at least once, never lost).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import audit, members
+from chalicelib.crypto import pii
+from chalicelib.errors import ConflictError
+from chalicelib.members.models import MemberInvite
+from chalicelib.network import categories
+from chalicelib.network.common import now_iso
+from chalicelib.network.models import CategoryCreate
+from chalicelib.notifications import install_default_templates, render, send_email
+from chalicelib.settings import get_settings
+from chalicelib.store import data, keys, registry
+from chalicelib.store.data import DataItem
+from chalicelib.tenancy import context as tenancy_context
+from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenants import demo_data, service
+from chalicelib.tenants.admin_models import TenantAdminCreate
+from chalicelib.tenants.models import Tenant, TenantStatus
+
+log = logging.getLogger("provisioning")
+TENANT_STEP = "tenant"
+REQUEST_SK = "REQUEST"
+ADMIN_ROLE = "tenant_admin"
+# A tenant in provisioning for longer than this is taken to be stuck (its request died).
+STUCK_AFTER = timedelta(minutes=5)
+
+DEFAULT_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("mechanical-repair", "Mechanical repair"),
+    ("diagnostics-and-inspection", "Diagnostics and inspection"),
+    ("body-and-paint", "Body and paint"),
+    ("glass", "Glass"),
+    ("tyres-and-wheels", "Tyres and wheels"),
+    ("brakes-and-suspension", "Brakes and suspension"),
+    ("transmission", "Transmission"),
+    ("electrical-and-ev", "Electrical and EV"),
+    ("heating-and-air-conditioning", "Heating and air conditioning"),
+    ("detailing", "Detailing"),
+    ("towing-and-recovery", "Towing and recovery"),
+)
+
+
+class ProvisioningRequest:
+    """What the create request said beyond the tenant itself, kept for resumption."""
+
+    def __init__(self, admin_email: str, seed_demo_data: bool) -> None:
+        self.admin_email = admin_email
+        self.seed_demo_data = seed_demo_data
+
+
+def _request_pk() -> str:
+    return data.partition(keys.PROVISIONING)
+
+
+def _request_writer(body: TenantAdminCreate) -> Callable[[TransactWrite], None]:
+    def add(tx: TransactWrite) -> None:
+        now = now_iso()
+        item = data.new_item(pk=_request_pk(), sk=REQUEST_SK, kind=keys.PROVISIONING, entity_id=REQUEST_SK,
+                             version=1, created_at=now, updated_at=now,
+                             data=data.dumps({"seed_demo_data": body.seed_demo_data}),
+                             pii=pii.seal(keys.PROVISIONING, REQUEST_SK, {"admin_email": str(body.admin_email)}))
+        tx.save(item, condition=DataItem.pk.does_not_exist())
+
+    return add
+
+
+def _load_request() -> ProvisioningRequest:
+    item = data.get(_request_pk(), REQUEST_SK)
+    if item is None:
+        raise ConflictError("this tenant has no provisioning request", extra={"conflict": "not_provisionable"})
+    sealed = pii.unseal(keys.PROVISIONING, REQUEST_SK, item.pii)
+    return ProvisioningRequest(sealed["admin_email"], bool(data.loads(item.data).get("seed_demo_data")))
+
+
+# ---- the steps (each idempotent, run with the tenant bound) ------------------------------
+
+def _roles(tenant: Tenant, request: ProvisioningRequest) -> None:
+    members.install_default_roles()
+
+
+def _categories(tenant: Tenant, request: ProvisioningRequest) -> None:
+    for slug, name in DEFAULT_CATEGORIES:
+        try:
+            categories.create_category(CategoryCreate(slug=slug, name=name))
+        except ConflictError as exc:
+            if exc.extra.get("conflict") != "category_exists":
+                raise
+
+
+def _templates(tenant: Tenant, request: ProvisioningRequest) -> None:
+    install_default_templates()
+
+
+def _demo_data(tenant: Tenant, request: ProvisioningRequest) -> None:
+    if request.seed_demo_data:
+        demo_data.seed_all()
+
+
+def _admin_member(tenant: Tenant, request: ProvisioningRequest) -> None:
+    if members.member_by_email(request.admin_email) is None:
+        try:
+            members.invite_member(MemberInvite(email=request.admin_email, role=ADMIN_ROLE))
+        except ConflictError as exc:
+            if exc.extra.get("conflict") != "member_exists":
+                raise
+
+
+def _welcome_email(tenant: Tenant, request: ProvisioningRequest) -> None:
+    member = members.member_by_email(request.admin_email)
+    if member is None:
+        raise ConflictError("the tenant admin member is missing", extra={"conflict": "admin_missing"})
+    host = f"{tenant.slug}.{get_settings().platform_domain}"
+    url = f"https://{host}/invitations/{member.id}?token={members.invitation_token(member.id)}"
+    subject, body = render("welcome", {"network_name": tenant.display_name, "invitation_url": url})
+    send_email(request.admin_email, subject, body)
+
+
+STEPS: tuple[tuple[str, Callable[[Tenant, ProvisioningRequest], None]], ...] = (
+    ("roles", _roles),
+    ("categories", _categories),
+    ("email_templates", _templates),
+    ("demo_data", _demo_data),
+    ("admin_member", _admin_member),
+    ("welcome_email", _welcome_email),
+)
+STEP_NAMES = (TENANT_STEP, *(name for name, _ in STEPS))
+
+
+def provision(body: TenantAdminCreate) -> Tenant:
+    """Create the tenant (first step) and run every other step; the active tenant."""
+    tenant = service.create_tenant(body.tenant_fields(), status=TenantStatus.PROVISIONING,
+                                   steps=(TENANT_STEP,), also=_request_writer(body))
+    return resume(tenant)
+
+
+def resume(tenant: Tenant) -> Tenant:
+    """Run the steps ``tenant`` has not recorded, then activate it; idempotent."""
+    if tenant.status != TenantStatus.PROVISIONING:
+        return tenant
+    with tenancy_context.bound(tenancy_context.acting_in(tenant)):
+        request = _load_request()
+        for name, step in STEPS:
+            if name in tenant.provisioning_steps:
+                continue
+            step(tenant, request)
+            registry.mark_provisioning_step(tenant.id, name)
+            log.info("provisioning step done", extra={"fields": {"tenant_id": str(tenant.id), "step": name}})
+    return _activate(tenant.id)
+
+
+def _activate(tenant_id: UUID) -> Tenant:
+    current = registry.get_tenant(tenant_id)
+    if current is None:
+        raise ConflictError("the tenant disappeared during provisioning")
+    if current.status != TenantStatus.PROVISIONING:
+        return current
+    active = current.model_copy(update={"status": TenantStatus.ACTIVE, "updated_at": datetime.now(UTC)})
+    changes = audit.changes({"status": current.status.value}, {"status": TenantStatus.ACTIVE.value},
+                            pii=frozenset())
+
+    def add(tx: TransactWrite) -> None:
+        audit.record_lifecycle(tx, audit.Action.TENANT_PROVISIONED, changes=changes)
+
+    with tenancy_context.bound(tenancy_context.acting_in(current)):
+        try:
+            stored = registry.update_tenant(active, expected_version=current.version, also=add)
+        except ConflictError:
+            # A concurrent resume activated it first: that is the outcome we wanted.
+            latest = registry.get_tenant(current.id)
+            if latest is None or latest.status == TenantStatus.PROVISIONING:
+                raise
+            return latest
+    invalidate_tenant(stored)
+    return stored
+
+
+def resume_stuck(now: datetime | None = None) -> list[Tenant]:
+    """Resume every tenant provisioning for longer than ``STUCK_AFTER``; those resumed."""
+    cutoff = (now or datetime.now(UTC)) - STUCK_AFTER
+    resumed = []
+    for tenant in registry.iter_tenants(TenantStatus.PROVISIONING):
+        if tenant.updated_at > cutoff:
+            continue
+        try:
+            resumed.append(resume(tenant))
+        except Exception:
+            log.exception("resuming provisioning failed", extra={"fields": {"tenant_id": str(tenant.id)}})
+    return resumed
