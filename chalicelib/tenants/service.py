@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
+from chalicelib.config import schema as config_schema
 from chalicelib.crypto import keys as tenant_keys
-from chalicelib.errors import NotFoundError, RequestValidationError
+from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
@@ -49,6 +51,17 @@ def check_custom_domains(domains: list[str]) -> None:
             )
 
 
+def check_configuration(configuration: dict[str, Any]) -> None:
+    """A new tenant's configuration obeys the same schema as PUT /api/tenant/config (422 with paths)."""
+    try:
+        config_schema.validate_overrides(configuration)
+    except ValidationError as exc:
+        error = validation_error_from_pydantic(exc)
+        for entry in error.extra["errors"]:
+            entry["loc"] = ["body", "configuration", *entry["loc"][1:]]
+        raise error from None
+
+
 def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: TenantStatus = TenantStatus.ACTIVE,
                   steps: tuple[str, ...] = (), also: Callable[[TransactWrite], None] | None = None) -> Tenant:
     """Create a tenant with its slug and domains reserved atomically, and its KMS key.
@@ -60,6 +73,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
     new tenant bound).
     """
     check_custom_domains(data.domains)
+    check_configuration(data.configuration)
     now = datetime.now(UTC)
     tenant_id = tenant_id or uuid.uuid4()
     key_arn = tenant_keys.create_tenant_key(tenant_id, alias=True)

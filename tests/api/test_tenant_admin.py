@@ -56,6 +56,18 @@ def test_bad_input_is_422_and_creates_nothing(client, field, value):
     assert tenant_ids(client) == []
 
 
+@pytest.mark.parametrize("configuration,path", [
+    ({"audit": {"retention_days": 5}}, ["body", "configuration", "audit", "retention_days"]),
+    ({"colour_scheme": "dark"}, ["body", "configuration", "colour_scheme"]),
+    ({"features": {"referrals": "maybe"}}, ["body", "configuration", "features", "referrals"]),
+])
+def test_a_configuration_outside_the_schema_is_422_with_its_path(client, configuration, path):
+    response = client.request("POST", "/api/admin/tenants", role=ADMIN, body={**new_tenant(), "configuration": configuration})
+    assert response.status_code == 422, response.body
+    assert path in [e["loc"] for e in body_of(response)["errors"]]
+    assert tenant_ids(client) == []
+
+
 def test_duplicate_slug_or_domain_is_409_and_creates_nothing(client):
     create(client, domains=["book.rapid.example"])
     again = client.request("POST", "/api/admin/tenants", role=ADMIN, body=new_tenant("rapid"))
