@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.auth.permissions import TENANT_PERMISSIONS, Permission
+from chalicelib.network.models import EmailStr
 
 
 class RoleOut(BaseModel):

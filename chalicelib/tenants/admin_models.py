@@ -5,8 +5,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.network.models import EmailStr
 from chalicelib.tenants.models import MAX_DOMAINS, PLANS, Tenant, TenantCreate, TenantStatus, normalise_domain
 
 
