@@ -22,7 +22,17 @@ def test_a_new_tenant_reads_the_platform_defaults(client, tenant_a):
 
 
 def test_the_creation_time_configuration_is_version_1(client, aws_mock):
-    # Given a tenant created with some configuration, part of it unknown or invalid
+    # Given a tenant created with a valid configuration
+    tenant = create_tenant("initech", configuration={"general": {"locale": "fr-FR"}})
+    body = config_of(client, tenant)
+    assert body["version"] == 1 and body["overrides"] == {"general": {"locale": "fr-FR"}}
+
+
+def test_legacy_configuration_outside_the_schema_is_trimmed_to_its_valid_part(client, aws_mock, monkeypatch):
+    # Given a tenant stored before creation validated configurations (part unknown or invalid)
+    from chalicelib.tenants import service
+
+    monkeypatch.setattr(service, "check_configuration", lambda configuration: None)
     tenant = create_tenant("initech", configuration={
         "general": {"locale": "fr-FR", "currency": "eur"}, "integrations": {"api_key": "sk-1"}})
     body = config_of(client, tenant)
