@@ -4,46 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from botocore.exceptions import ClientError
 
-from chalicelib import aws
 from chalicelib.crypto import pii
-from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
-from chalicelib.tenancy import context
-from chalicelib.tenancy.context import TenantContext
+from tests.api.network_support import as_tenant, before_first_transaction, raw_items, set_refs, transaction_conflict
 from tests.conftest import body_of
 
 PATH = "/api/customers"
 VIN = "1HGCM82633A004352"
 CAR = {"vin": VIN, "make": "Honda", "model": "Accord", "year": 2003}
-
-
-@contextmanager
-def as_tenant(tenant) -> Iterator[None]:
-    with context.bound(TenantContext(tenant=tenant, request_id="t")):
-        yield
-
-
-def raw_items(tenant, kind: str) -> list[dict]:
-    with as_tenant(tenant):
-        response = aws.client("dynamodb").query(
-            TableName=get_settings().data_table, KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": keys.data_partition(tenant.id, kind)}})
-    return response["Items"]
-
-
-def set_refs(tenant, customer_id: str, refs: int) -> None:
-    """Stand in for the referrals' transactions, which count open referrals in ``refs``."""
-    with as_tenant(tenant):
-        item = data.get(data.partition(keys.CUSTOMER), customer_id)
-        assert item is not None
-        item.update(actions=[DataItem.refs.set(refs)])
 
 
 def bump_version(tenant, customer_id: str) -> None:
@@ -52,29 +24,6 @@ def bump_version(tenant, customer_id: str) -> None:
         item = data.get(data.partition(keys.CUSTOMER), customer_id)
         assert item is not None
         item.update(actions=[DataItem.version.add(1)])
-
-
-@contextmanager
-def before_first_transaction(action) -> Iterator[None]:
-    """Run ``action`` just before the next TransactWriteItems is sent (fault injection)."""
-    fired: list[bool] = []
-
-    def hook(model, **_) -> None:
-        if model.name == "TransactWriteItems" and not fired:
-            fired.append(True)
-            action()
-
-    aws.install_session_hook("before-call.dynamodb", hook)
-    try:
-        yield
-    finally:
-        aws._hooks["before-call.dynamodb"].remove(hook)
-    assert fired, "no transaction was sent"
-
-
-def transaction_conflict() -> None:
-    raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                       "CancellationReasons": [{"Code": "TransactionConflict"}]}, "TransactWriteItems")
 
 
 def body(n: int = 0, **fields) -> dict:
@@ -161,7 +110,7 @@ def test_delete_removes_the_customer_and_its_login_link(client, tenant_a):
 
 def test_delete_with_open_referrals_is_409(client, tenant_a):
     cid = created(client, tenant_a, user_sub="login-c1")["id"]
-    set_refs(tenant_a, cid, 1)
+    set_refs(tenant_a, keys.CUSTOMER, cid, 1)
     response = client.request("DELETE", f"{PATH}/{cid}", tenant=tenant_a)
     assert response.status_code == 409 and body_of(response)["conflict"] == "has_open_referrals"
     assert client.get(f"{PATH}/{cid}", tenant=tenant_a).status_code == 200

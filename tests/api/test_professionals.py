@@ -4,70 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from botocore.exceptions import ClientError
 
-from chalicelib import aws
 from chalicelib.crypto import pii
-from chalicelib.settings import get_settings
-from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem
-from chalicelib.tenancy import context
-from chalicelib.tenancy.context import TenantContext
+from chalicelib.store import keys
+from tests.api.network_support import as_tenant, before_first_transaction, raw_items, set_refs, transaction_conflict
 from tests.conftest import body_of
 
 PATH = "/api/professionals"
 CATEGORIES = "/api/service-categories"
-
-
-@contextmanager
-def as_tenant(tenant) -> Iterator[None]:
-    with context.bound(TenantContext(tenant=tenant, request_id="t")):
-        yield
-
-
-def raw_items(tenant, kind: str, *qualifiers: str) -> list[dict]:
-    """The stored items of one partition, as DynamoDB holds them."""
-    with as_tenant(tenant):
-        response = aws.client("dynamodb").query(
-            TableName=get_settings().data_table, KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": keys.data_partition(tenant.id, kind, *qualifiers)}})
-    return response["Items"]
-
-
-def set_refs(tenant, professional_id: str, refs: int) -> None:
-    """Stand in for the referrals' transactions, which count open referrals in ``refs``."""
-    with as_tenant(tenant):
-        item = data.get(data.partition(keys.PROFESSIONAL), professional_id)
-        assert item is not None
-        item.update(actions=[DataItem.refs.set(refs)])
-
-
-@contextmanager
-def before_first_transaction(action) -> Iterator[None]:
-    """Run ``action`` just before the next TransactWriteItems is sent (fault injection)."""
-    fired: list[bool] = []
-
-    def hook(model, **_) -> None:
-        if model.name == "TransactWriteItems" and not fired:
-            fired.append(True)
-            action()
-
-    aws.install_session_hook("before-call.dynamodb", hook)
-    try:
-        yield
-    finally:
-        aws._hooks["before-call.dynamodb"].remove(hook)
-    assert fired, "no transaction was sent"
-
-
-def transaction_conflict() -> None:
-    raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                       "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
-                      "TransactWriteItems")
 
 
 def category(client, tenant, slug: str) -> None:
@@ -233,7 +179,7 @@ def test_delete_removes_the_professional_and_its_index_items(client, tenant_a):
 
 def test_delete_with_open_referrals_is_409(client, tenant_a):
     pid = created(client, tenant_a)["id"]
-    set_refs(tenant_a, pid, 2)
+    set_refs(tenant_a, keys.PROFESSIONAL, pid, 2)
     response = client.request("DELETE", f"{PATH}/{pid}", tenant=tenant_a)
     assert response.status_code == 409 and body_of(response)["conflict"] == "has_open_referrals"
     assert client.get(f"{PATH}/{pid}", tenant=tenant_a).status_code == 200
@@ -241,14 +187,14 @@ def test_delete_with_open_referrals_is_409(client, tenant_a):
     # an edit keeps the referrals' count
     assert patch(client, tenant_a, pid, {"business_name": "Still here", "version": 1}).status_code == 200
     assert raw_items(tenant_a, keys.PROFESSIONAL)[0]["refs"] == {"N": "2"}
-    set_refs(tenant_a, pid, 0)
+    set_refs(tenant_a, keys.PROFESSIONAL, pid, 0)
     assert client.request("DELETE", f"{PATH}/{pid}", tenant=tenant_a).status_code == 204
 
 
 def test_a_referral_arriving_during_a_delete_keeps_the_professional(client, tenant_a):
     pid = created(client, tenant_a)["id"]
     # Given a referral is opened between the delete's read and its transaction
-    with before_first_transaction(lambda: set_refs(tenant_a, pid, 1)):
+    with before_first_transaction(lambda: set_refs(tenant_a, keys.PROFESSIONAL, pid, 1)):
         response = client.request("DELETE", f"{PATH}/{pid}", tenant=tenant_a)
     # Then the delete's condition holds the line, and the re-read explains why
     assert response.status_code == 409 and body_of(response)["conflict"] == "has_open_referrals"
