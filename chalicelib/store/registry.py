@@ -353,6 +353,10 @@ def update_tenant(tenant: Tenant, expected_version: int,
             raise ConflictError("the tenant was changed by someone else", extra={"conflict": "stale"}) from exc
         if any(r is not None and r.code == "TransactionConflict" for r in reasons):
             raise ConflictError("a concurrent request is changing the tenant; retry") from exc
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
+            # One of ``also``'s conditional writes (a document version another request wrote first).
+            raise ConflictError("a concurrent request changed the tenant's documents; retry",
+                                extra={"conflict": "concurrent_change"}) from exc
         raise
     return _to_tenant(item)
 

@@ -37,6 +37,7 @@ EXCLUDED: dict[str, str] = {
     "/api/tenant/config/versions/{n}": "per-tenant version numbers: test_config_isolation.py",
     "/api/tenant/config/versions/{n}/restore": "per-tenant version numbers: test_config_isolation.py",
     "/api/tenant/branding/versions/{n}": "per-tenant version numbers: test_config_isolation.py",
+    "/api/tenant/branding/versions/{n}/restore": "per-tenant version numbers: test_config_isolation.py",
     # Role names are per tenant and PUT creates or replaces the caller's own role of that
     # name; tests/api/test_roles_members.py checks B's PUT never changes A's roles.
     "/api/tenant/roles/{name}": "per-tenant role names: test_roles_members.py",
