@@ -59,6 +59,12 @@ class BrandingView(Branding):
     version: int
 
 
+class PublicBranding(BrandingView):
+    # The analytics ids a browser loads (GA measurement id or Plausible domain) from the
+    # tenant's analytics integration; not part of the versioned document.
+    analytics: dict[str, str] | None = None
+
+
 class AssetUploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,6 +96,12 @@ DOCUMENT = versions.Document(
 def get_branding() -> BrandingView:
     version, document, _ = versions.state(DOCUMENT, current_context().tenant)
     return BrandingView(version=version, **document)
+
+
+def public_branding() -> PublicBranding:
+    from chalicelib.integrations import public_analytics  # integrations import config lazily too
+
+    return PublicBranding(**get_branding().model_dump(), analytics=public_analytics())
 
 
 def put_branding(body: BrandingUpdate, expected: int) -> BrandingView:
