@@ -14,6 +14,8 @@ import logging
 import re
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from chalicelib.errors import NotFoundError, RequestValidationError
 from chalicelib.integrations import resolution
 from chalicelib.integrations.errors import IntegrationTestFailedError, ProviderError
@@ -94,8 +96,11 @@ def _test_validate_only(kind: Kind) -> TestResult:
     if spec is None:
         raise IntegrationTestFailedError("the stored provider is no longer supported")
     context = {"allow_private": allow_private()}
-    spec.public.model_validate(resolved.config, context=context)
-    spec.secrets.model_validate(resolved.secrets, context=context)
+    try:
+        spec.public.model_validate(resolved.config, context=context)
+        spec.secrets.model_validate(resolved.secrets, context=context)
+    except ValidationError:
+        raise IntegrationTestFailedError("the stored configuration is no longer valid: save it again") from None
     detail = "the configuration is well-formed; nothing was sent (no call is made to the provider)"
     if spec.name == "stripe":
         detail = f"the {stripe_mode(resolved.config['publishable_key'])}-mode keys are well-formed and agree; " \

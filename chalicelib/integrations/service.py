@@ -30,6 +30,7 @@ from chalicelib.network.common import PreconditionFailedError, PreconditionRequi
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.tenancy.context import current_context
 
 # Audit field names: provider, enabled, config.<name>, secret.<name>; every secret.* is redacted.
 AUDIT_SECRETS = frozenset(f"secret.{name}" for name in SECRET_FIELDS)
@@ -89,6 +90,14 @@ def _validated(part: str, model: type, values: dict[str, Any]) -> dict[str, Any]
     return {k: v for k, v in parsed.model_dump(mode="json").items() if v is not None}
 
 
+def _owns_sender_domain(address: str) -> bool:
+    """SES identities belong to the platform's account, not to a tenant: without this,
+    a tenant could send as an identity verified for another. A tenant's domains are
+    reserved to it in the registry, so its own domains (and their subdomains) are safe."""
+    domain = address.rsplit("@", 1)[1].lower().rstrip(".")
+    return any(domain == owned or domain.endswith("." + owned) for owned in current_context().tenant.domains)
+
+
 def validate(kind: Kind, body: IntegrationPut, current: StoredIntegration | None) -> tuple[ProviderSpec, dict[str, Any],
                                                                                            dict[str, str]]:
     """The provider, public fields and secrets the PUT asks for, checked against the provider's schema."""
@@ -103,6 +112,9 @@ def validate(kind: Kind, body: IntegrationPut, current: StoredIntegration | None
             secrets[name] = value
     public = _validated("config", spec.public, body.config)
     sealed = _validated("secrets", spec.secrets, secrets)
+    if spec.name == "ses" and not _owns_sender_domain(public["from_address"]):
+        raise _invalid(["body", "config", "from_address"], "sender_domain_not_owned",
+                       "SES sends only from one of the tenant's own domains (or a subdomain of one)")
     if spec.name == "stripe" and stripe_mode(public["publishable_key"]) != stripe_mode(sealed["secret_key"]):
         raise _invalid(["body", "secrets", "secret_key"], "mode_mismatch",
                        "the publishable and secret keys must both be test keys or both live keys")

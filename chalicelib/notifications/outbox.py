@@ -13,7 +13,7 @@ and nothing new has to be deployed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -33,6 +33,7 @@ PENDING, FAILED = "pending", "failed"
 MAX_ATTEMPTS = 8
 FIRST_BACKOFF = timedelta(minutes=5)
 PAGE = 100
+MAX_PAGES = 20
 QUEUED_PREFIX = "queued:"
 
 Deliver = Callable[[str, dict[str, Any]], str]
@@ -65,8 +66,16 @@ def enqueue(channel: str, message: dict[str, Any], error: ProviderError) -> str:
     return QUEUED_PREFIX + outbox_id
 
 
-def pending() -> list[DataItem]:
-    return [i for i in data.query_page(_pk(), limit=PAGE, filter_condition=DataItem.status == PENDING).items]
+def pending() -> Iterator[DataItem]:
+    """Pending items, oldest first; at most ``MAX_PAGES`` pages a run (items kept as failed
+    are read past, so they cannot hide pending ones behind a first page)."""
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = data.query_page(_pk(), limit=PAGE, cursor=cursor, filter_condition=DataItem.status == PENDING)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
 
 
 def _update(item: DataItem, actions: list[Any]) -> None:

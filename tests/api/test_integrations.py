@@ -83,7 +83,7 @@ def test_invalid_bodies_are_refused_with_paths_and_store_nothing(client, tenant_
         ({"provider": "smtp", "config": {"from_address": "x@y.example"}}, ["body", "config", "host"]),
         ({"provider": "smtp", "config": {"host": "mail.example.com", "from_address": "x@y.example",
                                          "security": "none"}}, ["body", "config", "security"]),
-        ({"provider": "ses", "config": {"from_address": "a@b.example", "bcc": "spy@evil.example"}},
+        ({"provider": "ses", "config": {"from_address": "a@portal.acme-motors.example", "bcc": "spy@evil.example"}},
          ["body", "config", "bcc"]),
     ]
     for body, loc in cases:
@@ -188,17 +188,23 @@ def test_test_needs_a_configured_integration(client, tenant_a):
 
 
 def test_ses_test_sends_through_moto_from_the_tenant_identity(client, tokens, tenant_a):
-    aws.client("ses").verify_email_identity(EmailAddress="news@acme-motors.example")
+    aws.client("ses").verify_email_identity(EmailAddress="news@portal.acme-motors.example")
     token = member_token(client, tokens, tenant_a, "owner@acme-motors.example")
-    configure(client, tenant_a, "email", {"provider": "ses", "config": {"from_address": "news@acme-motors.example",
-                                                                        "from_name": "Acme News"}})
+    configure(client, tenant_a, "email", {"provider": "ses", "config": {
+        "from_address": "news@portal.acme-motors.example", "from_name": "Acme News"}})
     response = client.request("POST", f"{INTEGRATIONS}/email/test", tenant=tenant_a, token=token, body={})
     assert response.status_code == 200, response.body
     sent = ses_sent()[-1]
-    assert sent.source == "Acme News <news@acme-motors.example>"
+    assert sent.source == "Acme News <news@portal.acme-motors.example>"
     assert sent.destinations["ToAddresses"] == ["owner@acme-motors.example"]
+    # SES identities are the platform's: only the tenant's own domains may be the sender
+    for address in ("news@acme-motors.example", "news@globex.example", "no-reply@platform.localhost"):
+        refused = put_integration(client, tenant_a, "email", {"provider": "ses", "config": {"from_address": address}},
+                                  version=1)
+        assert refused.status_code == 422 and body_of(refused)["errors"][0]["type"] == "sender_domain_not_owned"
     # An identity SES does not know: a clear error, not a 500
-    configure(client, tenant_a, "email", {"provider": "ses", "config": {"from_address": "x@unverified.example"}}, 1)
+    configure(client, tenant_a, "email", {"provider": "ses", "config": {
+        "from_address": "x@mail.portal.acme-motors.example"}}, 1)
     refused = client.request("POST", f"{INTEGRATIONS}/email/test", tenant=tenant_a, token=token, body={})
     assert refused.status_code == 502 and body_of(refused)["detail"].startswith("ses: SES refused the message")
 

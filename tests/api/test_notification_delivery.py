@@ -125,3 +125,20 @@ def test_a_retry_waits_for_its_backoff(client, tenant_a):
         send_email("owner@acme-motors.example", "Hello", "Body")
     fire("notifications_retry")
     assert [i["attempts"] for i in outbox_items(tenant_a)] == [1]  # not due for 5 minutes
+
+
+def test_items_kept_as_failed_do_not_hide_pending_ones(client, tenant_a, certificate, monkeypatch):
+    monkeypatch.setattr(outbox, "FIRST_BACKOFF", timedelta(0))
+    monkeypatch.setattr(outbox, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(outbox, "PAGE", 1)  # one item read per page: the failed one fills the first
+    configure(client, tenant_a, "email", smtp_body(free_port()))
+    with bound(tenant_a):
+        send_email("first@acme-motors.example", "First", "Body")
+    fire("notifications_retry")
+    with bound(tenant_a):
+        send_email("second@acme-motors.example", "Second", "Body")
+    with smtp_server(certificate) as server, trusting(certificate):
+        configure(client, tenant_a, "email", smtp_body(server.port), 1)
+        fire("notifications_retry")
+    assert [m.rcpt_tos for m in server.messages] == [["second@acme-motors.example"]]
+    assert [(i["status"], i["attempts"]) for i in outbox_items(tenant_a)] == [("failed", 2)]
