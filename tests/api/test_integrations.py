@@ -25,7 +25,7 @@ from tests.api.integration_support import (
     twilio_body,
     twilio_server,
 )
-from tests.audit_helpers import raw_items, stored_events
+from tests.audit_helpers import bound, raw_items, stored_events
 from tests.conftest import body_of
 
 # The test SMTP server in implicit-TLS mode offers AUTH without knowing the session is TLS.
@@ -258,3 +258,18 @@ def test_public_branding_shows_public_analytics_ids_only(client, tenant_a):
     assert put.status_code == 200, put.body
     configure(client, tenant_a, "analytics", SEGMENT_BODY, 1)
     assert body_of(client.request("GET", "/api/tenant/branding", role=None, headers=headers))["analytics"] is None
+
+
+def test_stored_roles_carry_the_integration_permissions(client, tenant_a):
+    from chalicelib.members import roles
+
+    with bound(tenant_a):
+        roles.install_default_roles()
+        stored = {r["name"]: r["permissions"] for r in roles.list_roles()}
+    assert {"integrations:read", "integrations:write"} <= set(stored["tenant_admin"])
+    assert client.get(INTEGRATIONS, tenant=tenant_a).status_code == 200
+    granted = client.request("PUT", "/api/tenant/roles/integrator", tenant=tenant_a,
+                             body={"permissions": ["integrations:read"]})
+    assert granted.status_code == 201
+    assert client.get(INTEGRATIONS, tenant=tenant_a, role="integrator").status_code == 200
+    assert put_integration(client, tenant_a, "payment", STRIPE_BODY, role="integrator").status_code == 403
