@@ -1,14 +1,24 @@
-"""Validation of URLs that clients give us (logos, favicons, later integration endpoints).
+"""Validation of URLs and hosts that clients give us (logos, favicons, integration endpoints).
 
-The server never fetches these, but browsers of other users will, and later features
-may: only ``https`` to a public DNS name or public IP is accepted. Loopback, private,
-link-local, multicast and reserved addresses, ``localhost`` names, credentials in the
-URL and non-default schemes are refused (SSRF and mixed-content hygiene).
+The server never fetches images, but browsers of other users will: only ``https`` to a
+public DNS name or public IP is accepted. Loopback, private, link-local, multicast and
+reserved addresses, ``localhost`` names, credentials in the URL and non-default schemes
+are refused (SSRF and mixed-content hygiene).
+
+Integration endpoints (a tenant's SMTP host, a provider's base URL) are connected to by
+the server, so they get two checks: the name when it is saved (:func:`check_public_host`,
+literal addresses and local names refused without a DNS lookup, which could differ
+later anyway), and every address the name resolves to when we connect
+(:func:`resolve_public_address`); the connection then goes to that checked address, so
+a DNS answer changed between check and connect (rebinding) cannot redirect it. On the
+local stage (``allow_private``) both allow loopback and private hosts, for local test
+servers.
 """
 from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2048
@@ -62,3 +72,63 @@ def _ascii_host(hostname: str) -> str:
         return host.encode("idna").decode("ascii").lower().rstrip(".")
     except UnicodeError:
         raise ValueError("URL host is not a valid name") from None
+
+
+def _public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_public_host(value: str, *, allow_private: bool = False) -> str:
+    """Return the host (lower-case, IDNA) if a server may connect to it, else ``ValueError``."""
+    if not value or len(value) > 253 or any(ch.isspace() or ord(ch) < 0x20 for ch in value):
+        raise ValueError("host is not a valid name")
+    host = _ascii_host(value.strip("[]"))
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.split(".")
+        if not all(_LABEL.fullmatch(label) for label in labels):
+            raise ValueError("host is not a valid name") from None
+        if allow_private:
+            return host
+        if host in _BLOCKED_NAMES or host.endswith(_BLOCKED_SUFFIXES):
+            raise ValueError("host is not public") from None
+        if len(labels) < 2:
+            raise ValueError("host must be a fully qualified name") from None
+        if _NUMERIC_LABEL.fullmatch(labels[-1]):
+            raise ValueError("host is an address in a non-standard form") from None
+        return host
+    if not allow_private and not _public_address(address):
+        raise ValueError("host is not a public address")
+    return str(address)
+
+
+def check_provider_base_url(value: str, *, allow_private: bool = False) -> str:
+    """A provider API base URL: https to a public host; on the local stage also http to any host."""
+    if len(value) > MAX_URL_LENGTH or any(ch.isspace() or ord(ch) < 0x20 for ch in value):
+        raise ValueError("URL is not valid")
+    parts = urlsplit(value)
+    if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
+        raise ValueError("URL must use https")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ValueError("URL must not contain credentials, a query or a fragment")
+    _ = parts.port
+    check_public_host(parts.hostname or "", allow_private=allow_private)
+    return value.rstrip("/")
+
+
+def resolve_public_address(host: str, port: int, *, allow_private: bool = False) -> str:
+    """The address to connect to for ``host``: every address DNS gives must be public
+    (one private answer among public ones is refused too); ``ValueError`` otherwise."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ValueError("host does not resolve") from None
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not addresses:
+        raise ValueError("host does not resolve")
+    if not allow_private and not all(_public_address(a) for a in addresses):
+        raise ValueError("host resolves to an address that is not public")
+    return str(addresses[0])

@@ -41,6 +41,12 @@ class Settings(BaseModel):
     # The From address of mail the platform itself sends (tenant welcome mail); SES only
     # sends from a verified identity (the local bootstrap verifies it in moto).
     platform_sender_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # The platform's default text sender (SNS): an alphanumeric sender id where carriers
+    # accept one; unset, SNS picks the account's default origination.
+    platform_sms_sender_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,11}$")
+    # Connect, read and send timeout of a tenant's SMTP server or provider API: well inside
+    # a Lambda's and API Gateway's 29 s, so a dead server fails the call, not the function.
+    integration_timeout_seconds: float = Field(default=10.0, gt=0, le=25)
 
     jwt_issuer: str = Field(min_length=1)
     jwt_audience: str = Field(min_length=1)
@@ -109,6 +115,8 @@ _ENV = {
     "exports_queue": "EXPORTS_QUEUE",
     "platform_domain": "PLATFORM_DOMAIN",
     "platform_sender_email": "PLATFORM_SENDER_EMAIL",
+    "platform_sms_sender_id": "PLATFORM_SMS_SENDER_ID",
+    "integration_timeout_seconds": "INTEGRATION_TIMEOUT_SECONDS",
     "jwt_issuer": "JWT_ISSUER",
     "jwt_audience": "JWT_AUDIENCE",
     "jwt_jwks": "JWT_JWKS",

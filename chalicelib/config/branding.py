@@ -78,6 +78,12 @@ class BrandingView(Branding):
     version: int
 
 
+class PublicBranding(BrandingView):
+    # The analytics ids a browser loads (GA measurement id or Plausible domain) from the
+    # tenant's analytics integration; not part of the versioned document.
+    analytics: dict[str, str] | None = None
+
+
 class AssetUploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -144,6 +150,12 @@ def asset_redirect(name: str) -> str:
     return str(aws.presigning_client("s3").generate_presigned_url(
         "get_object", Params={"Bucket": get_settings().assets_bucket, "Key": _asset_key(name)},
         ExpiresIn=ASSET_URL_SECONDS))
+
+
+def public_branding() -> PublicBranding:
+    from chalicelib.integrations import public_analytics  # integrations import config lazily too
+
+    return PublicBranding(**get_branding().model_dump(), analytics=public_analytics())
 
 
 def put_branding(body: BrandingUpdate, expected: int) -> BrandingView:

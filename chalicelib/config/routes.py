@@ -70,10 +70,10 @@ def restore_config_version(n: str) -> http.Reply:
 
 
 @bp.route("/api/tenant/branding", methods=["GET"])
-@public_tenant_route(response=branding.BrandingView, summary="The resolved tenant's branding (no token)")
+@public_tenant_route(response=branding.PublicBranding, summary="The resolved tenant's branding (no token)")
 def get_branding() -> http.Reply:
-    view = branding.get_branding()
-    tag = etag(view.version)
+    view = branding.public_branding()
+    tag = etag(view.version, view.analytics)
     # Tenants share the path: caches must key on what resolved the tenant.
     headers = {"ETag": tag, "Cache-Control": branding.CACHE_CONTROL, "Vary": "Host, X-Tenant-ID"}
     if http.current_request().headers.get("if-none-match") in (tag, f"W/{tag}"):

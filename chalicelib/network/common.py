@@ -1,6 +1,8 @@
 """Route helpers shared by the network's entities: ids, ETags, preconditions, lists."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.errors import AppError, NotFoundError
 
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
+# A version, optionally with a suffix for parts of a response that are not versioned
+# with it (the public branding's analytics ids); the version alone is what If-Match checks.
+_ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})(?:-[0-9a-f]{8})?"?$')
 
 
 class PreconditionFailedError(AppError):
@@ -29,8 +33,11 @@ def parse_id(value: str) -> UUID:
         raise NotFoundError() from None
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
+def etag(version: int, extra: Any = None) -> str:
+    if extra is None:
+        return f'"{version}"'
+    digest = hashlib.sha256(json.dumps(extra, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f'"{version}-{digest}"'
 
 
 def expected_version(if_match: str | None, body_version: int | None) -> int:

@@ -76,7 +76,18 @@ def get_template(name: str) -> EmailTemplate:
     return EmailTemplate(name, fields["subject"], fields["body"])
 
 
+def branding_values() -> dict[str, str]:
+    """What every template may use from the tenant's branding: ``$network_name``,
+    ``$support_email``, ``$support_phone`` (empty when the branding has none)."""
+    from chalicelib.config.branding import get_branding  # config imports more than templates need
+
+    branding = get_branding()
+    return {"network_name": branding.display_name, "support_email": branding.support_email or "",
+            "support_phone": branding.support_phone or ""}
+
+
 def render(name: str, values: dict[str, str]) -> tuple[str, str]:
-    """The bound tenant's template ``name`` with ``values`` substituted: (subject, body)."""
+    """The bound tenant's template ``name`` with its branding and ``values`` (which win) substituted."""
     template = get_template(name)
-    return Template(template.subject).safe_substitute(values), Template(template.body).safe_substitute(values)
+    merged = {**branding_values(), **values}
+    return Template(template.subject).safe_substitute(merged), Template(template.body).safe_substitute(merged)

@@ -81,6 +81,8 @@ CONFIG = "CONFIG"  # the tenant's configuration overrides: sk = CURRENT_SK (the 
 CONFIG_VERSION = "CONFIGVER"  # immutable configuration versions: sk = version_sk(n)
 BRANDING = "BRAND"  # the tenant's branding: sk = CURRENT_SK
 BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
+INTEGRATION = "INTEG"  # the tenant's integrations (secrets sealed): sk = kind (email, sms, ...)
+OUTBOX = "OUTBOX"  # notifications waiting for a retry (message sealed): sk = time-ordered id
 CURRENT_SK = "CURRENT"
 
 

@@ -20,6 +20,7 @@ CUSTOMER = {"name": "Yorick Vandermeer", "email": "yorick.v@mail.example", "phon
 PII_VALUES = ["Zelda Quirinus", "zelda.quirinus@shop.example", "+44 20 7946 0958", "LIC-7731-QZ",
               "Yorick Vandermeer", "yorick.v@mail.example", "+1 555 010 9988", "prefers calls after 5pm",
               "1HGCM82633A004352", "Xavier Street 12", "referral notes: urgent brake job", "zq.new@shop.example"]
+STRIPE_SECRET = "sk_test_QuirinusStripeSecret42"
 
 
 _WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -114,6 +115,13 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
          {"display_name": "Quirinus Network", "support_email": "zelda.quirinus@shop.example"}, 1, "2")
     step("POST", branding + "/versions/{n}/restore", branding + "/versions/1/restore", "branding.updated", None, 2,
          "3")
+    integrations = "/api/tenant/integrations"
+    stripe = {"provider": "stripe", "config": {"publishable_key": "pk_test_QuirinusPublishable1"},
+              "secrets": {"secret_key": STRIPE_SECRET}}
+    step("PUT", integrations + "/{kind}", integrations + "/payment", "integration.updated", stripe, target="payment")
+    step("PUT", integrations + "/{kind}", integrations + "/payment", "integration.updated",
+         {**stripe, "enabled": False, "secrets": {}}, 1, target="payment")
+    step("DELETE", integrations + "/{kind}", integrations + "/payment", "integration.updated", target="payment")
     return steps
 
 
@@ -127,7 +135,8 @@ def _invitation_token(tenant: Any, member_id: str) -> str:
 
 # POSTs that store nothing: a presigned upload form is signed, not written (the upload
 # goes to S3 under the tenant's prefix; the branding PUT that uses it is audited).
-_NON_WRITING = {("POST", "/api/tenant/branding/assets")}
+# An integration test sends a message (or validates) and stores nothing.
+_NON_WRITING = {("POST", "/api/tenant/branding/assets"), ("POST", "/api/tenant/integrations/{kind}/test")}
 
 
 def _mutating_tenant_routes() -> set[tuple[str, str]]:
@@ -184,7 +193,7 @@ def test_pii_and_secrets_never_reach_the_trail(client, tenant_a, monkeypatch):
     # Then no stored event, tenant or platform, holds any of those values...
     dumped = json.dumps([item.attribute_values for item in raw_items(tenant_a)], default=str)
     dumped += json.dumps(platform_events()) + json.dumps(stored_events(secret_tenant))
-    for value in [*PII_VALUES, "sk-live-98765"]:
+    for value in [*PII_VALUES, "sk-live-98765", STRIPE_SECRET]:
         assert value not in dumped, value
     # ...while the fields are still listed as changed, redacted
     events = stored_events(tenant_a)

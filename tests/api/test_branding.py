@@ -26,7 +26,8 @@ def test_branding_is_readable_without_a_token_for_the_resolved_tenant_only(clien
     assert by_host.status_code == 200
     assert body_of(by_host)["display_name"] == tenant_b.display_name and "Acme Motors" not in by_host.body.decode()
     by_header = public_branding(client, {"X-Tenant-ID": str(tenant_a.id)})
-    assert body_of(by_header) == {**FULL, "secondary_color": "#AABBCC", "primary_color": "#112233", "version": 2}
+    assert body_of(by_header) == {**FULL, "secondary_color": "#AABBCC", "primary_color": "#112233", "version": 2,
+                                  "analytics": None}
     by_slug = public_branding(client, {"X-Tenant-ID": tenant_a.slug})
     assert body_of(by_slug)["display_name"] == "Acme Motors"
     # Sources that disagree, or none at all, are refused

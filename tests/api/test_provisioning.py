@@ -60,7 +60,8 @@ def test_a_new_tenant_gets_everything_and_a_welcome_mail(client):
     assert [(m["email"], m["role"], m["status"]) for m in members] == [("owner@rapid.example", "tenant_admin",
                                                                          "invited")]
     [mail] = sent_mail()
-    assert mail.source == "no-reply@platform.localhost" and "Welcome to Rapid" in mail.subject
+    # Sent on the tenant's behalf: the platform's address under the tenant's display name
+    assert mail.source == "Rapid <no-reply@platform.localhost>" and "Welcome to Rapid" in mail.subject
     assert f"/invitations/{members[0]['id']}?token=" in mail.body and "rapid.localhost" in mail.body
     slugs = {c["slug"] for c in body_of(client.get("/api/service-categories?limit=100", role="tenant_admin",
                                                    tenant=created["id"]))["items"]}

@@ -41,6 +41,11 @@ EXCLUDED: dict[str, str] = {
     # Role names are per tenant and PUT creates or replaces the caller's own role of that
     # name; tests/api/test_roles_members.py checks B's PUT never changes A's roles.
     "/api/tenant/roles/{name}": "per-tenant role names: test_roles_members.py",
+    # Integration kinds (email, sms, payment, analytics) are the same names in every tenant:
+    # each names the caller's own integration; tests/security/test_integration_isolation.py
+    # checks B's reads, writes, deletes and tests never see, change or use A's.
+    "/api/tenant/integrations/{kind}": "per-tenant kind names: test_integration_isolation.py",
+    "/api/tenant/integrations/{kind}/test": "per-tenant kind names: test_integration_isolation.py",
 }
 
 

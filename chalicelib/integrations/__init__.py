@@ -1,0 +1,18 @@
+"""Tenant integrations: per-tenant email, sms, payment and analytics providers.
+
+What others use: :func:`resolve` (the effective provider of a kind, the tenant's or the
+platform's), :func:`email_provider` / :func:`sms_provider` (ready to send),
+:func:`public_analytics` (ids for the public branding), :class:`Kind`,
+:class:`EmailMessage` and :class:`ProviderError`.
+
+Modules: ``schemas`` (kinds, providers, public fields vs secrets, bodies), ``service``
+(storage, secrets sealed, audited versioned writes), ``resolution`` (fallback to the
+platform), ``providers`` (SES, SMTP, SNS, Twilio), ``checks`` (the test route), ``routes``.
+"""
+from chalicelib.integrations.errors import ProviderError
+from chalicelib.integrations.providers.base import EmailMessage
+from chalicelib.integrations.resolution import Resolved, email_provider, public_analytics, resolve, sms_provider
+from chalicelib.integrations.schemas import Kind
+
+__all__ = ["EmailMessage", "Kind", "ProviderError", "Resolved", "email_provider", "public_analytics", "resolve",
+           "sms_provider"]

@@ -1,0 +1,58 @@
+"""/api/tenant/integrations: a tenant's email, sms, payment and analytics providers."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import http
+from chalicelib.auth.permissions import Permission
+from chalicelib.integrations import checks, resolution, service
+from chalicelib.integrations.schemas import IntegrationList, IntegrationPut, IntegrationView, TestRequest, TestResult
+from chalicelib.network.common import etag, expected_version
+from chalicelib.tenancy import tenant_route
+
+bp = Blueprint(__name__)
+P = Permission
+
+
+def _if_match() -> int | None:
+    value = http.current_request().headers.get("if-match")
+    return expected_version(value, None) if value else None
+
+
+def _reply(view: IntegrationView, status: int = 200) -> http.Reply:
+    return http.Reply(view, status, {"ETag": etag(view.version)})
+
+
+@bp.route("/api/tenant/integrations", methods=["GET"])
+@tenant_route(P.INTEGRATIONS_READ, response=IntegrationList,
+              summary="Every integration kind: the effective provider, its source and the tenant's own")
+def list_integrations() -> IntegrationList:
+    return IntegrationList(items=resolution.views())
+
+
+@bp.route("/api/tenant/integrations/{kind}", methods=["GET"])
+@tenant_route(P.INTEGRATIONS_READ, response=IntegrationView, summary="One integration kind (secrets masked)")
+def get_integration(kind: str) -> http.Reply:
+    return _reply(resolution.view(service.parse_kind(kind)))
+
+
+@bp.route("/api/tenant/integrations/{kind}", methods=["PUT"])
+@tenant_route(P.INTEGRATIONS_WRITE, body=IntegrationPut, response=IntegrationView,
+              summary="Configure the tenant's provider for a kind (If-Match when one is configured)")
+def put_integration(kind: str, body: IntegrationPut) -> http.Reply:
+    parsed = service.parse_kind(kind)
+    _, created = service.put(parsed, body, _if_match())
+    return _reply(resolution.view(parsed), 201 if created else 200)
+
+
+@bp.route("/api/tenant/integrations/{kind}", methods=["DELETE"])
+@tenant_route(P.INTEGRATIONS_WRITE, summary="Remove the tenant's provider: the platform default applies again")
+def delete_integration(kind: str) -> None:
+    service.delete(service.parse_kind(kind), _if_match())
+
+
+@bp.route("/api/tenant/integrations/{kind}/test", methods=["POST"])
+@tenant_route(P.INTEGRATIONS_WRITE, body=TestRequest, response=TestResult,
+              summary="Send a test email or text through the tenant's provider, or validate it")
+def test_integration(kind: str, body: TestRequest) -> TestResult:
+    return checks.run_test(service.parse_kind(kind), body)

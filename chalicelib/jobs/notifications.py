@@ -1,0 +1,14 @@
+"""The scheduled retry of notifications a provider did not take (``notifications.outbox``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.notifications import retry_outbox
+from chalicelib.tenancy import tenant_handler
+
+RETRY_SCHEDULE = "rate(5 minutes)"
+
+
+@tenant_handler
+def retry_notifications(_detail: dict[str, Any]) -> None:
+    retry_outbox()
