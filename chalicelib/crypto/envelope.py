@@ -10,10 +10,13 @@ Choices, each forced by a fact:
   adds an ECDSA P-384 signature per message (about 1 ms to sign, more to verify); it
   protects against a party that may decrypt but not encrypt, and here the same service,
   with the same key permissions, does both.
-* ``StrictAwsKmsMasterKeyProvider`` with explicit key ids (never discovery), built on
-  ``aws.kms_botocore_session()`` so the SDK's KMS client follows ``AWS_ENDPOINT_URL``,
-  our timeouts and our hooks. Encryption uses only the current key; decryption accepts
-  the current and the previous keys of a rotation in progress.
+* ``StrictAwsKmsMasterKeyProvider`` with explicit key ids (never discovery), on the
+  bound tenant's session (``tenancy/clients.py``): its KMS calls are signed with the
+  tenant's role credentials, which in AWS may use only keys tagged with its tenant id,
+  and they go out on the tenant's one pooled KMS client (:class:`_StrictProvider`
+  hands the SDK that client instead of letting it build one per provider). Encryption
+  uses only the current key; decryption accepts the current and the previous keys of a
+  rotation in progress. Keyrings are kept per (tenant, key set).
 * A ``CachingCryptoMaterialsManager`` per key set, all on one bounded local cache. The
   SDK partitions that cache by encryption context, which ``pii`` keeps coarse (tenant +
   kind), so one data key serves up to ``MAX_MESSAGES_ENCRYPTED`` messages.
@@ -25,6 +28,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import aws_encryption_sdk
 from aws_encryption_sdk import CachingCryptoMaterialsManager, CommitmentPolicy, StrictAwsKmsMasterKeyProvider
@@ -33,9 +37,10 @@ from aws_encryption_sdk.exceptions import DecryptKeyError
 from aws_encryption_sdk.identifiers import Algorithm
 from aws_encryption_sdk.key_providers.kms import KMSMasterKey
 
-from chalicelib import aws
 from chalicelib.crypto.codec import Opened, TenantKeys
 from chalicelib.crypto.errors import KeyServiceUnavailableError, UnreadableCiphertextError, is_transient
+from chalicelib.tenancy import clients
+from chalicelib.tenancy.context import current_tenant_id
 
 ALGORITHM = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
 
@@ -77,7 +82,19 @@ class _KmsKey(KMSMasterKey):  # type: ignore[misc]
 
 
 class _StrictProvider(StrictAwsKmsMasterKeyProvider):  # type: ignore[misc]
+    """Built on a tenant's session; uses that tenant's pooled KMS client for its region.
+
+    The SDK would build a client per provider (and wrap its methods, once per provider,
+    to drop it after a BotoCoreError); the pooled client is shared and kept instead.
+    """
+
     master_key_class = _KmsKey
+
+    def add_regional_client(self, region_name: str) -> None:
+        tenant: clients.TenantClients = self.config.botocore_session.get_component(clients.SESSION_COMPONENT)
+        if region_name == tenant.region and region_name not in self._regional_clients:
+            self._regional_clients[region_name] = tenant.kms
+        super().add_regional_client(region_name)
 
 
 @dataclass(frozen=True)
@@ -93,16 +110,18 @@ class EnvelopeCodec:
         self._client = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
         self._cache = LocalCryptoMaterialsCache(CACHE_CAPACITY)
-        self._keyrings: OrderedDict[TenantKeys, _Keyring] = OrderedDict()
+        self._keyrings: OrderedDict[tuple[UUID, TenantKeys], _Keyring] = OrderedDict()
         self._lock = threading.Lock()
 
     def _keyring(self, keys: TenantKeys) -> _Keyring:
+        tenant = clients.for_current_tenant()  # no tenant bound: NoTenantBoundError
+        slot = (tenant.tenant_id, keys)
         with self._lock:
-            found = self._keyrings.get(keys)
+            found = self._keyrings.get(slot)
             if found is not None:
-                self._keyrings.move_to_end(keys)
+                self._keyrings.move_to_end(slot)
                 return found
-        provider = _StrictProvider(key_ids=list(keys.accepted), botocore_session=aws.kms_botocore_session())
+        provider = _StrictProvider(key_ids=list(keys.accepted), botocore_session=tenant.session)
         limits: dict[str, Any] = {"cache": self._cache, "max_age": MAX_AGE_SECONDS,
                                   "max_messages_encrypted": MAX_MESSAGES_ENCRYPTED,
                                   "max_bytes_encrypted": MAX_BYTES_ENCRYPTED}
@@ -113,15 +132,16 @@ class EnvelopeCodec:
             decrypt=CachingCryptoMaterialsManager(master_key_provider=provider, **limits),
         )
         with self._lock:
-            self._keyrings[keys] = keyring
+            self._keyrings[slot] = keyring
             while len(self._keyrings) > MAX_KEYRINGS:
                 self._keyrings.popitem(last=False)
         return keyring
 
     def seal(self, keys: TenantKeys, context: dict[str, str], plaintext: bytes) -> bytes:
+        keyring = self._keyring(keys)  # outside the try: no tenant bound is a programming error
         try:
             ciphertext, _ = self._client.encrypt(source=plaintext, encryption_context=context, algorithm=ALGORITHM,
-                                                 materials_manager=self._keyring(keys).encrypt)
+                                                 materials_manager=keyring.encrypt)
         except Exception as exc:
             if is_transient(exc):
                 raise KeyServiceUnavailableError() from exc
@@ -129,8 +149,9 @@ class EnvelopeCodec:
         return bytes(ciphertext)
 
     def open(self, keys: TenantKeys, ciphertext: bytes) -> Opened:
+        keyring = self._keyring(keys)
         try:
-            plaintext, header = self._client.decrypt(source=ciphertext, materials_manager=self._keyring(keys).decrypt)
+            plaintext, header = self._client.decrypt(source=ciphertext, materials_manager=keyring.decrypt)
         except KeyServiceUnavailableError:
             raise
         except Exception as exc:

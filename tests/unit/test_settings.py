@@ -15,6 +15,9 @@ SECRET = "s" * 40
 def env_of(stage: str, **changes: str | None) -> dict[str, str]:
     """A stage's environment from .chalice/config.json, with ``changes`` (None removes)."""
     env = {**stage_environment(stage, ROOT), "AWS_REGION": "us-east-1"}
+    if stage != "local":
+        # Deployed stages get the tenant role's ARN from infra (it names the account).
+        env.setdefault("TENANT_DATA_ROLE_ARN", f"arn:aws:iam::111122223333:role/tenant-platform-{stage}-tenant-data")
     for name, value in changes.items():
         if value is None:
             env.pop(name, None)
