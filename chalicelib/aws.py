@@ -36,9 +36,6 @@ HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "b
 _hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_EVENTS}
 _boto3_session: boto3.session.Session | None = None
 _clients: dict[tuple[str, str | None], Any] = {}
-# Presigned URLs and POSTs need SigV4 ("s3v4"): S3 refuses SigV2 in newer regions.
-_PRESIGN_CONFIG = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
-_presigners: dict[str, Any] = {}
 # Called by reset_clients: holders of clients built elsewhere (the tenant pools) forget them too.
 _reset_callbacks: list[Callable[[], None]] = []
 
@@ -114,21 +111,12 @@ def client(service: str, region: str | None = None) -> Any:
         return _clients[key]
 
 
-def presigning_client(service: str) -> Any:
-    """A cached client that signs presigned URLs and POSTs with SigV4."""
-    with _lock:
-        if service not in _presigners:
-            _presigners[service] = boto3_session().client(service, config=_PRESIGN_CONFIG)
-        return _presigners[service]
-
-
 def reset_clients() -> None:
     """Forget sessions and clients (tests switch between moto's in-process mock and server)."""
     global _boto3_session
     with _lock:
         _boto3_session = None
         _clients.clear()
-        _presigners.clear()
         callbacks = tuple(_reset_callbacks)
     for callback in callbacks:
         callback()

@@ -9,15 +9,17 @@ size and the exact key under the tenant's own prefix; SVG (scriptable) is refuse
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib import audit, aws
+from chalicelib import audit
 from chalicelib.config import versions
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
+from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_context, current_tenant_id
 from chalicelib.tenants.models import COLOR_PATTERN, Tenant, TenantProfile
 
@@ -117,7 +119,10 @@ def profile(tenant: Tenant) -> TenantProfile:
 def presign_asset(body: AssetUploadRequest) -> AssetUpload:
     name = f"{body.purpose}-{uuid.uuid4().hex}.{IMAGE_EXTENSIONS[body.content_type]}"
     key = keys.tenant_object_key(current_tenant_id(), "branding", name)
-    post = aws.presigning_client("s3").generate_presigned_post(
+    # Signed with the tenant's role credentials (S3 access under its own prefix only),
+    # which must outlive the POST: the presigner refreshes them if they would not.
+    presigner = clients.for_current_tenant().s3_presigner(timedelta(seconds=UPLOAD_EXPIRES_SECONDS))
+    post = presigner.generate_presigned_post(
         Bucket=get_settings().assets_bucket, Key=key,
         Fields={"Content-Type": body.content_type},
         Conditions=[{"Content-Type": body.content_type}, ["content-length-range", 1, MAX_ASSET_BYTES]],

@@ -48,6 +48,7 @@ METHOD = "tenant-assume-role"
 # validation (it builds the requests itself; validation costs time on every call).
 _CONFIG = aws.CLIENT_CONFIG
 _DYNAMODB_CONFIG = _CONFIG.merge(Config(parameter_validation=False))
+# Presigned URLs and POSTs need SigV4 ("s3v4"): S3 refuses SigV2 in newer regions.
 _PRESIGN_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
 
 
