@@ -23,6 +23,7 @@ Choices, each forced by a fact:
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import OrderedDict
@@ -39,8 +40,8 @@ from aws_encryption_sdk.key_providers.kms import KMSMasterKey
 
 from chalicelib.crypto.codec import Opened, TenantKeys
 from chalicelib.crypto.errors import KeyServiceUnavailableError, UnreadableCiphertextError, is_transient
+from chalicelib.errors import InternalError
 from chalicelib.tenancy import clients
-from chalicelib.tenancy.context import current_tenant_id
 
 ALGORITHM = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
 
@@ -81,20 +82,28 @@ class _KmsKey(KMSMasterKey):  # type: ignore[misc]
             raise
 
 
-class _StrictProvider(StrictAwsKmsMasterKeyProvider):  # type: ignore[misc]
-    """Built on a tenant's session; uses that tenant's pooled KMS client for its region.
+# The tenant whose keyring is being built (set only inside EnvelopeCodec._keyring).
+_building_for: contextvars.ContextVar[clients.TenantClients | None] = contextvars.ContextVar(
+    "keyring_tenant", default=None)
 
-    The SDK would build a client per provider (and wrap its methods, once per provider,
-    to drop it after a BotoCoreError); the pooled client is shared and kept instead.
+
+class _StrictProvider(StrictAwsKmsMasterKeyProvider):  # type: ignore[misc]
+    """Uses the tenant's pooled KMS client instead of building its own.
+
+    The SDK asks for a regional client while it builds the provider (one per key's
+    region); it would make one from a session (signed with the process's credentials)
+    and wrap its methods once per provider. The tenant's pooled client is handed over
+    instead, unwrapped, so it is never dropped from the pool.
     """
 
     master_key_class = _KmsKey
 
     def add_regional_client(self, region_name: str) -> None:
-        tenant: clients.TenantClients = self.config.botocore_session.get_component(clients.SESSION_COMPONENT)
-        if region_name == tenant.region and region_name not in self._regional_clients:
-            self._regional_clients[region_name] = tenant.kms
-        super().add_regional_client(region_name)
+        tenant = _building_for.get()
+        if tenant is None or region_name != tenant.region:
+            # Never fall back to the SDK's own client: it would not be the tenant's.
+            raise InternalError("tenant keys are used only in the platform's region")
+        self._regional_clients.setdefault(region_name, tenant.kms)
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,12 @@ class EnvelopeCodec:
             if found is not None:
                 self._keyrings.move_to_end(slot)
                 return found
-        provider = _StrictProvider(key_ids=list(keys.accepted), botocore_session=tenant.session)
+        token = _building_for.set(tenant)
+        try:
+            # The session is only the SDK's required default; every client it uses is the tenant's.
+            provider = _StrictProvider(key_ids=list(keys.accepted), botocore_session=clients.pool().session)
+        finally:
+            _building_for.reset(token)
         limits: dict[str, Any] = {"cache": self._cache, "max_age": MAX_AGE_SECONDS,
                                   "max_messages_encrypted": MAX_MESSAGES_ENCRYPTED,
                                   "max_bytes_encrypted": MAX_BYTES_ENCRYPTED}

@@ -4,14 +4,20 @@ This is the per-tenant connection pooling of REQ-MT-B012 and the third isolation
 of REQ-MT-B002: every tenant-bound data access (the data table's items, the tenant's
 S3 prefix, the tenant's KMS keys) goes out on a client of the tenant it belongs to.
 
-Per tenant, :class:`TenantClients` holds one botocore session (from
-``aws.new_botocore_session``, so the guard and every other hook run) whose credentials
-are a :class:`RoleCredentials`: a botocore ``Credentials`` that answers each
-``get_frozen_credentials()`` (botocore's signer calls it for every request) from the
-:class:`~chalicelib.tenancy.credentials.TenantCredentialCache`. The clients are built
-once per tenant and keep their connection pools across credential refreshes; only the
-keys under them change. A bounded LRU (``MAX_TENANT_CLIENT_SETS``) keeps the sets of a
-warm container's recent tenants.
+Per tenant, :class:`TenantClients` holds the tenant's DynamoDB, KMS and S3 clients,
+each signing with a :class:`RoleCredentials`: a botocore ``Credentials`` that answers
+each ``get_frozen_credentials()`` (botocore's signer calls it for every request) from
+the :class:`~chalicelib.tenancy.credentials.TenantCredentialCache`. The clients are
+built once per tenant and keep their connection pools across credential refreshes;
+only the keys under them change. A bounded LRU (``MAX_TENANT_CLIENT_SETS``) keeps the
+sets of a warm container's recent tenants.
+
+All tenants' clients are built from ONE botocore session of the pool (from
+``aws.new_botocore_session``, so the guard and every other hook run): a new session
+registers ~130 handlers and costs several times a client (bench_tenant_credentials).
+botocore takes a client's credentials from its session when it builds the client, so
+each client's request signer is then given its tenant's credentials
+(``client._request_signer._credentials``, the attribute pynamodb itself inspects).
 
 ``TENANT_CREDENTIALS=assume_role`` (the default, and what tests and the local run use,
 through moto's STS) assumes ``TENANT_DATA_ROLE_ARN`` with the session tag
@@ -28,10 +34,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, ReadOnlyCredentials
+from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from chalicelib import aws
 from chalicelib.settings import get_settings
@@ -39,9 +44,6 @@ from chalicelib.tenancy.context import current_tenant_id
 from chalicelib.tenancy.credentials import SingleFlightLRU, TenantCredentialCache
 
 MAX_TENANT_CLIENT_SETS = 256
-# The tenant's session carries its TenantClients under this component name, so code
-# handed only the session (the Encryption SDK's key provider) finds the pooled clients.
-SESSION_COMPONENT = "tenant_clients"
 METHOD = "tenant-assume-role"
 
 # As aws.py's clients. DynamoDB: pynamodb's own choice, no client-side parameter
@@ -83,43 +85,33 @@ class RoleCredentials(Credentials):  # type: ignore[misc]
         return str(self.get_frozen_credentials().token)
 
 
-class _RoleCredentialProvider(CredentialProvider):  # type: ignore[misc]
-    METHOD = METHOD
-
-    def __init__(self, credentials: RoleCredentials) -> None:
-        self._credentials = credentials
-
-    def load(self) -> RoleCredentials:
-        return self._credentials
-
-
 class TenantClients:
     """The clients of one tenant: DynamoDB at once, KMS and S3 on first use, then reused."""
 
-    def __init__(self, tenant_id: UUID, region: str, cache: TenantCredentialCache | None) -> None:
+    def __init__(self, tenant_id: UUID, region: str, cache: TenantCredentialCache | None,
+                 session: botocore.session.Session) -> None:
         self.tenant_id = tenant_id
         self.region = region
         self.credentials = RoleCredentials(cache, tenant_id) if cache is not None else None
-        session = aws.new_botocore_session()
-        if self.credentials is not None:
-            session.register_component("credential_provider",
-                                       CredentialResolver(providers=[_RoleCredentialProvider(self.credentials)]))
-        session.set_default_client_config(_CONFIG)
-        session.register_component(SESSION_COMPONENT, self)
-        self.session: botocore.session.Session = session
+        self._session = session
         self._cache = cache
         self._lock = threading.Lock()
-        self.dynamodb: Any = session.create_client("dynamodb", region_name=region, config=_DYNAMODB_CONFIG)
+        self.dynamodb: Any = self._client("dynamodb", _DYNAMODB_CONFIG)
         self._kms: Any = None
         self._s3_presigner: Any = None
+
+    def _client(self, service: str, config: Config) -> Any:
+        client = self._session.create_client(service, region_name=self.region, config=config)
+        if self.credentials is not None:
+            client._request_signer._credentials = self.credentials
+        return client
 
     @property
     def kms(self) -> Any:
         """The tenant's KMS client (the Encryption SDK uses this one, see crypto/envelope.py)."""
         with self._lock:
             if self._kms is None:
-                self._kms = boto3.session.Session(botocore_session=self.session).client(
-                    "kms", region_name=self.region, config=_CONFIG)
+                self._kms = self._client("kms", _CONFIG)
             return self._kms
 
     def s3_presigner(self, valid_for: timedelta) -> Any:
@@ -131,8 +123,7 @@ class TenantClients:
             self._cache.get(self.tenant_id, at_least=valid_for)
         with self._lock:
             if self._s3_presigner is None:
-                self._s3_presigner = boto3.session.Session(botocore_session=self.session).client(
-                    "s3", region_name=self.region, config=_PRESIGN_CONFIG)
+                self._s3_presigner = self._client("s3", _PRESIGN_CONFIG)
             return self._s3_presigner
 
 
@@ -143,10 +134,12 @@ class TenantClientPool:
                  max_tenants: int = MAX_TENANT_CLIENT_SETS) -> None:
         self.region = region
         self.credentials = cache
+        self.session = aws.new_botocore_session()
         self._sets: SingleFlightLRU[UUID, TenantClients] = SingleFlightLRU(max_tenants)
 
     def for_tenant(self, tenant_id: UUID) -> TenantClients:
-        return self._sets.get(tenant_id, lambda: TenantClients(tenant_id, self.region, self.credentials))
+        return self._sets.get(tenant_id, lambda: TenantClients(tenant_id, self.region, self.credentials,
+                                                               self.session))
 
     def pooled_tenants(self) -> list[UUID]:
         return self._sets.keys()
