@@ -271,3 +271,20 @@ def test_shared_mode_is_for_the_local_stage_and_assumes_nothing(aws_mock, tenant
         data.bind()
         assert data.get(keys.data_partition(tenant_a.id, keys.CATEGORY), "none") is None
 
+
+
+def test_the_local_bootstrap_creates_the_tenant_role_with_its_tenant_conditions(aws_mock):
+    settings = get_settings()
+    name = settings.tenant_data_role_arn.rsplit("/", 1)[-1]
+    iam = aws.client("iam")
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["Arn"] == settings.tenant_data_role_arn
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert set(trust["Statement"][0]["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+    policy = iam.get_role_policy(RoleName=name, PolicyName="tenant-data")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    items = next(s for s in policy["Statement"] if s["Sid"] == "TenantItems")
+    assert items["Condition"] == {"ForAllValues:StringLike": {
+        "dynamodb:LeadingKeys": ["T#${aws:PrincipalTag/tenant_id}#*"]}}
+    assert "dynamodb:Scan" not in items["Action"]
