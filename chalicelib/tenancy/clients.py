@@ -89,11 +89,12 @@ class TenantClients:
     """The clients of one tenant: DynamoDB at once, KMS and S3 on first use, then reused."""
 
     def __init__(self, tenant_id: UUID, region: str, cache: TenantCredentialCache | None,
-                 session: botocore.session.Session) -> None:
+                 session: botocore.session.Session, session_lock: threading.Lock | None = None) -> None:
         self.tenant_id = tenant_id
         self.region = region
         self.credentials = RoleCredentials(cache, tenant_id) if cache is not None else None
         self._session = session
+        self._session_lock = session_lock or threading.Lock()
         self._cache = cache
         self._lock = threading.Lock()
         self.dynamodb: Any = self._client("dynamodb", _DYNAMODB_CONFIG)
@@ -101,7 +102,9 @@ class TenantClients:
         self._s3_presigner: Any = None
 
     def _client(self, service: str, config: Config) -> Any:
-        client = self._session.create_client(service, region_name=self.region, config=config)
+        # A botocore session is not thread-safe; clients built from it are.
+        with self._session_lock:
+            client = self._session.create_client(service, region_name=self.region, config=config)
         if self.credentials is not None:
             client._request_signer._credentials = self.credentials
         return client
@@ -135,11 +138,12 @@ class TenantClientPool:
         self.region = region
         self.credentials = cache
         self.session = aws.new_botocore_session()
+        self._session_lock = threading.Lock()
         self._sets: SingleFlightLRU[UUID, TenantClients] = SingleFlightLRU(max_tenants)
 
     def for_tenant(self, tenant_id: UUID) -> TenantClients:
         return self._sets.get(tenant_id, lambda: TenantClients(tenant_id, self.region, self.credentials,
-                                                               self.session))
+                                                               self.session, self._session_lock))
 
     def pooled_tenants(self) -> list[UUID]:
         return self._sets.keys()
