@@ -8,6 +8,10 @@ client is built, so hooks are not registered on sessions directly (a hook added 
 a client exists would never reach it) but appended to the dispatcher's list. A hook
 installed with :func:`install_session_hook` (the tenant guard) therefore reaches every
 DynamoDB client the process ever makes, built before or after, by boto3 or pynamodb.
+
+Clients here sign with the process's own credentials (the Lambda role): platform access.
+Tenant-bound data access uses the per-tenant clients of ``tenancy/clients.py``, built on
+sessions from :func:`new_botocore_session` with the tenant's role credentials.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import botocore.session
 from botocore.config import Config
 
 # Timeouts well inside API Gateway's 29 s; "standard" retries back off on throttling.
-_CLIENT_CONFIG = Config(
+CLIENT_CONFIG = Config(
     connect_timeout=2,
     read_timeout=10,
     retries={"max_attempts": 3, "mode": "standard"},
@@ -31,11 +35,9 @@ _lock = threading.RLock()
 HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "before-call.kms")
 _hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_EVENTS}
 _boto3_session: boto3.session.Session | None = None
-_kms_session: botocore.session.Session | None = None
 _clients: dict[tuple[str, str | None], Any] = {}
-# Presigned URLs and POSTs need SigV4 ("s3v4"): S3 refuses SigV2 in newer regions.
-_PRESIGN_CONFIG = _CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
-_presigners: dict[str, Any] = {}
+# Called by reset_clients: holders of clients built elsewhere (the tenant pools) forget them too.
+_reset_callbacks: list[Callable[[], None]] = []
 
 
 def _dispatcher(event_name: str) -> Callable[..., Any]:
@@ -100,47 +102,31 @@ def boto3_session() -> boto3.session.Session:
         return _boto3_session
 
 
-def kms_botocore_session() -> botocore.session.Session:
-    """The botocore session the Encryption SDK builds its KMS clients from (one per process).
-
-    The SDK makes its clients itself (``StrictAwsKmsMasterKeyProvider(botocore_session=...)``);
-    handing it this session keeps them on our endpoint, credentials, hooks and timeouts.
-    """
-    global _kms_session
-    with _lock:
-        if _kms_session is None:
-            session = new_botocore_session()
-            # The SDK passes only a user-agent Config; botocore merges it over this default.
-            session.set_default_client_config(_CLIENT_CONFIG)
-            _kms_session = session
-        return _kms_session
-
-
 def client(service: str, region: str | None = None) -> Any:
     """A cached client for ``service``; endpoint and credentials come from the environment."""
     key = (service, region)
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3_session().client(service, region_name=region, config=_CLIENT_CONFIG)
+            _clients[key] = boto3_session().client(service, region_name=region, config=CLIENT_CONFIG)
         return _clients[key]
-
-
-def presigning_client(service: str) -> Any:
-    """A cached client that signs presigned URLs and POSTs with SigV4."""
-    with _lock:
-        if service not in _presigners:
-            _presigners[service] = boto3_session().client(service, config=_PRESIGN_CONFIG)
-        return _presigners[service]
 
 
 def reset_clients() -> None:
     """Forget sessions and clients (tests switch between moto's in-process mock and server)."""
-    global _boto3_session, _kms_session
+    global _boto3_session
     with _lock:
         _boto3_session = None
-        _kms_session = None
         _clients.clear()
-        _presigners.clear()
+        callbacks = tuple(_reset_callbacks)
+    for callback in callbacks:
+        callback()
+
+
+def on_reset(callback: Callable[[], None]) -> None:
+    """Run ``callback`` on every :func:`reset_clients` (idempotent)."""
+    with _lock:
+        if callback not in _reset_callbacks:
+            _reset_callbacks.append(callback)
 
 
 def _point_pynamodb_here() -> None:

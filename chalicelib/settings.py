@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Stage = Literal["local", "dev", "prod"]
+TenantCredentialsMode = Literal["assume_role", "shared"]
 
 # Asymmetric algorithms are accepted from a JWKS; HS256 only on stages that allow it.
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
@@ -70,6 +71,15 @@ class Settings(BaseModel):
     key_rotation_grace_seconds: float = Field(default=90.0, ge=0, le=900)
     log_level: str = "INFO"
 
+    # Tenant-bound data access (data-table items, the tenant's S3 prefix and KMS keys)
+    # signs with credentials of this role, assumed with the session tag tenant_id=<uuid>
+    # (tenancy/clients.py). "shared" signs with the process's own credentials: local
+    # stage only, for comparisons; AWS stages must scope every tenant's access.
+    tenant_credentials: TenantCredentialsMode = "assume_role"
+    tenant_data_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+    # STS allows 900 s up to the role's maximum session duration (1 h unless raised).
+    tenant_credentials_seconds: int = Field(default=3600, ge=900, le=43200)
+
     @field_validator("platform_domain")
     @classmethod
     def _lower_domain(cls, value: str) -> str:
@@ -100,6 +110,10 @@ class Settings(BaseModel):
             raise ValueError("exactly one of JWT_JWKS, JWT_JWKS_FILE, JWT_JWKS_URL is required")
         if self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://") and self.stage != "local":
             raise ValueError("JWT_JWKS_URL must be https")
+        if self.tenant_credentials == "assume_role" and not self.tenant_data_role_arn:
+            raise ValueError("TENANT_CREDENTIALS=assume_role needs TENANT_DATA_ROLE_ARN")
+        if self.tenant_credentials == "shared" and self.stage != "local":
+            raise ValueError(f"TENANT_CREDENTIALS=shared is not allowed on stage {self.stage!r}")
         if self.key_rotation_grace_seconds < self.tenant_cache_ttl_seconds:
             raise ValueError("KEY_ROTATION_GRACE_SECONDS must be at least TENANT_CACHE_TTL_SECONDS")
         return self
@@ -131,6 +145,9 @@ _ENV = {
     "tenant_cache_ttl_seconds": "TENANT_CACHE_TTL_SECONDS",
     "key_rotation_grace_seconds": "KEY_ROTATION_GRACE_SECONDS",
     "log_level": "LOG_LEVEL",
+    "tenant_credentials": "TENANT_CREDENTIALS",
+    "tenant_data_role_arn": "TENANT_DATA_ROLE_ARN",
+    "tenant_credentials_seconds": "TENANT_CREDENTIALS_SECONDS",
 }
 
 

@@ -48,5 +48,5 @@ def apply_retention(now: datetime | None = None) -> dict[str, Any]:
                          details=details)
         platform.purge_anchor(tx, ctx.tenant_id, purged_before)
 
-    data.transact(build)
+    data.transact(build, with_registry=True)
     return details

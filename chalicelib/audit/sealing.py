@@ -90,7 +90,7 @@ def seal(now: datetime | None = None) -> dict[str, Any]:
             platform.seal_anchor(tx, ctx.tenant_id, previous_end=previous_end, end=digest["end"],
                                  digest_hash=digest_hash)
 
-        data.transact(build)
+        data.transact(build, with_registry=True)
         start, previous, previous_end = end, digest_hash, end
         written += 1
     return {"digests_written": written, "sealed_through": ids.iso(ids.moment(start))}

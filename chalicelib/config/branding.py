@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib import audit, aws
+from chalicelib import audit
 from chalicelib.config import versions
 from chalicelib.errors import NotFoundError, RequestValidationError
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
+from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_context, current_tenant_id
 from chalicelib.tenants.models import COLOR_PATTERN, Tenant, TenantProfile
 
@@ -123,9 +125,15 @@ def _asset_key(name: str) -> str:
     return keys.tenant_object_key(current_tenant_id(), "branding", name)
 
 
+def _tenant_s3() -> Any:
+    """The tenant's own S3 client (its role reaches only its prefix); its credentials
+    outlive a presigned asset URL."""
+    return clients.for_current_tenant().s3_presigner(timedelta(seconds=ASSET_URL_SECONDS))
+
+
 def _asset_exists(name: str) -> bool:
     try:
-        aws.client("s3").head_object(Bucket=get_settings().assets_bucket, Key=_asset_key(name))
+        _tenant_s3().head_object(Bucket=get_settings().assets_bucket, Key=_asset_key(name))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return False
@@ -147,7 +155,7 @@ def asset_redirect(name: str) -> str:
     """A presigned GET for one of the resolved tenant's uploaded assets (404 otherwise)."""
     if not ASSET_NAME.fullmatch(name) or not _asset_exists(name):
         raise NotFoundError("no such asset")
-    return str(aws.presigning_client("s3").generate_presigned_url(
+    return str(_tenant_s3().generate_presigned_url(
         "get_object", Params={"Bucket": get_settings().assets_bucket, "Key": _asset_key(name)},
         ExpiresIn=ASSET_URL_SECONDS))
 
@@ -194,7 +202,10 @@ def profile(tenant: Tenant) -> TenantProfile:
 def presign_asset(body: AssetUploadRequest) -> AssetUpload:
     name = f"{body.purpose}-{uuid.uuid4().hex}.{IMAGE_EXTENSIONS[body.content_type]}"
     key = _asset_key(name)
-    post = aws.presigning_client("s3").generate_presigned_post(
+    # Signed with the tenant's role credentials (S3 access under its own prefix only),
+    # which must outlive the POST: the presigner refreshes them if they would not.
+    presigner = clients.for_current_tenant().s3_presigner(timedelta(seconds=UPLOAD_EXPIRES_SECONDS))
+    post = presigner.generate_presigned_post(
         Bucket=get_settings().assets_bucket, Key=key,
         Fields={"Content-Type": body.content_type},
         Conditions=[{"Content-Type": body.content_type}, ["content-length-range", 1, MAX_ASSET_BYTES]],

@@ -10,21 +10,26 @@ Choices, each forced by a fact:
   adds an ECDSA P-384 signature per message (about 1 ms to sign, more to verify); it
   protects against a party that may decrypt but not encrypt, and here the same service,
   with the same key permissions, does both.
-* ``StrictAwsKmsMasterKeyProvider`` with explicit key ids (never discovery), built on
-  ``aws.kms_botocore_session()`` so the SDK's KMS client follows ``AWS_ENDPOINT_URL``,
-  our timeouts and our hooks. Encryption uses only the current key; decryption accepts
-  the current and the previous keys of a rotation in progress.
+* ``StrictAwsKmsMasterKeyProvider`` with explicit key ids (never discovery), on the
+  bound tenant's session (``tenancy/clients.py``): its KMS calls are signed with the
+  tenant's role credentials, which in AWS may use only keys tagged with its tenant id,
+  and they go out on the tenant's one pooled KMS client (:class:`_StrictProvider`
+  hands the SDK that client instead of letting it build one per provider). Encryption
+  uses only the current key; decryption accepts the current and the previous keys of a
+  rotation in progress. Keyrings are kept per (tenant, key set).
 * A ``CachingCryptoMaterialsManager`` per key set, all on one bounded local cache. The
   SDK partitions that cache by encryption context, which ``pii`` keeps coarse (tenant +
   kind), so one data key serves up to ``MAX_MESSAGES_ENCRYPTED`` messages.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import aws_encryption_sdk
 from aws_encryption_sdk import CachingCryptoMaterialsManager, CommitmentPolicy, StrictAwsKmsMasterKeyProvider
@@ -33,9 +38,10 @@ from aws_encryption_sdk.exceptions import DecryptKeyError
 from aws_encryption_sdk.identifiers import Algorithm
 from aws_encryption_sdk.key_providers.kms import KMSMasterKey
 
-from chalicelib import aws
 from chalicelib.crypto.codec import Opened, TenantKeys
 from chalicelib.crypto.errors import KeyServiceUnavailableError, UnreadableCiphertextError, is_transient
+from chalicelib.errors import InternalError
+from chalicelib.tenancy import clients
 
 ALGORITHM = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
 
@@ -76,8 +82,28 @@ class _KmsKey(KMSMasterKey):  # type: ignore[misc]
             raise
 
 
+# The tenant whose keyring is being built (set only inside EnvelopeCodec._keyring).
+_building_for: contextvars.ContextVar[clients.TenantClients | None] = contextvars.ContextVar(
+    "keyring_tenant", default=None)
+
+
 class _StrictProvider(StrictAwsKmsMasterKeyProvider):  # type: ignore[misc]
+    """Uses the tenant's pooled KMS client instead of building its own.
+
+    The SDK asks for a regional client while it builds the provider (one per key's
+    region); it would make one from a session (signed with the process's credentials)
+    and wrap its methods once per provider. The tenant's pooled client is handed over
+    instead, unwrapped, so it is never dropped from the pool.
+    """
+
     master_key_class = _KmsKey
+
+    def add_regional_client(self, region_name: str) -> None:
+        tenant = _building_for.get()
+        if tenant is None or region_name != tenant.region:
+            # Never fall back to the SDK's own client: it would not be the tenant's.
+            raise InternalError("tenant keys are used only in the platform's region")
+        self._regional_clients.setdefault(region_name, tenant.kms)
 
 
 @dataclass(frozen=True)
@@ -93,16 +119,23 @@ class EnvelopeCodec:
         self._client = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
         self._cache = LocalCryptoMaterialsCache(CACHE_CAPACITY)
-        self._keyrings: OrderedDict[TenantKeys, _Keyring] = OrderedDict()
+        self._keyrings: OrderedDict[tuple[UUID, TenantKeys], _Keyring] = OrderedDict()
         self._lock = threading.Lock()
 
     def _keyring(self, keys: TenantKeys) -> _Keyring:
+        tenant = clients.for_current_tenant()  # no tenant bound: NoTenantBoundError
+        slot = (tenant.tenant_id, keys)
         with self._lock:
-            found = self._keyrings.get(keys)
+            found = self._keyrings.get(slot)
             if found is not None:
-                self._keyrings.move_to_end(keys)
+                self._keyrings.move_to_end(slot)
                 return found
-        provider = _StrictProvider(key_ids=list(keys.accepted), botocore_session=aws.kms_botocore_session())
+        token = _building_for.set(tenant)
+        try:
+            # The session is only the SDK's required default; every client it uses is the tenant's.
+            provider = _StrictProvider(key_ids=list(keys.accepted), botocore_session=clients.pool().session)
+        finally:
+            _building_for.reset(token)
         limits: dict[str, Any] = {"cache": self._cache, "max_age": MAX_AGE_SECONDS,
                                   "max_messages_encrypted": MAX_MESSAGES_ENCRYPTED,
                                   "max_bytes_encrypted": MAX_BYTES_ENCRYPTED}
@@ -113,15 +146,16 @@ class EnvelopeCodec:
             decrypt=CachingCryptoMaterialsManager(master_key_provider=provider, **limits),
         )
         with self._lock:
-            self._keyrings[keys] = keyring
+            self._keyrings[slot] = keyring
             while len(self._keyrings) > MAX_KEYRINGS:
                 self._keyrings.popitem(last=False)
         return keyring
 
     def seal(self, keys: TenantKeys, context: dict[str, str], plaintext: bytes) -> bytes:
+        keyring = self._keyring(keys)  # outside the try: no tenant bound is a programming error
         try:
             ciphertext, _ = self._client.encrypt(source=plaintext, encryption_context=context, algorithm=ALGORITHM,
-                                                 materials_manager=self._keyring(keys).encrypt)
+                                                 materials_manager=keyring.encrypt)
         except Exception as exc:
             if is_transient(exc):
                 raise KeyServiceUnavailableError() from exc
@@ -129,8 +163,9 @@ class EnvelopeCodec:
         return bytes(ciphertext)
 
     def open(self, keys: TenantKeys, ciphertext: bytes) -> Opened:
+        keyring = self._keyring(keys)
         try:
-            plaintext, header = self._client.decrypt(source=ciphertext, materials_manager=self._keyring(keys).decrypt)
+            plaintext, header = self._client.decrypt(source=ciphertext, materials_manager=keyring.decrypt)
         except KeyServiceUnavailableError:
             raise
         except Exception as exc:

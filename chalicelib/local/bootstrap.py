@@ -1,4 +1,4 @@
-"""Create the local AWS resources the app needs (idempotent): tables, bucket, queues, key.
+"""Create the local AWS resources the app needs (idempotent): tables, buckets, queues, key, role.
 
 Table definitions come from ``store/schema.py``, the same ones infra deploys.
 """
@@ -77,6 +77,53 @@ def _create_platform_key(settings: Settings) -> str:
     return arn
 
 
+def tenant_role_policy(settings: Settings) -> dict[str, Any]:
+    """The tenant data-access role's permissions, as infra grants them (moto does not check them).
+
+    Written here so the local role reads like the real one; the golden test of the real
+    policy lives with infra.
+    """
+    partition = "arn:aws"
+    tag = "${aws:PrincipalTag/tenant_id}"
+    table = f"{partition}:dynamodb:{settings.region}:*:table/{settings.data_table}"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TenantItems", "Effect": "Allow",
+         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                    "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+                    "dynamodb:ConditionCheckItem"],
+         "Resource": [table, f"{table}/index/*"],
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"T#{tag}#*"]}}},
+        {"Sid": "TenantObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+         "Resource": [f"{partition}:s3:::{bucket}/tenants/{tag}/*"
+                      for bucket in (settings.exports_bucket, settings.assets_bucket)]},
+        {"Sid": "TenantKeys", "Effect": "Allow",
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+         "Resource": f"{partition}:kms:{settings.region}:*:key/*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/tenant_id": tag}}},
+    ]}
+
+
+def _create_tenant_role(settings: Settings) -> str | None:
+    """The role tenant data access assumes (moto's STS answers AssumeRole for it)."""
+    if settings.tenant_data_role_arn is None:
+        return None
+    iam = aws.client("iam")
+    account = settings.tenant_data_role_arn.split(":")[4]
+    name = settings.tenant_data_role_arn.rsplit("/", 1)[-1]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringLike": {"aws:RequestTag/tenant_id": "*"}}}]}
+    try:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                        MaxSessionDuration=max(3600, settings.tenant_credentials_seconds))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    iam.put_role_policy(RoleName=name, PolicyName="tenant-data",
+                        PolicyDocument=json.dumps(tenant_role_policy(settings)))
+    return settings.tenant_data_role_arn
+
+
 def app_queue_names(app: Chalice) -> list[str]:
     return [s.queue for s in app.event_sources if isinstance(s, SQSEventConfig) and s.queue]
 
@@ -90,6 +137,7 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
     for queue in queues:
         create_queue_with_dlq(queue)
     key_arn = _create_platform_key(settings)
+    tenant_role = _create_tenant_role(settings)
     # SES refuses unverified senders (moto too); in AWS the identity is verified by infra.
     aws.client("ses").verify_email_identity(EmailAddress=settings.platform_sender_email)
     return {
@@ -97,5 +145,6 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
         "buckets": [settings.exports_bucket, settings.assets_bucket],
         "queues": queues,
         "platform_key": key_arn,
+        "tenant_role": tenant_role,
         "sender": settings.platform_sender_email,
     }

@@ -2,7 +2,8 @@
 
 Every helper derives keys from the bound tenant (``tenancy.current_tenant_id``); none
 takes a tenant id. Importing this module installs the guard, so nothing can reach the
-data table without it.
+data table without it. Every item request goes out on the bound tenant's own pooled
+client, signed with its role credentials (``store/connection.py``).
 
 Item layout: ``pk``/``sk`` and up to three index key pairs (all partition keys under
 ``T#<tenant>#``), ``tenant_id``, ``kind``, ``version``, timestamps, ``data`` (the
@@ -30,6 +31,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
+from chalicelib.store.connection import PlatformTransactionConnection, TenantDataConnection, adopt
 from chalicelib.store.guard import install_guard
 from chalicelib.tenancy.context import current_tenant_id
 
@@ -103,6 +105,15 @@ class DataItem(Model):
     by_gsi2 = _Gsi2()
     by_gsi3 = _Gsi3()
 
+    @classmethod
+    def _get_connection(cls) -> Any:
+        # pynamodb builds (and may rebuild) the table connection; its requests must still
+        # go out on the tenant's client, so the inner Connection is swapped for ours.
+        table = super()._get_connection()
+        if not isinstance(table.connection, TenantDataConnection):
+            table.connection = adopt(table.connection)
+        return table
+
 
 _bind_lock = threading.Lock()
 
@@ -117,22 +128,37 @@ def bind() -> None:
             DataItem._connection = None
 
 
-_transaction_connection: Connection | None = None
+_transaction_connection: TenantDataConnection | None = None
+_platform_connection: PlatformTransactionConnection | None = None
 
 
 def transaction_connection() -> Connection:
-    """One pynamodb Connection for transactions (it keeps a botocore session per thread)."""
+    """The Connection for data-table transactions: each one on the bound tenant's client."""
     global _transaction_connection
     with _bind_lock:
         if _transaction_connection is None:
-            _transaction_connection = Connection(region=get_settings().region)
+            _transaction_connection = TenantDataConnection(region=get_settings().region)
         return _transaction_connection
 
 
+def platform_transaction_connection() -> Connection:
+    """The Connection for transactions across registry and data table (process credentials).
+
+    Only for what must change both atomically; it refuses data-table actions other
+    than new audit items of the bound tenant (see ``store/connection.py``).
+    """
+    global _platform_connection
+    with _bind_lock:
+        if _platform_connection is None:
+            _platform_connection = PlatformTransactionConnection(region=get_settings().region)
+        return _platform_connection
+
+
 def reset_connections() -> None:
-    global _transaction_connection
+    global _transaction_connection, _platform_connection
     DataItem._connection = None
     _transaction_connection = None
+    _platform_connection = None
 
 
 def partition(kind: str, *qualifiers: str) -> str:
@@ -244,8 +270,11 @@ class TransactionCancelledError(Exception):
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
-def transact(build: Callable[[TransactWrite], None]) -> None:
+def transact(build: Callable[[TransactWrite], None], *, with_registry: bool = False) -> None:
     """Run the actions ``build`` adds as one TransactWriteItems call.
+
+    ``with_registry``: the transaction also changes registry items (the trail's anchor),
+    so it is signed with the process's credentials instead of the tenant's.
 
     pynamodb sends actions grouped as ConditionCheck, Delete, Put, Update, whatever the
     order they were added in; ``TransactionCancelledError.reasons`` follows that order.
@@ -254,7 +283,8 @@ def transact(build: Callable[[TransactWrite], None]) -> None:
     """
     bind()
     try:
-        with TransactWrite(connection=transaction_connection()) as tx:
+        connection = platform_transaction_connection() if with_registry else transaction_connection()
+        with TransactWrite(connection=connection) as tx:
             build(tx)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":

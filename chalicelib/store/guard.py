@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from chalicelib import aws
 from chalicelib.errors import InternalError
@@ -29,7 +29,7 @@ from chalicelib.tenancy.context import current_or_none
 PARTITION_KEYS = {None: "pk", "gsi1": "gsi1pk", "gsi2": "gsi2pk", "gsi3": "gsi3pk"}
 _PARTIQL = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
 # Table management, not item access: the local bootstrap and infra tooling call these.
-_CONTROL_PLANE = frozenset({
+CONTROL_PLANE = frozenset({
     "CreateTable", "DeleteTable", "DescribeTable", "UpdateTable", "UpdateTimeToLive",
     "DescribeTimeToLive", "DescribeContinuousBackups", "UpdateContinuousBackups",
     "TagResource", "UntagResource", "ListTagsOfResource",
@@ -41,7 +41,7 @@ class IsolationViolationError(InternalError):
     """A data-table request outside the bound tenant. The client learns nothing more."""
 
 
-def _refuse(operation: str, reason: str) -> None:
+def refuse(operation: str, reason: str) -> NoReturn:
     ctx = current_or_none()
     security_event(
         "isolation_refused",
@@ -53,21 +53,21 @@ def _refuse(operation: str, reason: str) -> None:
     raise IsolationViolationError()
 
 
-def _string(value: Any) -> str | None:
+def string_value(value: Any) -> str | None:
     return value.get("S") if isinstance(value, dict) else None
 
 
 def _check_key(operation: str, key: dict[str, Any] | None, prefix: str, attribute: str = "pk") -> None:
-    pk = _string((key or {}).get(attribute))
+    pk = string_value((key or {}).get(attribute))
     if pk is None or not pk.startswith(prefix):
-        _refuse(operation, f"{attribute} outside the bound tenant")
+        refuse(operation, f"{attribute} outside the bound tenant")
 
 
 def _check_item(operation: str, item: dict[str, Any] | None, prefix: str, tenant_id: str) -> None:
     item = item or {}
     _check_key(operation, item, prefix)
-    if _string(item.get("tenant_id")) != tenant_id:
-        _refuse(operation, "item tenant_id is not the bound tenant")
+    if string_value(item.get("tenant_id")) != tenant_id:
+        refuse(operation, "item tenant_id is not the bound tenant")
     for attribute in ("gsi1pk", "gsi2pk", "gsi3pk"):
         if attribute in item:
             _check_key(operation, item, prefix, attribute)
@@ -82,14 +82,14 @@ def _query_partition(params: dict[str, Any]) -> str | None:
     if legacy:
         condition = legacy.get(attribute) or {}
         values = condition.get("AttributeValueList") or []
-        return _string(values[0]) if condition.get("ComparisonOperator") == "EQ" and len(values) == 1 else None
+        return string_value(values[0]) if condition.get("ComparisonOperator") == "EQ" and len(values) == 1 else None
     expression = params.get("KeyConditionExpression") or ""
     names = params.get("ExpressionAttributeNames") or {}
     values = params.get("ExpressionAttributeValues") or {}
     for clause in re.split(r"\s+AND\s+", expression, flags=re.IGNORECASE):
         match = _EQUALITY.match(clause.strip())
         if match and names.get(match.group(1), match.group(1)) == attribute:
-            return _string(values.get(match.group(2)))
+            return string_value(values.get(match.group(2)))
     return None
 
 
@@ -110,16 +110,16 @@ def _touches(table: str, params: dict[str, Any], operation: str) -> bool:
 
 def check_request(operation: str, params: dict[str, Any], table: str) -> None:
     """Refuse (raise) unless ``params`` keep within the bound tenant. Public for tests."""
-    if operation in _CONTROL_PLANE or not _touches(table, params, operation):
+    if operation in CONTROL_PLANE or not _touches(table, params, operation):
         return
     ctx = current_or_none()
     if ctx is None:
-        _refuse(operation, "no tenant bound")
+        refuse(operation, "no tenant bound")
         return
     tenant_id = str(ctx.tenant_id)
     prefix = keys.tenant_prefix(ctx.tenant_id)
     if operation == "Scan" or operation in _PARTIQL:
-        _refuse(operation, f"{operation} is never allowed on the data table")
+        refuse(operation, f"{operation} is never allowed on the data table")
     elif operation == "PutItem":
         _check_item(operation, params.get("Item"), prefix, tenant_id)
     elif operation in ("GetItem", "UpdateItem", "DeleteItem"):
@@ -127,7 +127,7 @@ def check_request(operation: str, params: dict[str, Any], table: str) -> None:
     elif operation == "Query":
         partition = _query_partition(params)
         if partition is None or not partition.startswith(prefix):
-            _refuse(operation, "query partition outside the bound tenant")
+            refuse(operation, "query partition outside the bound tenant")
     elif operation == "BatchGetItem":
         for key in (params["RequestItems"].get(table) or {}).get("Keys", []):
             _check_key(operation, key, prefix)
@@ -146,7 +146,7 @@ def check_request(operation: str, params: dict[str, Any], table: str) -> None:
             else:
                 _check_key(operation, body.get("Key"), prefix)
     else:
-        _refuse(operation, f"{operation} is not a tenant data operation")
+        refuse(operation, f"{operation} is not a tenant data operation")
 
 
 def _before_parameter_build(params: dict[str, Any], model: Any, **_: Any) -> None:

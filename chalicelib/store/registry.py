@@ -280,7 +280,7 @@ def insert_tenant(tenant: Tenant, also: Callable[[TransactWrite], None] | None =
         (keys.domain_reservation_pk(d), "domain") for d in tenant.domains
     ]
     try:
-        with TransactWrite(connection=data.transaction_connection()) as tx:
+        with TransactWrite(connection=data.platform_transaction_connection()) as tx:
             tx.save(_to_item(tenant), condition=TenantItem.pk.does_not_exist())
             for pk, kind in reservations:
                 item = ReservationItem(pk=pk, sk=keys.RESERVATION_SK, tenant_id=str(tenant.id), kind=kind)
@@ -332,7 +332,7 @@ def update_tenant(tenant: Tenant, expected_version: int,
     if previous_domains is not None:
         actions.append(TenantItem.domains.set(list(tenant.domains)))
     try:
-        with TransactWrite(connection=data.transaction_connection()) as tx:
+        with TransactWrite(connection=data.platform_transaction_connection()) as tx:
             tx.update(item, actions=actions, condition=TenantItem.version == expected_version)
             for domain in removed:
                 tx.delete(ReservationItem(pk=keys.domain_reservation_pk(domain), sk=keys.RESERVATION_SK),

@@ -15,6 +15,9 @@ SECRET = "s" * 40
 def env_of(stage: str, **changes: str | None) -> dict[str, str]:
     """A stage's environment from .chalice/config.json, with ``changes`` (None removes)."""
     env = {**stage_environment(stage, ROOT), "AWS_REGION": "us-east-1"}
+    if stage != "local":
+        # Deployed stages get the tenant role's ARN from infra (it names the account).
+        env.setdefault("TENANT_DATA_ROLE_ARN", f"arn:aws:iam::111122223333:role/tenant-platform-{stage}-tenant-data")
     for name, value in changes.items():
         if value is None:
             env.pop(name, None)
@@ -113,3 +116,37 @@ def test_exactly_one_jwks_source_is_required(sources):
 def test_a_jwks_url_must_be_https_outside_local():
     env = env_of("prod", JWT_JWKS_URL="http://auth.platform.example/.well-known/jwks.json")
     assert "JWT_JWKS_URL must be https" in refusal(env)
+
+
+# ---- tenant-scoped credentials ---------------------------------------------------------------
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_every_stage_assumes_the_tenant_role_by_default(stage):
+    settings = load_settings(env_of(stage))
+    assert settings.tenant_credentials == "assume_role" and settings.tenant_data_role_arn
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_assume_role_without_a_role_arn_is_refused_by_name(stage):
+    assert "TENANT_DATA_ROLE_ARN" in refusal(env_of(stage, TENANT_DATA_ROLE_ARN=None))
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_shared_credentials_are_refused_outside_local(stage):
+    assert "TENANT_CREDENTIALS=shared" in refusal(env_of(stage, TENANT_CREDENTIALS="shared"))
+
+
+def test_shared_credentials_are_accepted_locally_and_other_modes_are_not():
+    assert load_settings(env_of("local", TENANT_CREDENTIALS="shared")).tenant_credentials == "shared"
+    assert "TENANT_CREDENTIALS" in refusal(env_of("local", TENANT_CREDENTIALS="static"))
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:iam::12345:role/x", "arn:aws:sts::123456789012:assumed-role/x/y",
+                                 "role/tenant-data", "arn:aws:iam::123456789012:user/x"])
+def test_a_role_arn_that_is_not_an_iam_role_is_refused(arn):
+    assert "TENANT_DATA_ROLE_ARN" in refusal(env_of("local", TENANT_DATA_ROLE_ARN=arn))
+
+
+@pytest.mark.parametrize("seconds", ["899", "43201"])
+def test_a_session_life_sts_would_refuse_is_refused(seconds):
+    assert "TENANT_CREDENTIALS_SECONDS" in refusal(env_of("local", TENANT_CREDENTIALS_SECONDS=seconds))
