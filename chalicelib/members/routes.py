@@ -17,7 +17,7 @@ P = Permission
 
 
 @bp.route("/api/tenant/roles", methods=["GET"])
-@tenant_route(P.ROLES_READ, summary="The tenant's roles and their permissions")
+@tenant_route(P.ROLES_READ, response=http.page_of(RoleOut), summary="The tenant's roles and their permissions")
 def list_roles() -> dict[str, Any]:
     return {"items": roles.list_roles(), "next_cursor": None}
 
@@ -33,7 +33,7 @@ def put_role(name: str, body: RolePut) -> http.Reply:
 
 
 @bp.route("/api/tenant/members", methods=["GET"])
-@tenant_route(P.MEMBERS_READ, summary="The tenant's members")
+@tenant_route(P.MEMBERS_READ, response=http.page_of(Member), summary="The tenant's members")
 def list_members() -> dict[str, Any]:
     return {"items": [m.model_dump(mode="json") for m in service.list_members()], "next_cursor": None}
 
@@ -62,6 +62,6 @@ def update_member(id: str, body: MemberUpdate) -> http.Reply:
 
 
 @bp.route("/api/tenant/members/{id}", methods=["DELETE"])
-@tenant_route(P.MEMBERS_WRITE, summary="Remove a member")
+@tenant_route(P.MEMBERS_WRITE, status=204, summary="Remove a member")
 def remove_member(id: str) -> None:
     service.remove_member(id)
