@@ -160,3 +160,53 @@ def test_concurrent_deletes_of_one_referral_delete_it_once(tenant):
     assert len(won) == 1
     assert all(isinstance(e, (NotFoundError,)) or getattr(e, "status", None) == 409 for e in lost), lost
     assert len([e for e in stored_events(tenant) if e["action"] == "referral.deleted"]) == 1
+
+
+def test_concurrent_resumes_of_a_crashed_provisioning_finish_it_once(moto_env, monkeypatch):
+    # Given a tenant whose provisioning crashed after its first steps (its request stored)
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from chalicelib.store import registry
+    from chalicelib.tenants import provisioning
+    from chalicelib.tenants.admin_models import TenantAdminCreate
+
+    bootstrap(get_settings())
+    real_steps = provisioning.STEPS
+
+    def crash(*_: Any) -> None:
+        raise RuntimeError("the container died")
+
+    monkeypatch.setattr(provisioning, "STEPS", tuple((n, crash if n == "demo_data" else f) for n, f in real_steps))
+    with pytest.raises(RuntimeError):
+        provisioning.provision(TenantAdminCreate(slug="pitlane", name="Pit Lane", display_name="Pit Lane",
+                                                 admin_email="owner@pitlane.example", seed_demo_data=True))
+    monkeypatch.setattr(provisioning, "STEPS", real_steps)
+    stuck = registry.get_tenant(registry.tenant_id_for_slug("pitlane"))
+    assert stuck is not None and stuck.status.value == "provisioning"
+
+    # When the schedule and several admins resume it at the same moment
+    won, lost = race(stuck, [lambda: provisioning.resume(stuck) for _ in range(6)])
+
+    # Then it is active once, with each provisioned thing once (the mail at least once)
+    assert won and all(t.status.value == "active" for t in won)
+    assert all(getattr(e, "status", None) == 409 for e in lost), lost
+    active = registry.get_tenant(stuck.id)
+    assert active.status.value == "active" and active.provisioning_steps == provisioning.STEP_NAMES
+    with as_admin(active):
+        from chalicelib.members import roles, service
+        from chalicelib.network import categories, customers, professionals, referrals
+        from chalicelib.network.common import ListQuery
+        from chalicelib.network.professionals import ProfessionalQuery
+        from chalicelib.network.referrals import ReferralQuery
+
+        counts = {"categories": len(categories.list_categories(100, None)[0]),
+                  "professionals": len(professionals.list_professionals(ProfessionalQuery(limit=100))[0]),
+                  "customers": len(customers.list_customers(customers.reader(), ListQuery(limit=100))[0]),
+                  "referrals": len(referrals.list_referrals(referrals.caller(STAFF), ReferralQuery(limit=100))[0]),
+                  "members": len(service.list_members()), "roles": len(roles.list_roles())}
+    assert counts == {"categories": 11, "professionals": 4, "customers": 2, "referrals": 2, "members": 1, "roles": 4}
+    mail = [m for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+            if "owner@pitlane.example" in m.destinations["ToAddresses"]]
+    assert 1 <= len(mail) <= len(won)
+    assert len([e for e in stored_events(active) if e["action"] == "tenant.provisioned"]) <= 1
