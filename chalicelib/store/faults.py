@@ -1,4 +1,5 @@
-"""DynamoDB saying "not now": throttling that outlasted the SDK's retries, or no connection.
+"""DynamoDB saying "not now": throttling that outlasted the SDK's retries, or no connection
+(an AWS endpoint that cannot be reached at all is treated the same way, whichever service).
 
 botocore already retries these (``standard`` mode, see ``aws.py`` and pynamodb's client);
 when the retries run out the request fails as a whole and nothing was written (a failed
