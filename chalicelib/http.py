@@ -1,6 +1,7 @@
 """HTTP plumbing shared by every route: the current request, request ids, bodies, replies."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -9,7 +10,7 @@ from typing import Any
 
 from chalice import Chalice, Response
 from chalice.app import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from chalicelib.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -70,6 +71,14 @@ def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_error_from_pydantic(exc) from None
+
+
+@functools.cache
+def page_of(item: type[BaseModel]) -> type[BaseModel]:
+    """The model of a list answer, ``{"items": [item, ...], "next_cursor": str | null}``: the
+    OpenAPI document declares it, so clients and the fuzzing suite can check list responses."""
+    return create_model(f"{item.__name__}Page", items=(list[item], ...),  # type: ignore[valid-type]
+                        next_cursor=(str | None, ...))
 
 
 @dataclass

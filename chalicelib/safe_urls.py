@@ -26,6 +26,11 @@ _BLOCKED_NAMES = ("localhost", "localhost.localdomain", "metadata.google.interna
 _BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
+# IPv6 ranges that carry an IPv4 address inside (IPv4-compatible, IPv4-mapped, SIIT, NAT64,
+# 6to4): stacks and gateways translate them, so [64:ff9b::7f00:1] or [2002:7f00:1::] can
+# reach 127.0.0.1, while ``ipaddress`` calls them global. No logo host needs one.
+_IPV4_CARRYING = tuple(ipaddress.ip_network(n) for n in (
+    "::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16"))
 
 
 def check_public_https_url(value: str) -> str:
@@ -39,7 +44,8 @@ def check_public_https_url(value: str) -> str:
         raise ValueError("URL must use https")
     if parts.username is not None or parts.password is not None:
         raise ValueError("URL must not contain credentials")
-    _ = parts.port  # raises ValueError for a port that is not a number in range
+    if parts.port == 0:  # ``.port`` itself raises ValueError for one that is not a number in range
+        raise ValueError("URL port must be between 1 and 65535")
     host = _ascii_host(parts.hostname or "")
     if not host:
         raise ValueError("URL must have a host")
@@ -60,6 +66,8 @@ def check_public_https_url(value: str) -> str:
         return value
     if not address.is_global or address.is_multicast:
         raise ValueError("URL host is not a public address")
+    if address.version == 6 and any(address in network for network in _IPV4_CARRYING):
+        raise ValueError("URL host is an IPv6 address that carries an IPv4 address")
     return value
 
 

@@ -50,7 +50,8 @@ def put_config(body: service.ConfigUpdate) -> http.Reply:
 
 
 @bp.route("/api/tenant/config/versions", methods=["GET"])
-@tenant_route(P.CONFIG_READ, query=ListQuery, summary="Configuration versions, newest first")
+@tenant_route(P.CONFIG_READ, query=ListQuery, response=http.page_of(Version),
+              summary="Configuration versions, newest first")
 def list_config_versions(query: ListQuery) -> dict[str, Any]:
     return page_body(*service.list_versions(query.limit, query.cursor))
 
@@ -104,7 +105,7 @@ def get_branding_asset(name: str) -> http.Reply:
 
 
 @bp.route("/api/tenant/branding/versions", methods=["GET"])
-@tenant_route(P.CONFIG_READ, query=ListQuery, summary="Branding versions, newest first")
+@tenant_route(P.CONFIG_READ, query=ListQuery, response=http.page_of(Version), summary="Branding versions, newest first")
 def list_branding_versions(query: ListQuery) -> dict[str, Any]:
     return page_body(*branding.list_versions(query.limit, query.cursor))
 

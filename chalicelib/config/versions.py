@@ -99,6 +99,7 @@ def get_version(doc: Document, number: int) -> Version:
 def list_versions(doc: Document, limit: int, cursor: str | None) -> tuple[list[Version], str | None]:
     """Newest first."""
     if current.read(doc.kind) is None:
+        data.decode_cursor(cursor)  # a forged or foreign cursor is refused here too, not ignored
         return [_initial(doc, current_context().tenant)], None
     page = data.query_page(data.partition(doc.versions_kind), limit=limit, cursor=cursor, newest_first=True)
     return [_version(i) for i in page.items], page.next_cursor

@@ -19,7 +19,7 @@ P = Permission
 
 
 @bp.route("/api/tenant/roles", methods=["GET"])
-@tenant_route(P.ROLES_READ, summary="The tenant's roles and their permissions")
+@tenant_route(P.ROLES_READ, response=http.page_of(RoleOut), summary="The tenant's roles and their permissions")
 def list_roles() -> dict[str, Any]:
     return {"items": roles.list_roles(), "next_cursor": None}
 
@@ -35,7 +35,8 @@ def put_role(name: str, body: RolePut) -> http.Reply:
 
 
 @bp.route("/api/tenant/members", methods=["GET"])
-@tenant_route(P.MEMBERS_READ, query=ListQuery, summary="The tenant's members (cursor pagination)")
+@tenant_route(P.MEMBERS_READ, query=ListQuery, response=http.page_of(Member),
+              summary="The tenant's members (cursor pagination)")
 def list_members(query: ListQuery) -> dict[str, Any]:
     return page_body(*service.list_members(query.limit, query.cursor))
 
@@ -64,7 +65,7 @@ def update_member(id: str, body: MemberUpdate) -> http.Reply:
 
 
 @bp.route("/api/tenant/members/{id}", methods=["DELETE"])
-@tenant_route(P.MEMBERS_WRITE, summary="Remove a member")
+@tenant_route(P.MEMBERS_WRITE, status=204, summary="Remove a member")
 def remove_member(id: str) -> None:
     service.remove_member(id)
 

@@ -40,7 +40,9 @@ def _tenant_secret() -> bytes:
         try:
             candidate.save(condition=data.DataItem.pk.does_not_exist())
             item = candidate
-        except PutError:
+        except PutError as exc:
+            if not data.condition_failed(exc):
+                raise  # throttled or unreachable: not a race to settle by reading
             item = data.get(pk, _SECRET_SK)  # a concurrent first use won; use its secret
     if item is None:
         raise RuntimeError("blind index secret unavailable")

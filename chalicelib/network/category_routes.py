@@ -21,7 +21,7 @@ def _reply(category: Category, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/service-categories", methods=["GET"])
-@tenant_route(P.CATEGORIES_READ, query=ListQuery, summary="List service categories")
+@tenant_route(P.CATEGORIES_READ, query=ListQuery, response=http.page_of(Category), summary="List service categories")
 def list_categories(query: ListQuery) -> dict[str, Any]:
     return page_body(*categories.list_categories(query.limit, query.cursor))
 
@@ -47,6 +47,6 @@ def update_category(slug: str, body: CategoryUpdate) -> http.Reply:
 
 
 @bp.route("/api/service-categories/{slug}", methods=["DELETE"])
-@tenant_route(P.CATEGORIES_WRITE, summary="Delete a service category (409 while professionals offer it)")
+@tenant_route(P.CATEGORIES_WRITE, status=204, summary="Delete a service category (409 while professionals offer it)")
 def delete_category(slug: str) -> None:
     categories.delete_category(slug)

@@ -31,7 +31,7 @@ def _reply(customer: Customer, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/customers", methods=["GET"])
-@tenant_route(P.TENANT_READ, query=ListQuery, summary="List customers" + SHARED)
+@tenant_route(P.TENANT_READ, query=ListQuery, response=http.page_of(Customer), summary="List customers" + SHARED)
 def list_customers(query: ListQuery) -> dict[str, Any]:
     return page_body(*customers.list_customers(customers.reader(), query))
 
@@ -61,6 +61,6 @@ def update_customer(id: str, body: CustomerUpdate) -> http.Reply:
 
 
 @bp.route("/api/customers/{id}", methods=["DELETE"])
-@tenant_route(P.CUSTOMERS_WRITE, summary="Delete a customer (409 while open referrals name it)")
+@tenant_route(P.CUSTOMERS_WRITE, status=204, summary="Delete a customer (409 while open referrals name it)")
 def delete_customer(id: str) -> None:
     customers.delete_customer(parse_id(id))

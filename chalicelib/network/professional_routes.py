@@ -22,7 +22,8 @@ def _reply(professional: Professional, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/professionals", methods=["GET"])
-@tenant_route(P.PROFESSIONALS_READ, query=ProfessionalQuery, summary="List professionals (?category=<slug>)")
+@tenant_route(P.PROFESSIONALS_READ, query=ProfessionalQuery, response=http.page_of(Professional),
+              summary="List professionals (?category=<slug>)")
 def list_professionals(query: ProfessionalQuery) -> dict[str, Any]:
     return page_body(*professionals.list_professionals(query))
 
@@ -51,6 +52,6 @@ def update_professional(id: str, body: ProfessionalUpdate) -> http.Reply:
 
 
 @bp.route("/api/professionals/{id}", methods=["DELETE"])
-@tenant_route(P.PROFESSIONALS_WRITE, summary="Delete a professional (409 while open referrals point at it)")
+@tenant_route(P.PROFESSIONALS_WRITE, status=204, summary="Delete a professional (409 while open referrals point at it)")
 def delete_professional(id: str) -> None:
     professionals.delete_professional(parse_id(id))

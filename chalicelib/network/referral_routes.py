@@ -32,7 +32,7 @@ def _reply(referral: Referral, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/referrals", methods=["GET"])
-@tenant_route(P.TENANT_READ, query=ReferralQuery, summary="List referrals" + SHARED)
+@tenant_route(P.TENANT_READ, query=ReferralQuery, response=http.page_of(Referral), summary="List referrals" + SHARED)
 def list_referrals(query: ReferralQuery) -> dict[str, Any]:
     return page_body(*referrals.list_referrals(caller(P.REFERRALS_READ), query))
 
@@ -61,6 +61,6 @@ def update_referral(id: str, body: ReferralUpdate) -> http.Reply:
 
 
 @bp.route("/api/referrals/{id}", methods=["DELETE"])
-@tenant_route(P.REFERRALS_WRITE, summary="Delete a referral (releases its references if open)")
+@tenant_route(P.REFERRALS_WRITE, status=204, summary="Delete a referral (releases its references if open)")
 def delete_referral(id: str) -> None:
     referrals.delete_referral(parse_id(id))

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,10 @@ class TenantItem(Model):
     kms_key_arn = UnicodeAttribute()
     previous_kms_key_arns = ListAttribute(of=UnicodeAttribute, default=list)
     provisioning_steps = ListAttribute(of=UnicodeAttribute, default=list)
+    # Who runs the provisioning steps now, and until when (epoch seconds): concurrent
+    # resumes would each create the demo data. A crashed holder's lease lapses.
+    provisioning_lease = UnicodeAttribute(null=True)
+    provisioning_lease_until = NumberAttribute(null=True)
 
     by_created = _TenantsIndex()
 
@@ -263,6 +268,37 @@ def mark_provisioning_step(tenant_id: UUID, step: str) -> None:
             TenantItem.updated_at.set(iso(datetime.now(UTC)))],
             condition=(TenantItem.status == TenantStatus.PROVISIONING.value)
             & ~TenantItem.provisioning_steps.contains(step))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def take_provisioning_lease(tenant_id: UUID, owner: str, seconds: int) -> bool:
+    """Hold the right to run a provisioning tenant's steps; False while another holds it
+    (or the tenant is not provisioning any more)."""
+    _bind()
+    now = int(time.time())
+    item = TenantItem(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_SK)
+    try:
+        item.update(actions=[TenantItem.provisioning_lease.set(owner),
+                             TenantItem.provisioning_lease_until.set(now + seconds)],
+                    condition=(TenantItem.status == TenantStatus.PROVISIONING.value)
+                    & (TenantItem.provisioning_lease_until.does_not_exist()
+                       | (TenantItem.provisioning_lease_until < now)))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def release_provisioning_lease(tenant_id: UUID, owner: str) -> None:
+    """Give the lease back (a no-op if it lapsed and another holds it, or activation cleared it)."""
+    _bind()
+    item = TenantItem(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_SK)
+    try:
+        item.update(actions=[TenantItem.provisioning_lease.remove(), TenantItem.provisioning_lease_until.remove()],
+                    condition=TenantItem.provisioning_lease == owner)
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise

@@ -41,6 +41,7 @@ from chalicelib.errors import (
 from chalicelib.logs import bind_log_keys, configure_logging, reset_log_keys, security_event
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
+from chalicelib.store.faults import unavailable_error
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import RequestOrigin, TenantContext
 from chalicelib.tenancy.resolution import references, resolve, resolve_for_platform_read
@@ -168,9 +169,14 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         if exc.status in (401, 403):
             security_event("access_refused", code=exc.code, status=exc.status, path=request.path)
         return http.problem(exc, request_id)
-    except Exception:
-        log.exception("unhandled error")
-        return http.problem(InternalError(), request_id)
+    except Exception as exc:
+        unavailable = unavailable_error(exc)
+        if unavailable is None:
+            log.exception("unhandled error")
+            return http.problem(InternalError(), request_id)
+        log.warning("storage unavailable", exc_info=True)
+        status = unavailable.status
+        return http.problem(unavailable, request_id)
     finally:
         log.info(
             "request",

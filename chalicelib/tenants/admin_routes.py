@@ -33,7 +33,8 @@ def create_tenant(body: TenantAdminCreate) -> http.Reply:
 
 
 @bp.route("/api/admin/tenants", methods=["GET"])
-@platform_route(query=TenantListQuery, summary="List tenants by creation; ?status=, ?plan=, ?q=, cursor pagination")
+@platform_route(query=TenantListQuery, response=http.page_of(TenantAdminView),
+                summary="List tenants by creation; ?status=, ?plan=, ?q=, cursor pagination")
 def list_tenants(query: TenantListQuery) -> dict[str, Any]:
     tenants, cursor = registry.list_tenants_page(
         limit=query.limit, cursor=query.cursor, status=query.status.value if query.status else None,
@@ -57,7 +58,7 @@ def update_tenant(id: str, body: TenantUpdate) -> http.Reply:
 
 
 @bp.route("/api/admin/tenants/{id}", methods=["DELETE"])
-@platform_route(summary="Soft-delete a tenant: inactive, data kept, clients get 404; repeatable")
+@platform_route(status=204, summary="Soft-delete a tenant: inactive, data kept, clients get 404; repeatable")
 def delete_tenant(id: str) -> None:
     admin.deactivate(tenant_by_reference(id))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pynamodb.transactions import TransactWrite
 
@@ -43,6 +43,9 @@ REQUEST_SK = "REQUEST"
 ADMIN_ROLE = "tenant_admin"
 # A tenant in provisioning for longer than this is taken to be stuck (its request died).
 STUCK_AFTER = timedelta(minutes=5)
+# Longer than a provisioning run (API Gateway's 29 s), shorter than STUCK_AFTER: a crashed
+# holder's lease has lapsed before the schedule resumes its tenant.
+LEASE_SECONDS = 120
 
 DEFAULT_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("mechanical-repair", "Mechanical repair"),
@@ -153,18 +156,35 @@ def provision(body: TenantAdminCreate) -> Tenant:
 
 
 def resume(tenant: Tenant) -> Tenant:
-    """Run the steps ``tenant`` has not recorded, then activate it; idempotent."""
+    """Run the steps ``tenant`` has not recorded, then activate it; idempotent.
+
+    One resume at a time holds the tenant's provisioning lease (the schedule and an
+    admin's POST may race): another gets 409 ``provisioning_in_progress``, or the active
+    tenant if the holder finished meanwhile.
+    """
     if tenant.status != TenantStatus.PROVISIONING:
         return tenant
-    with tenancy_context.bound(tenancy_context.acting_in(tenant)):
-        request = _load_request()
-        for name, step in STEPS:
-            if name in tenant.provisioning_steps:
-                continue
-            step(tenant, request)
-            registry.mark_provisioning_step(tenant.id, name)
-            log.info("provisioning step done", extra={"fields": {"tenant_id": str(tenant.id), "step": name}})
-    return _activate(tenant.id)
+    owner = str(uuid4())
+    if not registry.take_provisioning_lease(tenant.id, owner, LEASE_SECONDS):
+        current = registry.get_tenant(tenant.id)
+        if current is not None and current.status != TenantStatus.PROVISIONING:
+            return current
+        raise ConflictError("this tenant's provisioning is running; retry shortly",
+                            extra={"conflict": "provisioning_in_progress"})
+    try:
+        # The steps a previous holder recorded, not those of the copy the caller read
+        current = registry.get_tenant(tenant.id) or tenant
+        with tenancy_context.bound(tenancy_context.acting_in(current)):
+            request = _load_request()
+            for name, step in STEPS:
+                if name in current.provisioning_steps:
+                    continue
+                step(current, request)
+                registry.mark_provisioning_step(current.id, name)
+                log.info("provisioning step done", extra={"fields": {"tenant_id": str(current.id), "step": name}})
+        return _activate(current.id)
+    finally:
+        registry.release_provisioning_lease(tenant.id, owner)
 
 
 def _activate(tenant_id: UUID) -> Tenant:
