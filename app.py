@@ -9,6 +9,7 @@ from chalicelib.crypto.routes import bp as key_routes
 from chalicelib.jobs import audit as audit_jobs
 from chalicelib.jobs import key_rotation
 from chalicelib.jobs import provisioning as provisioning_jobs
+from chalicelib.limits.routes import bp as limits_routes
 from chalicelib.members.routes import bp as member_routes
 from chalicelib.meta.routes import bp as meta_routes
 from chalicelib.network.category_routes import bp as category_routes
@@ -34,6 +35,7 @@ app.register_blueprint(config_routes)
 app.register_blueprint(config_admin_routes)
 app.register_blueprint(tenant_admin_routes)
 app.register_blueprint(member_routes)
+app.register_blueprint(limits_routes)
 
 app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
 app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(audit_jobs.apply_audit_retention)
