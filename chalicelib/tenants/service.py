@@ -14,6 +14,7 @@ from chalicelib import audit
 from chalicelib.config import schema as config_schema
 from chalicelib.crypto import keys as tenant_keys
 from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
+from chalicelib.limits import counters
 from chalicelib.limits.plans import plan_names
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
@@ -111,6 +112,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
 
             def add(tx: TransactWrite) -> None:
                 audited(tx)
+                counters.add_initial(tx)
                 if also is not None:
                     also(tx)
 
