@@ -11,8 +11,9 @@ import re
 from chalice import Blueprint
 
 from chalicelib import http
+from chalicelib.auth.permissions import Permission
 from chalicelib.errors import NotFoundError
-from chalicelib.limits import admin
+from chalicelib.limits import admin, usage
 from chalicelib.limits.models import (
     PLAN_NAME_PATTERN,
     LimitOverrides,
@@ -20,9 +21,10 @@ from chalicelib.limits.models import (
     PlanList,
     PlanUpdate,
     TenantLimits,
+    TenantUsage,
 )
 from chalicelib.network.common import etag, expected_version
-from chalicelib.tenancy import platform_route
+from chalicelib.tenancy import platform_route, tenant_route
 from chalicelib.tenants.lookup import tenant_by_reference
 
 bp = Blueprint(__name__)
@@ -66,3 +68,10 @@ def get_tenant_limits(id: str) -> http.Reply:
 def put_tenant_limits(id: str, body: LimitOverrides) -> http.Reply:
     limits = admin.set_overrides(tenant_by_reference(id), body, _optional_if_match())
     return http.Reply(limits, 200, {"ETag": etag(limits.version)})
+
+
+@bp.route("/api/tenant/usage", methods=["GET"])
+@tenant_route(Permission.USAGE_READ, response=TenantUsage,
+              summary="The tenant's usage (professionals, customers, storage) against its effective limits")
+def get_usage() -> TenantUsage:
+    return usage.report()
