@@ -24,10 +24,11 @@ credentials, and the tenant role must never reach the registry (the anchor exist
 that tenant-scoped access cannot cut the trail short), so these run on
 :func:`platform_connection` with the process's own credentials. Its checks keep that
 privilege narrow: in a platform transaction the data table may only receive new items
-(Puts conditioned on ``attribute_not_exists``) in four partitions of the bound tenant:
+(Puts conditioned on ``attribute_not_exists``) in five partitions of the bound tenant:
 ``AUDIT`` (events), ``AUDITDIGEST`` (seals), ``PROV`` (the provisioning request,
-written with the tenant) and ``BRANDVER`` (a branding version: a super-admin's new
-display name is the tenant's public name too), plus a conditional Put of the branding
+written with the tenant), ``USAGE`` (the zero usage counters, written with the tenant)
+and ``BRANDVER`` (a branding version: a super-admin's new display name is the tenant's
+public name too), plus a conditional Put of the branding
 pointer (``BRAND``, conditioned on the version read). That is all the Lambda role's IAM
 policy allows on the data table (``dynamodb:PutItem`` under those leading keys).
 """
@@ -45,7 +46,7 @@ from chalicelib.tenancy.context import current_or_none
 
 _TRANSACTIONS = ("TransactWriteItems", "TransactGetItems")
 # The only data-table partitions a platform transaction may add items to.
-PLATFORM_WRITABLE_KINDS = (keys.AUDIT, keys.AUDIT_DIGEST, keys.PROVISIONING, keys.BRANDING_VERSION)
+PLATFORM_WRITABLE_KINDS = (keys.AUDIT, keys.AUDIT_DIGEST, keys.PROVISIONING, keys.BRANDING_VERSION, keys.USAGE)
 
 
 def _tables(operation_kwargs: dict[str, Any]) -> set[str]:
@@ -101,7 +102,7 @@ class PlatformTransactionConnection(Connection):
                 (new_item and pk in {keys.data_partition(ctx.tenant_id, k) for k in PLATFORM_WRITABLE_KINDS})
                 or (bool(condition) and pk == keys.data_partition(ctx.tenant_id, keys.BRANDING)))
             if not allowed:
-                guard.refuse(operation_name, "a platform transaction may only add audit, provisioning and "
+                guard.refuse(operation_name, "a platform transaction may only add audit, provisioning, usage and "
                                              "branding-version items")
         return dict(super().dispatch(operation_name, operation_kwargs))
 
