@@ -115,3 +115,56 @@ def listing(client: Any, tenant: Any, path: str) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
         if not cursor:
             return items
+
+
+class FakeLambdaContext:
+    """A Lambda context whose remaining time drops to ``low_ms`` after ``plenty_calls`` reads."""
+
+    def __init__(self, plenty_calls: int = 10**9, low_ms: int = 1000) -> None:
+        self.calls = 0
+        self.plenty_calls, self.low_ms = plenty_calls, low_ms
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls += 1
+        return 60_000 if self.calls <= self.plenty_calls else self.low_ms
+
+
+def queue_url(name: str | None = None) -> str:
+    return str(aws.client("sqs").get_queue_url(QueueName=name or get_settings().exports_queue)["QueueUrl"])
+
+
+def take_messages(name: str | None = None) -> list[dict[str, Any]]:
+    """Every visible message of the exports queue, removed from it."""
+    sqs, taken, url = aws.client("sqs"), [], queue_url(name)
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                    AttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            return taken
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        taken += batch
+
+
+def deliver(message: dict[str, Any], context: Any = None, receive_count: int = 1) -> list[str]:
+    """Run the exports worker on ``message`` as Lambda would; the ids it reports failed."""
+    from app import app
+
+    attributes = {name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+                  for name, value in (message.get("MessageAttributes") or {}).items()}
+    event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": "r", "body": message["Body"],
+                          "attributes": {"ApproximateReceiveCount": str(receive_count)},
+                          "messageAttributes": attributes, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
+    result = app.handler_map["exports_worker"](event, context or FakeLambdaContext())
+    return [f["itemIdentifier"] for f in result["batchItemFailures"]]
+
+
+def open_uploads() -> list[dict[str, Any]]:
+    return list(aws.client("s3").list_multipart_uploads(Bucket=get_settings().exports_bucket).get("Uploads", []))
+
+
+def stored_keys(prefix: str = "") -> list[str]:
+    listed = aws.client("s3").list_objects_v2(Bucket=get_settings().exports_bucket, Prefix=prefix)
+    return [o["Key"] for o in listed.get("Contents", [])]

@@ -3,20 +3,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from chalicelib import aws
+from chalicelib.exports import records
+from chalicelib.exports.models import ExportStatus
+from chalicelib.local import bootstrap
+from chalicelib.settings import EXPORTS_QUEUE, get_settings
+from tests.audit_helpers import stored_events
 from tests.conftest import body_of
 from tests.exports_support import (
     EXPORTS,
+    deliver,
     download,
     export_of,
     listing,
+    open_uploads,
     parse_csv_export,
     parse_json_export,
+    queue_url,
     request,
     run_queue,
+    stored_keys,
+    take_messages,
 )
-from tests.security.encryption_support import populate
+from tests.security.encryption_support import as_tenant, populate
 
 
 def sent_mail() -> list[Any]:
@@ -103,3 +118,152 @@ def test_a_csv_export_is_a_zip_of_one_csv_per_entity_with_headers(client, tenant
     assert len(exported["audit"]) == found["counts"]["audit"] > 0
     assert {"professional.created", "export.requested"} <= {row["action"] for row in exported["audit"]}
     assert found["sha256"] == hashlib.sha256(blob).hexdigest()
+
+
+# ---- isolation and encryption at rest ------------------------------------------------------
+
+def test_another_tenant_gets_404_for_an_export_and_its_download(client, tenant_a, tenant_b):
+    populate(client, tenant_a, professionals=2, customers=1)
+    found = completed_export(client, tenant_a, {"format": "json", "notify_email": "owner@acme.example"})
+    events_before = len(stored_events(tenant_b))
+
+    for path in (f"{EXPORTS}/{found['id']}", f"{EXPORTS}/{found['id']}/download"):
+        response = client.get(path, tenant=tenant_b)
+        assert response.status_code == 404 and body_of(response)["code"] == "not_found", path
+    assert body_of(client.get(EXPORTS, tenant=tenant_b))["items"] == []
+    assert len(stored_events(tenant_b)) == events_before
+    assert not any(e["action"] == "export.downloaded" for e in stored_events(tenant_a))
+
+
+def test_the_object_is_under_the_tenants_prefix_encrypted_with_its_own_key(client, tenant_a, tenant_b):
+    populate(client, tenant_a, professionals=2, customers=1)
+    found = completed_export(client, tenant_a, {"format": "csv", "notify_email": "owner@acme.example"})
+    _, key, _ = download(client, tenant_a, found["id"])
+
+    assert key.startswith(f"tenants/{tenant_a.id}/exports/{found['id']}")
+    head = aws.client("s3").head_object(Bucket=get_settings().exports_bucket, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == tenant_a.kms_key_arn != tenant_b.kms_key_arn
+    assert stored_keys() == [key]  # nothing parked or left beside it
+    assert open_uploads() == []
+
+
+def test_the_download_is_audited_and_redirects_to_a_five_minute_url(client, tenant_a):
+    populate(client, tenant_a, professionals=2, customers=1)
+    found = completed_export(client, tenant_a, {"format": "json", "notify_email": "owner@acme.example"})
+    response = client.get(f"{EXPORTS}/{found['id']}/download", tenant=tenant_a)
+    assert response.status_code == 302 and response.headers["Cache-Control"] == "no-store"
+    assert "X-Amz-Expires=300" in response.headers["Location"]
+    [event] = [e for e in stored_events(tenant_a) if e["action"] == "export.downloaded"]
+    assert event["target"] == {"kind": "export", "id": found["id"]} and event["actor"]["type"] == "user"
+    actions = [e["action"] for e in stored_events(tenant_a) if e["target"]["kind"] == "export"]
+    assert actions == ["export.requested", "export.completed", "export.downloaded"]
+
+
+@pytest.mark.parametrize("role", ["manager", "professional", "customer"])
+def test_only_roles_with_exports_manage_reach_exports(client, tenant_a, role):
+    populate(client, tenant_a, professionals=2, customers=1)
+    found = completed_export(client, tenant_a, {"format": "json", "notify_email": "owner@acme.example"})
+    for method, path in (("POST", EXPORTS), ("GET", EXPORTS), ("GET", f"{EXPORTS}/{found['id']}"),
+                         ("GET", f"{EXPORTS}/{found['id']}/download")):
+        response = client.request(method, path, tenant=tenant_a, role=role,
+                                  body={"format": "json", "notify_email": "x@acme.example"})
+        assert response.status_code == 403, (method, path)
+    assert len(body_of(client.get(EXPORTS, tenant=tenant_a))["items"]) == 1
+
+
+# ---- requests ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    {"format": "xml", "notify_email": "a@acme.example"},
+    {"format": "json", "include": ["members"], "notify_email": "a@acme.example"},
+    {"format": "json", "include": ["customers", "customers"], "notify_email": "a@acme.example"},
+    {"format": "json", "include": [], "notify_email": "a@acme.example"},
+    {"format": "json", "notify_email": "not-an-address"},
+    {"format": "json", "notify_email": "a@acme.example", "status": "completed"},
+    {"format": "json"},  # no address: the token has no email claim
+])
+def test_a_bad_request_is_422_and_stores_nothing(client, tenant_a, body):
+    response = request(client, tenant_a, body)
+    assert response.status_code == 422 and body_of(response)["code"] == "validation_error"
+    assert body_of(client.get(EXPORTS, tenant=tenant_a))["items"] == []
+    assert take_messages() == []
+
+
+def test_the_link_goes_to_the_tokens_email_claim_by_default(client, tenant_a, tokens):
+    token = tokens.token(tenant=tenant_a, email="claim@acme.example")
+    response = client.request("POST", EXPORTS, tenant=tenant_a, token=token, body={"format": "csv"})
+    assert response.status_code == 202
+    before = len(sent_mail())
+    run_queue()
+    [mail] = sent_mail()[before:]
+    assert mail.destinations["ToAddresses"] == ["claim@acme.example"]
+
+
+def test_list_shows_status_counts_and_pages_newest_first(client, tenant_a):
+    ids = [body_of(request(client, tenant_a))["id"] for _ in range(3)]
+    page = body_of(client.get(f"{EXPORTS}?limit=2", tenant=tenant_a))
+    assert [e["id"] for e in page["items"]] == ids[::-1][:2] and page["next_cursor"]
+    rest = body_of(client.get(f"{EXPORTS}?limit=2&cursor={page['next_cursor']}", tenant=tenant_a))
+    assert [e["id"] for e in rest["items"]] == ids[:1] and rest["next_cursor"] is None
+    assert {e["status"] for e in page["items"]} == {"queued"}
+    assert "notify_email" not in page["items"][0] and "progress" not in page["items"][0]
+    not_ready = client.get(f"{EXPORTS}/{ids[0]}/download", tenant=tenant_a)
+    assert not_ready.status_code == 409 and body_of(not_ready)["code"] == "export_not_ready"
+    run_queue()
+    done = export_of(client, tenant_a, ids[0])
+    assert done["status"] == "completed" and done["started_at"] and done["completed_at"] and done["expires_at"]
+    assert set(done["counts"]) == {"professionals", "customers", "referrals", "service_categories"}
+
+
+# ---- delivery: duplicates, poison messages ----------------------------------------------------
+
+def test_a_duplicate_delivery_runs_the_export_once(client, tenant_a):
+    populate(client, tenant_a, professionals=2, customers=2)
+    export_id = body_of(request(client, tenant_a))["id"]
+    [message] = take_messages()
+    mails = len(sent_mail())
+
+    assert deliver(message) == []
+    first = export_of(client, tenant_a, export_id)
+    assert deliver(message) == []  # acknowledged, and nothing done
+    assert export_of(client, tenant_a, export_id) == first
+    completed = [e for e in stored_events(tenant_a) if e["action"] == "export.completed"]
+    assert len(completed) == 1 and len(sent_mail()) == mails + 1
+    assert len(stored_keys(f"tenants/{tenant_a.id}/exports/")) == 1
+
+
+def test_a_copy_delivered_while_a_run_holds_the_export_is_dropped(client, tenant_a):
+    export_id = uuid.UUID(body_of(request(client, tenant_a))["id"])
+    [message] = take_messages()
+    with as_tenant(tenant_a):
+        held = records.load(export_id)
+        records.save(held.model_copy(update={"status": ExportStatus.RUNNING,
+                                             "lease_until": records.now() + timedelta(seconds=60)}))
+    assert deliver(message) == []
+    assert export_of(client, tenant_a, str(export_id))["status"] == "running"
+    assert open_uploads() == []
+
+
+def test_a_poison_message_reaches_the_dead_letter_queue(client, tenant_a):
+    """The real redrive policy (moto applies maxReceiveCount on receive, as SQS does)."""
+    sqs = aws.client("sqs")
+    for body, attributes in (
+        ("not json", {"tenant_id": {"DataType": "String", "StringValue": str(tenant_a.id)}}),
+        (json.dumps({"tenant_id": str(uuid.uuid4()), "export_id": str(uuid.uuid4()), "step": 1}), {}),
+        (json.dumps({"tenant_id": str(tenant_a.id), "export_id": "nope", "step": 1}),
+         {"tenant_id": {"DataType": "String", "StringValue": str(tenant_a.id)}}),
+    ):
+        sqs.send_message(QueueUrl=queue_url(), MessageBody=body, MessageAttributes=attributes)
+    for _ in range(bootstrap.MAX_RECEIVES + 1):
+        received = sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                       AttributeNames=["All"]).get("Messages", [])
+        for message in received:
+            count = int(message["Attributes"]["ApproximateReceiveCount"])
+            assert deliver(message, receive_count=count) == [message["MessageId"]]  # reported failed
+            # Lambda returns it to the queue; its visibility timeout is skipped here.
+            sqs.change_message_visibility(QueueUrl=queue_url(), ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+    assert take_messages() == []
+    dead = take_messages(EXPORTS_QUEUE + "-dlq")
+    assert len(dead) == 3 and {m["Body"] for m in dead} >= {"not json"}
