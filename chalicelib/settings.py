@@ -74,7 +74,7 @@ class Settings(BaseModel):
     # and how long before the Lambda deadline the worker stops to checkpoint.
     export_retention_days: int = Field(default=7, ge=1, le=365)
     export_part_size_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024, le=512 * 1024 * 1024)
-    export_page_size: int = Field(default=100, ge=1, le=100)
+    export_page_size: int = Field(default=1000, ge=1, le=1000)
     export_checkpoint_margin_seconds: float = Field(default=15.0, ge=1, le=600)
     # The origin the emailed download link names (e.g. http://127.0.0.1:8000 locally);
     # unset, it is https://<slug>.<PLATFORM_DOMAIN>.

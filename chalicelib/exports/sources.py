@@ -15,8 +15,8 @@ from chalicelib.audit.models import AuditQuery
 from chalicelib.audit.queries import list_events
 from chalicelib.exports.models import Entity
 from chalicelib.network import categories, customers, professionals, referrals
-from chalicelib.network.common import ListQuery
 from chalicelib.network.models import Category, Customer, Professional, Referral
+from chalicelib.store import data
 
 Page = tuple[list[dict[str, Any]], str | None]
 Reader = Callable[[int, str | None], Page]
@@ -26,31 +26,18 @@ def _dump(models: list[Any]) -> list[dict[str, Any]]:
     return [m.model_dump(mode="json") for m in models]
 
 
-def _professionals(limit: int, cursor: str | None) -> Page:
-    items, nxt = professionals.list_professionals(professionals.ProfessionalQuery(limit=limit, cursor=cursor))
-    return _dump(items), nxt
+def _paged(export_page: Callable[[int, str | None], tuple[list[Any], str | None]]) -> Reader:
+    def read(limit: int, cursor: str | None) -> Page:
+        items, nxt = export_page(limit, cursor)
+        return _dump(items), nxt
 
-
-def _customers(limit: int, cursor: str | None) -> Page:
-    staff = customers.Reader(own_sub=None)
-    items, nxt = customers.list_customers(staff, ListQuery(limit=limit, cursor=cursor))
-    return _dump(items), nxt
-
-
-def _referrals(limit: int, cursor: str | None) -> Page:
-    staff = referrals.Caller(professional_id=None)
-    items, nxt = referrals.list_referrals(staff, referrals.ReferralQuery(limit=limit, cursor=cursor))
-    return _dump(items), nxt
-
-
-def _categories(limit: int, cursor: str | None) -> Page:
-    items, nxt = categories.list_categories(limit, cursor)
-    return _dump(items), nxt
+    return read
 
 
 def _audit(limit: int, cursor: str | None) -> Page:
-    # Newest first, within the tenant's retention, as GET /api/tenant/audit shows them.
-    return list_events(AuditQuery(limit=limit, cursor=cursor))
+    # Newest first, within the tenant's retention, as GET /api/tenant/audit shows them
+    # (API-sized pages: the audit reader applies the retention window).
+    return list_events(AuditQuery(limit=min(limit, data.MAX_PAGE), cursor=cursor))
 
 
 AUDIT_COLUMNS = ["id", "at", "tenant_id", "action", "actor", "target", "changes", "details", "request_id",
@@ -62,10 +49,10 @@ def _columns(model: type[BaseModel]) -> list[str]:
 
 
 READERS: dict[Entity, tuple[Reader, Callable[[], list[str]]]] = {
-    Entity.PROFESSIONALS: (_professionals, lambda: _columns(Professional)),
-    Entity.CUSTOMERS: (_customers, lambda: _columns(Customer)),
-    Entity.REFERRALS: (_referrals, lambda: _columns(Referral)),
-    Entity.SERVICE_CATEGORIES: (_categories, lambda: _columns(Category)),
+    Entity.PROFESSIONALS: (_paged(professionals.export_page), lambda: _columns(Professional)),
+    Entity.CUSTOMERS: (_paged(customers.export_page), lambda: _columns(Customer)),
+    Entity.REFERRALS: (_paged(referrals.export_page), lambda: _columns(Referral)),
+    Entity.SERVICE_CATEGORIES: (_paged(categories.export_page), lambda: _columns(Category)),
     Entity.AUDIT: (_audit, lambda: list(AUDIT_COLUMNS)),
 }
 

@@ -13,11 +13,16 @@ from chalicelib import aws
 from chalicelib.exports import records
 from chalicelib.exports.models import ExportStatus
 from chalicelib.local import bootstrap
-from chalicelib.settings import EXPORTS_QUEUE, get_settings
+from chalicelib.settings import EXPORTS_QUEUE, get_settings, reset_settings
+from chalicelib.store import data
+from chalicelib.store import keys as store_keys
+from chalicelib.store.data import DataItem
+from chalicelib.tenancy.resolution import clear_cache
 from tests.audit_helpers import stored_events
 from tests.conftest import body_of
 from tests.exports_support import (
     EXPORTS,
+    FakeLambdaContext,
     deliver,
     download,
     export_of,
@@ -25,9 +30,11 @@ from tests.exports_support import (
     open_uploads,
     parse_csv_export,
     parse_json_export,
+    pump,
     queue_url,
     request,
     run_queue,
+    seed_customers,
     stored_keys,
     take_messages,
 )
@@ -267,3 +274,167 @@ def test_a_poison_message_reaches_the_dead_letter_queue(client, tenant_a):
     assert take_messages() == []
     dead = take_messages(EXPORTS_QUEUE + "-dlq")
     assert len(dead) == 3 and {m["Body"] for m in dead} >= {"not json"}
+
+
+# ---- checkpoints, crashes, failures --------------------------------------------------------------
+
+def _query_crash(after: int) -> Any:
+    """A DynamoDB hook that fails the ``after``-th Query of the customers partition."""
+    seen: list[int] = []
+
+    def hook(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "Query" and "#CUS" in json.dumps(params.get("ExpressionAttributeValues", {})):
+            seen.append(1)
+            if len(seen) == after:
+                raise RuntimeError("the worker died")
+
+    return hook
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_an_export_checkpoints_crashes_and_resumes_with_no_row_lost_or_repeated(client, tenant_a, fmt,
+                                                                                monkeypatch):
+    monkeypatch.setenv("EXPORT_PAGE_SIZE", "50")
+    reset_settings()
+    seed_customers(tenant_a, 620)
+    export_id = body_of(request(client, tenant_a, {"format": fmt, "notify_email": "o@acme.example",
+                                                   "include": ["service_categories", "customers", "referrals"]}))["id"]
+    [first] = take_messages()
+
+    # Step 1: time runs short after four pages; the worker checkpoints and sends step 2.
+    assert deliver(first, FakeLambdaContext(plenty_calls=4)) == []
+    halfway = export_of(client, tenant_a, export_id)
+    assert halfway["status"] == "running" and 0 < halfway["counts"]["customers"] < 620
+    [second] = take_messages()
+    assert json.loads(second["Body"])["step"] == 2
+    parked = [k for k in stored_keys() if ".pending-" in k]
+    assert len(parked) == 1
+
+    # Step 2 dies mid-way (after its own checkpoint-free pages): reported failed, lease released.
+    hook = _query_crash(after=3)
+    aws.install_session_hook("before-parameter-build.dynamodb", hook)
+    try:
+        assert deliver(second) == [second["MessageId"]]
+    finally:
+        aws.remove_session_hook("before-parameter-build.dynamodb", hook)
+    assert export_of(client, tenant_a, export_id)["counts"] == halfway["counts"]  # from the checkpoint
+
+    # The redelivery resumes from the checkpoint, checkpoints once more, and a step 3 finishes.
+    assert deliver(second, FakeLambdaContext(plenty_calls=3), receive_count=2) == []
+    [third] = take_messages()
+    assert deliver(third) == [] and take_messages() == []
+
+    done = export_of(client, tenant_a, export_id)
+    assert done["status"] == "completed" and done["counts"]["customers"] == 620
+    blob, _, _ = download(client, tenant_a, export_id)
+    rows = parse_json_export(blob)["customers"] if fmt == "json" else parse_csv_export(blob)["customers"]
+    names = sorted(row["name"] for row in rows)
+    assert names == sorted(f"Customer {n}" for n in range(620))  # none missing, none twice
+    assert done["sha256"] == hashlib.sha256(blob).hexdigest() and done["size_bytes"] == len(blob)
+    assert [k for k in stored_keys() if ".pending-" in k] == [] and open_uploads() == []
+
+
+def test_an_item_that_does_not_decrypt_fails_the_export_aborts_the_upload_and_mails(client, tenant_a):
+    populate(client, tenant_a, professionals=2, customers=2)
+    [victim] = listing(client, tenant_a, "/api/customers")[:1]
+    with as_tenant(tenant_a):
+        item = data.get(data.partition(store_keys.CUSTOMER), victim["id"])
+        item.update(actions=[DataItem.pii.set(item.pii[:-8] + "AAAAAAAA")])
+    mails = len(sent_mail())
+    export_id = body_of(request(client, tenant_a))["id"]
+    run_queue()
+
+    failed = export_of(client, tenant_a, export_id)
+    assert failed["status"] == "failed" and "could not be decrypted" in failed["error"]
+    assert failed["completed_at"] and failed["sha256"] is None
+    assert open_uploads() == [] and stored_keys() == []
+    [mail] = sent_mail()[mails:]
+    assert "failed" in mail.subject and "could not be decrypted" in mail.body
+    assert [e["action"] for e in stored_events(tenant_a) if e["target"]["kind"] == "export"] == [
+        "export.requested", "export.failed"]
+    assert client.get(f"{EXPORTS}/{export_id}/download", tenant=tenant_a).status_code == 409
+
+
+def test_an_error_on_the_last_receive_fails_the_export_instead_of_retrying(client, tenant_a):
+    populate(client, tenant_a, professionals=2, customers=2)
+    export_id = body_of(request(client, tenant_a))["id"]
+    [message] = take_messages()
+    hook = _query_crash(after=1)
+    aws.install_session_hook("before-parameter-build.dynamodb", hook)
+    try:
+        assert deliver(message, receive_count=1) == [message["MessageId"]]
+        assert export_of(client, tenant_a, export_id)["status"] == "running"
+        hook2 = _query_crash(after=1)
+        aws.install_session_hook("before-parameter-build.dynamodb", hook2)
+        assert deliver(message, receive_count=bootstrap.MAX_RECEIVES) == []  # handled: recorded failed
+    finally:
+        aws.remove_session_hook("before-parameter-build.dynamodb", hook)
+        aws.remove_session_hook("before-parameter-build.dynamodb", hook2)
+    failed = export_of(client, tenant_a, export_id)
+    assert failed["status"] == "failed" and "repeatedly" in failed["error"]
+    assert open_uploads() == []
+
+
+def test_a_message_for_an_inactive_tenant_is_refused(client, tenant_a):
+    export_id = body_of(request(client, tenant_a))["id"]
+    [message] = take_messages()
+    client.request("DELETE", f"/api/admin/tenants/{tenant_a.id}", role="platform_admin")
+    clear_cache()
+    assert deliver(message) == [message["MessageId"]]
+    with as_tenant(tenant_a):
+        assert records.load(uuid.UUID(export_id)).status is ExportStatus.QUEUED
+    assert open_uploads() == []
+
+
+# ---- expiry ----------------------------------------------------------------------------------
+
+def test_the_cleanup_expires_old_exports_and_their_downloads_are_gone(client, tenant_a):
+    populate(client, tenant_a, professionals=2, customers=1)
+    found = completed_export(client, tenant_a, {"format": "json", "notify_email": "owner@acme.example"})
+    fresh = completed_export(client, tenant_a, {"format": "csv", "notify_email": "owner@acme.example"})
+    with as_tenant(tenant_a):
+        old = records.load(uuid.UUID(found["id"]))
+        days = timedelta(days=get_settings().export_retention_days + 1)
+        records.save(old.model_copy(update={"created_at": old.created_at - days,
+                                            "expires_at": records.now() - timedelta(hours=1)}))
+
+    result = pump().fire("exports_cleanup")
+    assert result["tenants_failed"] == []
+    assert export_of(client, tenant_a, found["id"])["status"] == "expired"
+    assert export_of(client, tenant_a, fresh["id"])["status"] == "completed"
+    gone = client.get(f"{EXPORTS}/{found['id']}/download", tenant=tenant_a)
+    assert gone.status_code == 410 and body_of(gone)["code"] == "export_expired"
+    assert stored_keys(f"tenants/{tenant_a.id}/exports/{found['id']}") == []
+
+
+def test_the_cleanup_resends_a_stalled_export_which_then_completes(client, tenant_a):
+    populate(client, tenant_a, professionals=2, customers=1)
+    export_id = uuid.UUID(body_of(request(client, tenant_a))["id"])
+    take_messages()  # the message is lost
+    with as_tenant(tenant_a):
+        stalled = records.load(export_id)
+        stalled = records.save(stalled.model_copy(update={"status": ExportStatus.RUNNING}))
+    # An hour later (the record's clock is moved back instead of waiting).
+    with as_tenant(tenant_a):
+        item = data.get(data.partition(store_keys.EXPORT), str(export_id))
+        item.update(actions=[DataItem.updated_at.set((records.now() - timedelta(hours=1)).isoformat())])
+
+    assert pump().fire("exports_cleanup")["tenants_failed"] == []
+    run_queue()
+    assert export_of(client, tenant_a, str(export_id))["status"] == "completed"
+
+
+# ---- scale ------------------------------------------------------------------------------------
+
+def test_a_twenty_thousand_item_export_completes_with_every_row(client, tenant_a):
+    seed_customers(tenant_a, 20_000)
+    export_id = body_of(request(client, tenant_a, {"format": "json", "notify_email": "o@acme.example",
+                                                   "include": ["customers"]}))["id"]
+    run_queue()
+    done = export_of(client, tenant_a, export_id)
+    assert done["status"] == "completed" and done["counts"] == {"customers": 20_000}
+    blob, _, _ = download(client, tenant_a, export_id)
+    rows = parse_json_export(blob)["customers"]
+    assert len({row["id"] for row in rows}) == 20_000
+    assert {row["name"] for row in rows} == {f"Customer {n}" for n in range(20_000)}
+    assert done["sha256"] == hashlib.sha256(blob).hexdigest()
