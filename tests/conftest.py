@@ -90,6 +90,7 @@ def reset_process_state() -> None:
     """What a fresh Lambda container would have: no settings, clients, caches or context."""
     from chalicelib import aws
     from chalicelib.crypto import pii
+    from chalicelib.limits import effective as limits
     from chalicelib.settings import reset_settings
     from chalicelib.store import data, registry
     from chalicelib.tenancy import context
@@ -102,6 +103,7 @@ def reset_process_state() -> None:
     clear_cache()
     context.clear()
     pii.reset_state()
+    limits.invalidate()
 
 
 @pytest.fixture

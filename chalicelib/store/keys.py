@@ -29,6 +29,17 @@ def tenants_index_sk(created_at_iso: str, tenant_id: UUID) -> str:
     return f"{created_at_iso}#{tenant_id}"
 
 
+# Plans (limits of each tier): one registry partition, sort key the plan's name, so the
+# list is one Query.
+PLANS_PK = "PLANS"
+# Beside each tenant item (pk tenant_pk): the tenant's limit overrides.
+LIMITS_SK = "LIMITS"
+
+
+def plan_sk(name: str) -> str:
+    return name
+
+
 # The platform audit trail (tenant lifecycle, plans): registry items, sort key the event id.
 PLATFORM_AUDIT_PK = "PLATFORM#AUDIT"
 # Beside each tenant item (pk tenant_pk): the anchor of its audit trail (last seal,
@@ -84,6 +95,8 @@ BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
 EXPORT = "EXPORT"  # the tenant's data exports: sk = export id
 EXPORT_BY_TIME = "EXPORTS"  # gsi1: the tenant's exports by creation (gsi1sk = time_ordered)
 EXPORT_ACTIVE = "EXPORTACTIVE"  # gsi2, sparse: the tenant's queued and running exports
+USAGE = "USAGE"  # the tenant's usage counters: sk = the meter (professionals, customers, ...)
+STORED_OBJECT = "OBJ"  # a ledger of the tenant's stored files (S3 events): sk = object key
 CURRENT_SK = "CURRENT"
 
 

@@ -32,6 +32,8 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
     if tenant.version != expected:
         raise PreconditionFailedError()
     requested = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "plan" in requested and requested["plan"] != tenant.plan:
+        service.check_plan(requested["plan"])
     if "domains" in requested:
         service.check_custom_domains(requested["domains"])
         requested["domains"] = tuple(requested["domains"])

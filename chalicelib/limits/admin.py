@@ -1,0 +1,30 @@
+"""Super-admin operations on plans and a tenant's overrides; each drops this process's
+cached entries at once (other processes see the change within the cache TTL)."""
+from __future__ import annotations
+
+from chalicelib.limits import effective, plans
+from chalicelib.limits.models import LimitOverrides, Plan, PlanList, PlanUpdate, TenantLimits
+from chalicelib.tenants.models import Tenant
+
+
+def list_plans() -> PlanList:
+    return PlanList(items=plans.list_plans())
+
+
+def update_plan(name: str, body: PlanUpdate, expected: int | None) -> Plan:
+    plan = plans.put_plan(name, body, expected)
+    effective.invalidate(plan=name)
+    return plan
+
+
+def tenant_limits(tenant: Tenant) -> TenantLimits:
+    overrides, version = plans.get_overrides(tenant)
+    limits = plans.merge(plans.get_plan(tenant.plan).limits(), overrides)
+    return TenantLimits(tenant_id=str(tenant.id), plan=tenant.plan, overrides=overrides, effective=limits,
+                        version=version)
+
+
+def set_overrides(tenant: Tenant, body: LimitOverrides, expected: int | None) -> TenantLimits:
+    plans.put_overrides(tenant, body, expected)
+    effective.invalidate(tenant_id=tenant.id)
+    return tenant_limits(tenant)
