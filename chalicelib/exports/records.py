@@ -8,7 +8,8 @@ the version read, so two workers (SQS delivers at least once) never both advance
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from chalicelib.crypto import pii
 from chalicelib.exports.models import ACTIVE_STATUSES, Entity, Export, ExportFormat, ExportStatus, Progress
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
+from chalicelib.tenancy.context import current_tenant_id
 
 _PUBLIC = set(Export.model_fields)
 
@@ -101,11 +103,6 @@ def _all(pk: str, index: str, condition: Any = None) -> list[Record]:
             return found
 
 
-def created_since(since: datetime) -> list[Record]:
-    """Exports created at or after ``since`` (a key condition on the creation index)."""
-    return _all(data.partition(keys.EXPORT_BY_TIME), "gsi1", DataItem.gsi1sk >= since.isoformat())
-
-
 def created_before(before: datetime) -> list[Record]:
     """Exports created before ``before``, still listed (completed ones are expired from here)."""
     condition = DataItem.gsi1sk < before.isoformat()
@@ -137,9 +134,62 @@ def seal_recipient(export_id: UUID, email: str | None) -> str:
     return pii.seal(keys.EXPORT, str(export_id), {"notify_email": email})
 
 
-def save(record: Record, *, event: audit.Action | None = None, details: dict[str, Any] | None = None) -> Record:
+@dataclass(frozen=True)
+class Quota:
+    """The plan's export limits a new export is checked against, in its own transaction."""
+
+    per_day: int
+    concurrent: int
+
+
+class QuotaError(Exception):
+    def __init__(self, which: str, limit: int) -> None:
+        super().__init__(which)
+        self.which, self.limit = which, limit
+
+
+def day_key(at: datetime) -> str:
+    return f"DAY#{at.date().isoformat()}"
+
+
+def _counter(sk: str, delta: int, expires: datetime | None = None) -> tuple[DataItem, list[Any]]:
+    """An ``ADD used delta`` that also names the tenant and kind, so a first use creates a
+    complete item (an ADD alone would store one without ``tenant_id``)."""
+    actions = [DataItem.used.add(delta), DataItem.tenant_id.set(str(current_tenant_id())),
+               DataItem.kind.set(keys.EXPORT_QUOTA)]
+    if expires is not None:
+        actions.append(DataItem.expires_at.set(int(expires.timestamp())))
+    return DataItem(pk=data.partition(keys.EXPORT_QUOTA), sk=sk), actions
+
+
+def _take(tx: TransactWrite, sk: str, limit: int, expires: datetime | None = None) -> None:
+    item, actions = _counter(sk, 1, expires)
+    tx.update(item, actions=actions, condition=DataItem.used.does_not_exist() | (DataItem.used < limit))
+
+
+def active_in_use() -> int:
+    item = data.get(data.partition(keys.EXPORT_QUOTA), ACTIVE_SK)
+    return int(item.used or 0) if item is not None else 0
+
+
+def requested_on(at: datetime) -> int:
+    item = data.get(data.partition(keys.EXPORT_QUOTA), day_key(at))
+    return int(item.used or 0) if item is not None else 0
+
+
+ACTIVE_SK = "ACTIVE"
+
+
+def save(record: Record, *, event: audit.Action | None = None, details: dict[str, Any] | None = None,
+         quota: Quota | None = None, release_slot: bool = False) -> Record:
     """Store ``record`` if the stored one is still the version it was read as (a new
-    record: if none exists); with ``event``, in one transaction with that audit event."""
+    record: if none exists); with ``event``, in one transaction with that audit event.
+
+    ``quota`` (a new export): the same transaction counts it in today's exports and in
+    the running ones, each conditioned on its limit (QuotaError names the one reached).
+    ``release_slot`` (an export leaving queued/running): gives its running slot back.
+    So counters and records move together; concurrent requests cannot overshoot.
+    """
     stored = record.model_copy(update={"version": record.version + 1, "updated_at": now()})
     item = _item(stored)
     condition = DataItem.pk.does_not_exist() if record.version == 0 else DataItem.version == record.version
@@ -151,14 +201,30 @@ def save(record: Record, *, event: audit.Action | None = None, details: dict[str
                 raise RecordChangedError() from exc
             raise
         return stored
+    if quota is not None:
+        if quota.per_day < 1:
+            raise QuotaError("per_day", quota.per_day)
+        if quota.concurrent < 1:
+            raise QuotaError("concurrent", quota.concurrent)
 
     def build(tx: TransactWrite) -> None:
         tx.save(item, condition=condition)
         audit.record(tx, event, audit.Target("export", str(record.id)), details=details)
+        if quota is not None:
+            # pynamodb sends Puts before Updates: reasons 2 and 3 are these two.
+            _take(tx, day_key(stored.created_at), quota.per_day, stored.created_at + timedelta(days=2))
+            _take(tx, ACTIVE_SK, quota.concurrent)
+        if release_slot:
+            counter, actions = _counter(ACTIVE_SK, -1)
+            tx.update(counter, actions=actions)
 
     try:
         data.transact(build)
     except data.TransactionCancelledError as exc:
+        if quota is not None and exc.failed(2):
+            raise QuotaError("per_day", quota.per_day) from exc
+        if quota is not None and exc.failed(3):
+            raise QuotaError("concurrent", quota.concurrent) from exc
         if "ConditionalCheckFailed" in exc.reasons:
             raise RecordChangedError() from exc
         raise

@@ -9,9 +9,10 @@ and redirects to a URL valid for five minutes.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+from chalicelib import limits
 from chalicelib.audit import Action, Target
 from chalicelib.audit.recording import NEW_EVENT, item_for, tenant_event
 from chalicelib.errors import AppError, ConflictError, NotFoundError, RequestValidationError, ServiceUnavailableError
@@ -29,6 +30,14 @@ log = logging.getLogger("exports")
 # re-sends its step, up to REVIVALS times, then records it failed.
 STALLED_AFTER = timedelta(minutes=15)
 REVIVALS = 3
+
+
+class ExportDailyLimitError(AppError):
+    status, code, title = 429, "export_daily_limit", "The plan's exports per day are used up"
+
+
+class ExportConcurrencyLimitError(ConflictError):
+    code, title = "export_concurrency_limit", "The plan's concurrent exports are all running"
 
 
 class ExportNotReadyError(ConflictError):
@@ -57,8 +66,13 @@ def request_export(body: ExportCreate) -> Record:
     record = Record(id=export_id, status=ExportStatus.QUEUED, format=body.format, include=body.include,
                     requested_by=ctx.principal.sub if ctx.principal else None, created_at=now, updated_at=now,
                     sealed=records.seal_recipient(export_id, recipient))
-    record = records.save(record, event=Action.EXPORT_REQUESTED,
-                          details={"format": body.format.value, "include": [e.value for e in body.include]})
+    allowed = limits.effective_limits()
+    quota = records.Quota(per_day=allowed.exports_per_day, concurrent=allowed.max_concurrent_exports)
+    try:
+        record = records.save(record, event=Action.EXPORT_REQUESTED, quota=quota,
+                              details={"format": body.format.value, "include": [e.value for e in body.include]})
+    except records.QuotaError as exc:
+        raise _limit_error(exc, now) from None
     try:
         worker.enqueue(export_id, record.step)
     except Exception as exc:
@@ -66,6 +80,18 @@ def request_export(body: ExportCreate) -> Record:
         worker.fail(export_id, "the export could not be queued; request it again")
         raise ServiceUnavailableError("could not queue the export; retry", headers={"Retry-After": "5"}) from exc
     return record
+
+
+def _limit_error(exc: records.QuotaError, now: datetime) -> AppError:
+    if exc.which == "per_day":
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        return ExportDailyLimitError(
+            f"this plan allows {exc.limit} exports per day (UTC); try again tomorrow",
+            extra={"limit": exc.limit, "usage": records.requested_on(now)},
+            headers={"Retry-After": str(max(1, int((midnight - now).total_seconds())))})
+    return ExportConcurrencyLimitError(
+        f"this plan allows {exc.limit} exports at a time; wait for one to finish",
+        extra={"limit": exc.limit, "usage": records.active_in_use()}, headers={"Retry-After": "60"})
 
 
 def list_exports(query: ListQuery) -> tuple[list[Record], str | None]:
@@ -129,11 +155,3 @@ def cleanup() -> dict[str, int]:
         worker.enqueue(saved.id, saved.step)
         revived += 1
     return {"expired": expired, "revived": revived, "failed": failed}
-
-
-def active_count() -> int:
-    return sum(1 for r in records.active() if r.status in ACTIVE_STATUSES)
-
-
-def created_in_last_day() -> int:
-    return len(records.created_since(records.now() - timedelta(days=1)))

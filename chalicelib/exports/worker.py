@@ -222,7 +222,8 @@ def _complete(current: _Run, obj: storage.MultipartObject, writer: Writer, count
         "status": ExportStatus.COMPLETED, "completed_at": now, "lease_until": None, "counts": counts,
         "expires_at": now + timedelta(days=get_settings().export_retention_days), "size_bytes": size,
         "sha256": digest, "progress": Progress(object_key=obj.key, kms_key=obj.kms_key, counts=counts)}),
-        event=Action.EXPORT_COMPLETED, details={"counts": counts, "size_bytes": size, "sha256": digest})
+        event=Action.EXPORT_COMPLETED, details={"counts": counts, "size_bytes": size, "sha256": digest},
+        release_slot=True)
     _notify_ready(done)
 
 
@@ -236,7 +237,8 @@ def fail(export_id: UUID, reason: str) -> None:
     storage.discard(progress.pending_key)
     failed = records.save(record.model_copy(update={
         "status": ExportStatus.FAILED, "error": reason, "completed_at": records.now(), "lease_until": None,
-        "progress": Progress(counts=progress.counts)}), event=Action.EXPORT_FAILED, details={"reason": reason})
+        "progress": Progress(counts=progress.counts)}), event=Action.EXPORT_FAILED, details={"reason": reason},
+        release_slot=True)
     _notify_failed(failed)
 
 

@@ -95,6 +95,7 @@ BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
 EXPORT = "EXPORT"  # the tenant's data exports: sk = export id
 EXPORT_BY_TIME = "EXPORTS"  # gsi1: the tenant's exports by creation (gsi1sk = time_ordered)
 EXPORT_ACTIVE = "EXPORTACTIVE"  # gsi2, sparse: the tenant's queued and running exports
+EXPORT_QUOTA = "EXPORTQUOTA"  # export counters (``used``): sk = DAY#<date> (requested that day), ACTIVE (running)
 USAGE = "USAGE"  # the tenant's usage counters: sk = the meter (professionals, customers, ...)
 STORED_OBJECT = "OBJ"  # a ledger of the tenant's stored files (S3 events): sk = object key
 CURRENT_SK = "CURRENT"

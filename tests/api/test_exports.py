@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
-from chalicelib.exports import records
+from chalicelib.exports import records, worker
 from chalicelib.exports.models import ExportStatus
 from chalicelib.local import bootstrap
 from chalicelib.settings import EXPORTS_QUEUE, get_settings, reset_settings
@@ -39,6 +39,18 @@ from tests.exports_support import (
     take_messages,
 )
 from tests.security.encryption_support import as_tenant, populate
+
+
+def set_export_limits(client: Any, tenant: Any, per_day: int, concurrent: int) -> None:
+    response = client.request("PUT", f"/api/admin/tenants/{tenant.id}/limits", role="platform_admin",
+                              body={"exports_per_day": per_day, "max_concurrent_exports": concurrent})
+    assert response.status_code == 200, response.body
+
+
+@pytest.fixture(autouse=True)
+def roomy_limits(client, tenant_a):
+    """The free plan allows two exports a day, one at a time; these tests need more."""
+    set_export_limits(client, tenant_a, 1000, 50)
 
 
 def sent_mail() -> list[Any]:
@@ -438,3 +450,48 @@ def test_a_twenty_thousand_item_export_completes_with_every_row(client, tenant_a
     assert len({row["id"] for row in rows}) == 20_000
     assert {row["name"] for row in rows} == {f"Customer {n}" for n in range(20_000)}
     assert done["sha256"] == hashlib.sha256(blob).hexdigest()
+
+
+# ---- limits -----------------------------------------------------------------------------------
+
+def test_exports_per_day_is_a_429_with_retry_after_and_nothing_stored(client, tenant_a):
+    set_export_limits(client, tenant_a, per_day=2, concurrent=5)
+    assert [request(client, tenant_a).status_code for _ in range(2)] == [202, 202]
+    run_queue()
+    refused = request(client, tenant_a)
+    problem = body_of(refused)
+    assert refused.status_code == 429 and problem["code"] == "export_daily_limit"
+    assert problem["limit"] == 2 and problem["usage"] == 2
+    assert 0 < int(refused.headers["Retry-After"]) <= 86400
+    assert len(body_of(client.get(EXPORTS, tenant=tenant_a))["items"]) == 2
+    assert take_messages() == []
+    assert [e["action"] for e in stored_events(tenant_a)].count("export.requested") == 2
+
+
+def test_max_concurrent_exports_is_a_409_until_one_finishes(client, tenant_a):
+    set_export_limits(client, tenant_a, per_day=10, concurrent=1)
+    assert request(client, tenant_a).status_code == 202
+    busy = request(client, tenant_a)
+    assert busy.status_code == 409 and body_of(busy)["code"] == "export_concurrency_limit"
+    assert body_of(busy)["limit"] == 1 and body_of(busy)["usage"] == 1
+    assert len(body_of(client.get(EXPORTS, tenant=tenant_a))["items"]) == 1
+    run_queue()  # it completes, giving its slot back
+    assert request(client, tenant_a).status_code == 202
+
+
+def test_a_failed_export_gives_its_slot_back(client, tenant_a):
+    set_export_limits(client, tenant_a, per_day=10, concurrent=1)
+    export_id = body_of(request(client, tenant_a))["id"]
+    with as_tenant(tenant_a):
+        worker.fail(uuid.UUID(export_id), "test")
+    assert request(client, tenant_a).status_code == 202
+
+
+def test_the_free_plan_limits_apply_without_overrides(client, tenant_b):
+    assert request(client, tenant_b).status_code == 202
+    assert request(client, tenant_b).status_code == 409  # one at a time
+    run_queue()
+    assert request(client, tenant_b).status_code == 202
+    run_queue()
+    third = request(client, tenant_b)
+    assert third.status_code == 429 and body_of(third)["limit"] == 2
