@@ -258,10 +258,10 @@ def _render(name: str, values: dict[str, str]) -> tuple[str, str]:
 
 
 def _notify_ready(record: Record) -> None:
-    to = record.notify_email()
-    if not to:
-        return
     try:
+        to = record.notify_email()
+        if not to:
+            return
         expires = record.expires_at.strftime("%Y-%m-%d %H:%M UTC") if record.expires_at else ""
         subject, body = _render("export_ready", {"network_name": current_context().tenant.display_name,
                                                  "expires_at": expires, "download_url": download_link(record.id)})
@@ -272,11 +272,11 @@ def _notify_ready(record: Record) -> None:
 
 
 def _notify_failed(record: Record) -> None:
-    to = record.notify_email()
-    if not to:
-        return
     network = current_context().tenant.display_name
     try:
+        to = record.notify_email()
+        if not to:
+            return
         send_email(to, f"Your {network} export failed",
                    f"Hello,\n\nThe data export you requested ({record.id}) could not be completed: "
                    f"{record.error}\nYou can request a new one.\n")

@@ -113,3 +113,15 @@ def test_exactly_one_jwks_source_is_required(sources):
 def test_a_jwks_url_must_be_https_outside_local():
     env = env_of("prod", JWT_JWKS_URL="http://auth.platform.example/.well-known/jwks.json")
     assert "JWT_JWKS_URL must be https" in refusal(env)
+
+
+def test_the_exports_queue_must_be_the_one_app_py_declares():
+    message = refusal(env_of("dev", EXPORTS_QUEUE="tenant-platform-dev-exports"))
+    assert "EXPORTS_QUEUE" in message and "tenant-platform-exports" in message
+
+
+@pytest.mark.parametrize("variable,value", [("EXPORT_PART_SIZE_BYTES", str(5 * 1024 * 1024 - 1)),
+                                            ("EXPORT_PAGE_SIZE", "0"), ("EXPORT_RETENTION_DAYS", "0"),
+                                            ("PUBLIC_BASE_URL", "javascript:alert(1)")])
+def test_export_settings_are_checked(variable, value):
+    assert variable in refusal(env_of("dev", **{variable: value}))
