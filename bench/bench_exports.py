@@ -129,7 +129,11 @@ def _moto_world() -> Iterator[None]:
         os.environ.clear()
         os.environ.update(saved)
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # its werkzeug server may ignore SIGTERM while busy
+            server.kill()
+            server.wait(timeout=10)
 
 
 @contextmanager
@@ -226,6 +230,7 @@ def _measure(size: int, log: Callable[[str], None]) -> list[Row]:
         reading, count = _read_only(tenant)
         if count != size:
             raise RuntimeError(f"read {count} of {size} customers")
+        log(f"  read only, {size}: {reading:.1f} s")
         rows.append(Row(NAME, f"read only (Query + decrypt), {size:,} items: time", round(reading, 2), "s"))
         rows += [Row(NAME, f"{fmt} export / read-only time, {size:,} items", round(ratio(t, reading), 2), "x")
                  for fmt, t in exported.items()]
