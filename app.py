@@ -6,8 +6,10 @@ from chalicelib.audit.routes import bp as audit_routes
 from chalicelib.config.admin_routes import bp as config_admin_routes
 from chalicelib.config.routes import bp as config_routes
 from chalicelib.crypto.routes import bp as key_routes
+from chalicelib.exports.routes import bp as export_routes
 from chalicelib.integrations.routes import bp as integration_routes
 from chalicelib.jobs import audit as audit_jobs
+from chalicelib.jobs import exports as export_jobs
 from chalicelib.jobs import key_rotation
 from chalicelib.jobs import notifications as notification_jobs
 from chalicelib.jobs import provisioning as provisioning_jobs
@@ -39,6 +41,7 @@ app.register_blueprint(config_admin_routes)
 app.register_blueprint(tenant_admin_routes)
 app.register_blueprint(member_routes)
 app.register_blueprint(integration_routes)
+app.register_blueprint(export_routes)
 app.register_blueprint(limits_routes)
 
 app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
@@ -51,3 +54,6 @@ app.on_sqs_message(queue=usage_jobs.QUEUE, batch_size=usage_jobs.BATCH_SIZE,
                    name="storage_events")(usage_jobs.handle_storage_event)
 app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,
                    name="key_rotation")(key_rotation.handle)
+app.schedule(export_jobs.CLEANUP_SCHEDULE, name="exports_cleanup")(export_jobs.cleanup)
+app.on_sqs_message(queue=export_jobs.QUEUE, batch_size=export_jobs.BATCH_SIZE,
+                   name="exports_worker")(export_jobs.handle)

@@ -24,6 +24,7 @@ SEALED_KINDS: dict[str, str] = {
     keys.MEMBER: keys.MEMBER,
     keys.INTEGRATION: keys.INTEGRATION,  # provider credentials
     keys.OUTBOX: keys.OUTBOX,  # notifications waiting for a retry (recipient and text)
+    keys.EXPORT: keys.EXPORT,  # the address an export's link is mailed to
 }
 # Partitions qualified by a category slug: one per category, holding full copies of the
 # professional items (ciphertext included, sealed as PRO).

@@ -25,12 +25,12 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib import aws
 from chalicelib.limits import counters
 from chalicelib.network.common import now_iso
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
+from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_tenant_id
 
 log = logging.getLogger("limits.reconciliation")
@@ -91,7 +91,7 @@ def estimate_item_bytes() -> int:
 def stored_objects() -> dict[str, int]:
     """Every object under the tenant's prefix in the assets bucket: key -> size."""
     prefix = keys.tenant_object_key(current_tenant_id(), "x")[:-1]
-    paginator = aws.client("s3").get_paginator("list_objects_v2")
+    paginator = clients.for_current_tenant().s3.get_paginator("list_objects_v2")
     found: dict[str, int] = {}
     for page in paginator.paginate(Bucket=get_settings().assets_bucket, Prefix=prefix):
         found.update({entry["Key"]: int(entry["Size"]) for entry in page.get("Contents", [])})

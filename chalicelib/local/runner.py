@@ -62,6 +62,9 @@ Try:
   curl -s -H "Authorization: Bearer $DEMO_TOKEN" {api}/api/tenant/usage
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" {api}/api/admin/plans
   curl -s {api}/api/openapi.json
+  curl -s -X POST -H "Authorization: Bearer $DEMO_TOKEN" -H "Content-Type: application/json" \\
+    -d '{{"format":"csv","notify_email":"you@demo.example"}}' {api}/api/tenant/exports
+  (the mail is logged as "email sent"; its link: curl -L -o export.zip -H "Authorization: Bearer $DEMO_TOKEN" <link>)
 
 Ctrl-C stops everything.
 """.strip()
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     apply_local_environment(args.aws_port)
+    # Mailed links (an export's download) point at this API, not https://<slug>.localhost.
+    os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port}"
     from chalicelib.local.devkeys import ensure_dev_key
     from chalicelib.local.motoserver import IsolatingMotoServer
     from chalicelib.settings import get_settings, reset_settings

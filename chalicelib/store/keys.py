@@ -94,6 +94,10 @@ BRANDING = "BRAND"  # the tenant's branding: sk = CURRENT_SK
 BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
 INTEGRATION = "INTEG"  # the tenant's integrations (secrets sealed): sk = kind (email, sms, ...)
 OUTBOX = "OUTBOX"  # notifications waiting for a retry (message sealed): sk = time-ordered id
+EXPORT = "EXPORT"  # the tenant's data exports: sk = export id
+EXPORT_BY_TIME = "EXPORTS"  # gsi1: the tenant's exports by creation (gsi1sk = time_ordered)
+EXPORT_ACTIVE = "EXPORTACTIVE"  # gsi2, sparse: the tenant's queued and running exports
+EXPORT_QUOTA = "EXPORTQUOTA"  # export counters (``used``): sk = DAY#<date> (requested that day), ACTIVE (running)
 USAGE = "USAGE"  # the tenant's usage counters: sk = the meter (professionals, customers, ...)
 STORED_OBJECT = "OBJ"  # a ledger of the tenant's stored files (S3 events): sk = object key
 CURRENT_SK = "CURRENT"

@@ -117,6 +117,11 @@ class TenantClients:
                 self._kms = self._client("kms", _CONFIG)
             return self._kms
 
+    @property
+    def s3(self) -> Any:
+        """The tenant's S3 client: its role reaches only objects under its own prefix."""
+        return self.s3_presigner(timedelta(0))
+
     def s3_presigner(self, valid_for: timedelta) -> Any:
         """The tenant's SigV4 S3 client, its credentials valid at least ``valid_for`` more.
 

@@ -5,6 +5,9 @@ with SIGTERM. Every wait is bounded; nothing asserts on wall-clock durations.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import os
 import signal
@@ -12,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +178,40 @@ def test_the_demo_tenant_was_provisioned_and_its_welcome_mail_logged(runner: Run
     assert [m["email"] for m in members["items"]] == ["admin@demo-network.example"]
     logged = runner.stdout() + runner.stderr()
     assert "email sent" in logged and "Welcome to Demo Auto Network" in logged
+
+
+EXPORT_TIMEOUT = 120
+
+
+def test_an_export_completes_end_to_end_and_its_mailed_link_downloads(runner: Runner, demo_token: str) -> None:
+    """POST -> the pump delivers the queue -> worker -> mail logged -> link -> 302 -> local S3 over HTTP."""
+    headers = {"Authorization": f"Bearer {demo_token}"}
+    created = requests.post(f"{runner.api}/api/tenant/exports", headers=headers, timeout=10,
+                            json={"format": "csv", "notify_email": "owner@demo-network.example"})
+    assert created.status_code == 202, created.text
+    location = created.headers["Location"]
+    deadline = time.monotonic() + EXPORT_TIMEOUT
+    export = created.json()
+    while export["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        export = requests.get(f"{runner.api}{location}", headers=headers, timeout=10).json()
+    assert export["status"] == "completed", export
+
+    link = f"{runner.api}/api/tenant/exports/{export['id']}/download"
+    # The mail goes out just after the record says completed.
+    while link not in runner.stdout() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert link in runner.stdout()  # the logged mail names the API route
+    redirect = requests.get(link, headers=headers, allow_redirects=False, timeout=10)
+    assert redirect.status_code == 302, redirect.text
+    assert redirect.headers["Location"].startswith(runner.aws_endpoint)
+    blob = requests.get(redirect.headers["Location"], timeout=30)  # no token: the URL is the grant
+    assert blob.status_code == 200 and hashlib.sha256(blob.content).hexdigest() == export["sha256"]
+    archive = zipfile.ZipFile(io.BytesIO(blob.content))
+    rows = list(csv.DictReader(io.TextIOWrapper(archive.open("professionals.csv"), encoding="utf-8")))
+    listed = requests.get(f"{runner.api}/api/professionals?limit=100", headers=headers, timeout=5).json()["items"]
+    assert sorted(r["email"] for r in rows) == sorted(p["email"] for p in listed)
+    assert export["counts"]["professionals"] == len(listed) and export["counts"]["service_categories"] == 11
 
 
 

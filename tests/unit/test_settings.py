@@ -150,3 +150,15 @@ def test_a_role_arn_that_is_not_an_iam_role_is_refused(arn):
 @pytest.mark.parametrize("seconds", ["899", "43201"])
 def test_a_session_life_sts_would_refuse_is_refused(seconds):
     assert "TENANT_CREDENTIALS_SECONDS" in refusal(env_of("local", TENANT_CREDENTIALS_SECONDS=seconds))
+
+
+def test_the_exports_queue_must_be_the_one_app_py_declares():
+    message = refusal(env_of("dev", EXPORTS_QUEUE="tenant-platform-dev-exports"))
+    assert "EXPORTS_QUEUE" in message and "tenant-platform-exports" in message
+
+
+@pytest.mark.parametrize("variable,value", [("EXPORT_PART_SIZE_BYTES", str(5 * 1024 * 1024 - 1)),
+                                            ("EXPORT_PAGE_SIZE", "0"), ("EXPORT_RETENTION_DAYS", "0"),
+                                            ("PUBLIC_BASE_URL", "javascript:alert(1)")])
+def test_export_settings_are_checked(variable, value):
+    assert variable in refusal(env_of("dev", **{variable: value}))
