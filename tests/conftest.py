@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
+# Suites whose subject is not rate limiting send hundreds of requests a second as one
+# tenant: they run under these limits (tests/*/test_rate_limit*.py use the real ones).
+GENEROUS_RATE_LIMITS = (1_000_000.0, 1_000_000, 1_000_000_000)
 ISSUER = "https://auth.localhost/tenant-platform"
 AUDIENCE = "tenant-platform-api"
 
@@ -90,6 +93,7 @@ def reset_process_state() -> None:
     """What a fresh Lambda container would have: no settings, clients, caches or context."""
     from chalicelib import aws
     from chalicelib.crypto import pii
+    from chalicelib.ratelimit import service as rate_limit
     from chalicelib.settings import reset_settings
     from chalicelib.store import data, registry
     from chalicelib.tenancy import context
@@ -102,6 +106,14 @@ def reset_process_state() -> None:
     clear_cache()
     context.clear()
     pii.reset_state()
+    rate_limit.reset_state()
+    rate_limit.use_limits_source(_generous_limits)
+
+
+def _generous_limits(_tenant: Any) -> Any:
+    from chalicelib.ratelimit import RateLimits
+
+    return RateLimits(*GENEROUS_RATE_LIMITS)
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""Per-tenant API rate limiting as the request path sees it.
+
+``RATE_LIMIT_MODE=in_process`` (local, tests): every tenant-resolved route takes a token
+from the tenant's bucket in :class:`InProcessLimiter` after the tenant is resolved and
+the permission checked; a refusal is a 429 with ``Retry-After`` and the RateLimit-*
+headers, which every other answer of those routes carries too.
+
+``RATE_LIMIT_MODE=usage_plans`` (AWS): API Gateway throttles each tenant's API key under
+its plan's usage plan before the Lambda runs, so the routes behind the key-selecting
+authorizer do nothing here (no DynamoDB write, no state). The public tenant routes,
+which have no token and so no authorizer, still go through the in-process limiter.
+
+The limits are the tenant's effective limits (plan plus overrides, cached for seconds
+by the limits package), so a changed plan reaches the limiter within a minute.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Literal
+
+from chalicelib.errors import RateLimitedError
+from chalicelib.ratelimit.bucket import RateLimits
+from chalicelib.ratelimit.limiter import InProcessLimiter
+from chalicelib.settings import get_settings
+from chalicelib.tenants.models import Tenant
+
+Access = Literal["public", "public_tenant", "tenant", "platform"]
+
+LimitsSource = Callable[[Tenant], RateLimits]
+
+_lock = threading.Lock()
+_limiter: InProcessLimiter | None = None
+_source: LimitsSource | None = None
+
+
+def limiter() -> InProcessLimiter:
+    """The process's limiter, built on first use with the configured bound."""
+    global _limiter
+    with _lock:
+        if _limiter is None:
+            _limiter = InProcessLimiter(get_settings().rate_limit_max_tenants)
+        return _limiter
+
+
+def reset_state() -> None:
+    """Forget every tenant's bucket (a fresh process; tests)."""
+    global _limiter
+    with _lock:
+        _limiter = None
+
+
+def applies(access: Access) -> bool:
+    """Whether a route with ``access`` is limited in this process."""
+    if access == "public_tenant":
+        return True
+    return access == "tenant" and get_settings().rate_limit_mode == "in_process"
+
+
+def use_limits_source(source: LimitsSource | None) -> None:
+    """Take limits from ``source`` instead of the tenant's effective limits (``None``: back).
+
+    For test suites and benchmarks whose subject is not rate limiting: they send
+    hundreds of requests a second as one tenant and set generous limits here.
+    """
+    global _source
+    _source = source
+
+
+def rate_limits(tenant: Tenant) -> RateLimits:
+    """The tenant's effective rate limits."""
+    if _source is not None:
+        return _source(tenant)
+    from chalicelib.ratelimit.plans import effective_rate_limits
+
+    return effective_rate_limits(tenant)
+
+
+def take(tenant: Tenant) -> dict[str, str]:
+    """Count one request of ``tenant``; its RateLimit-* headers, or RateLimitedError (429)."""
+    decision = limiter().take(tenant.id, rate_limits(tenant))
+    if not decision.allowed:
+        raise RateLimitedError("this network's request rate limit is used up; retry after the given seconds",
+                               headers=decision.headers())
+    return decision.headers()
+
+
+def requests_today(tenant: Tenant) -> int:
+    """Requests of ``tenant`` counted today (UTC): by API Gateway in AWS, else by this process."""
+    if get_settings().rate_limit_mode == "usage_plans":
+        from chalicelib.ratelimit import usage_plans
+
+        return usage_plans.requests_today(tenant.id)
+    return limiter().requests_today(tenant.id)
