@@ -15,6 +15,8 @@ from chalicelib.network.category_routes import bp as category_routes
 from chalicelib.network.customer_routes import bp as customer_routes
 from chalicelib.network.professional_routes import bp as professional_routes
 from chalicelib.network.referral_routes import bp as referral_routes
+from chalicelib.ratelimit import authorizer as usage_key_authorizer
+from chalicelib.settings import rate_limit_mode_at_import
 from chalicelib.tenants.admin_routes import bp as tenant_admin_routes
 from chalicelib.tenants.routes import bp as tenant_routes
 
@@ -34,6 +36,9 @@ app.register_blueprint(config_routes)
 app.register_blueprint(config_admin_routes)
 app.register_blueprint(tenant_admin_routes)
 app.register_blueprint(member_routes)
+app.register_blueprint(usage_key_authorizer.bp)
+# In AWS the tenant routes sit behind the authorizer that picks the tenant's API key.
+usage_key_authorizer.require_usage_key(app, rate_limit_mode_at_import())
 
 app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
 app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(audit_jobs.apply_audit_retention)

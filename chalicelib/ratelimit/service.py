@@ -21,7 +21,7 @@ from typing import Literal
 
 from chalicelib.errors import RateLimitedError
 from chalicelib.ratelimit.bucket import RateLimits
-from chalicelib.ratelimit.limiter import InProcessLimiter
+from chalicelib.ratelimit.limiter import Clock, InProcessLimiter
 from chalicelib.settings import get_settings
 from chalicelib.tenants.models import Tenant
 
@@ -32,6 +32,7 @@ LimitsSource = Callable[[Tenant], RateLimits]
 _lock = threading.Lock()
 _limiter: InProcessLimiter | None = None
 _source: LimitsSource | None = None
+_clock: Clock | None = None
 
 
 def limiter() -> InProcessLimiter:
@@ -39,15 +40,16 @@ def limiter() -> InProcessLimiter:
     global _limiter
     with _lock:
         if _limiter is None:
-            _limiter = InProcessLimiter(get_settings().rate_limit_max_tenants)
+            size = get_settings().rate_limit_max_tenants
+            _limiter = InProcessLimiter(size) if _clock is None else InProcessLimiter(size, _clock)
         return _limiter
 
 
-def reset_state() -> None:
-    """Forget every tenant's bucket (a fresh process; tests)."""
-    global _limiter
+def reset_state(clock: Clock | None = None) -> None:
+    """Forget every tenant's bucket (a fresh process); tests pass a clock they move."""
+    global _limiter, _clock
     with _lock:
-        _limiter = None
+        _limiter, _clock = None, clock
 
 
 def applies(access: Access) -> bool:
@@ -92,3 +94,28 @@ def requests_today(tenant: Tenant) -> int:
 
         return usage_plans.requests_today(tenant.id)
     return limiter().requests_today(tenant.id)
+
+
+def provision_tenant_key(tenant: Tenant) -> None:
+    """Give ``tenant`` its API key in its plan's usage plan (a provisioning step; idempotent)."""
+    from chalicelib.ratelimit import usage_plans
+
+    usage_plans.ensure_tenant_key(tenant.id, tenant.plan)
+
+
+def tenant_plan_changed(tenant: Tenant) -> None:
+    """Move the tenant's API key to its (new) plan's usage plan; idempotent.
+
+    Run after the plan change is stored, and again by a repeated PUT of the same plan:
+    if it fails midway, the tenant keeps its old usage plan until the PUT is repeated.
+    """
+    from chalicelib.ratelimit import usage_plans
+
+    usage_plans.ensure_tenant_key(tenant.id, tenant.plan)
+
+
+def plan_limits_changed(plan: str, limits: RateLimits) -> None:
+    """Set a plan's usage plan throttle and quota to its new limits (creating it if new)."""
+    from chalicelib.ratelimit import usage_plans
+
+    usage_plans.sync_usage_plans({plan: limits})

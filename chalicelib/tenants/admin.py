@@ -1,5 +1,6 @@
 """Super-admin edits of a tenant: fields, plan, domains, status, soft delete.
 
+A plan change also moves the tenant's API Gateway key to the new plan's usage plan.
 Every edit is one registry transaction with its lifecycle events (the tenant's trail
 and the platform's, ``audit.record_lifecycle``), conditioned on the version the admin
 read (If-Match), and moving domain reservations in the same transaction.
@@ -14,6 +15,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import audit
 from chalicelib.errors import ConflictError
 from chalicelib.network.common import PreconditionFailedError
+from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
@@ -38,6 +40,9 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
     before = tenant.model_dump(mode="json")
     update = {k: v for k, v in requested.items() if before.get(k) != (list(v) if isinstance(v, tuple) else v)}
     if not update:
+        if "plan" in requested:
+            # The same plan again: redo the key move, in case the first PUT's failed.
+            rate_limit.tenant_plan_changed(tenant)
         return tenant
     changed = tenant.model_copy(update={**update, "status": TenantStatus(update.get("status", tenant.status)),
                                         "updated_at": datetime.now(UTC)})
@@ -57,6 +62,10 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
         raise
     invalidate_tenant(tenant)
     invalidate_tenant(stored)
+    if "plan" in update:
+        # After the change is stored: API Gateway is outside the transaction. A failure
+        # here is a 500 with the new plan stored; repeating the PUT finishes the move.
+        rate_limit.tenant_plan_changed(stored)
     return stored
 
 
