@@ -249,3 +249,27 @@ def module_world(signing_keys: SigningKeys, project_dir: Path) -> Iterator[dict[
             yield {"acme": acme, "globex": globex, "http": http,
                    "client": TenantClient(http, TokenFactory(signing_keys))}
         reset_process_state()
+
+
+@pytest.fixture
+def clock(client: TenantClient) -> Iterator[Any]:
+    """Rate-limit tests: each tenant's real limits, and a limiter clock the test moves."""
+    from chalicelib.ratelimit import service
+    from tests.rate_limit_support import Clock, real_limits_with
+
+    moved = Clock()
+    real_limits_with(moved)
+    yield moved
+    service.reset_state()
+
+
+@pytest.fixture
+def dynamo_calls() -> Iterator[Any]:
+    """DynamoDB operations by name, seen by a hook on every botocore session of the process."""
+    from chalicelib import aws
+    from tests.rate_limit_support import DynamoCalls
+
+    calls = DynamoCalls()
+    aws.install_session_hook("before-call.dynamodb", calls)
+    yield calls
+    aws.remove_session_hook("before-call.dynamodb", calls)

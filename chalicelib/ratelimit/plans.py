@@ -4,6 +4,9 @@ from __future__ import annotations
 from chalicelib.ratelimit.bucket import RateLimits
 from chalicelib.tenants.models import Tenant
 
+# Super-admins acting inside tenants are limited under these, apart from every tenant.
+PLATFORM_LIMITS = RateLimits(rate_per_second=50.0, burst=100, requests_per_day=1_000_000)
+
 # Interim until the plans API lands (issue 8 items 1-2): the same defaults per plan.
 _INTERIM = {
     "free": RateLimits(5.0, 10, 10_000),

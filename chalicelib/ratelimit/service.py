@@ -18,11 +18,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Literal
+from uuid import UUID
 
 from chalicelib.errors import RateLimitedError
 from chalicelib.ratelimit.bucket import RateLimits
 from chalicelib.ratelimit.limiter import Clock, InProcessLimiter
+from chalicelib.ratelimit.plans import PLATFORM_LIMITS
 from chalicelib.settings import get_settings
+from chalicelib.tenancy.context import TenantContext
 from chalicelib.tenants.models import Tenant
 
 Access = Literal["public", "public_tenant", "tenant", "platform"]
@@ -33,6 +36,9 @@ _lock = threading.Lock()
 _limiter: InProcessLimiter | None = None
 _source: LimitsSource | None = None
 _clock: Clock | None = None
+# The bucket of super-admins acting inside tenants: their requests are not the tenant's,
+# as in AWS, where their tokens select the platform key and its usage plan.
+PLATFORM_BUCKET = UUID(int=0)
 
 
 def limiter() -> InProcessLimiter:
@@ -78,9 +84,12 @@ def rate_limits(tenant: Tenant) -> RateLimits:
     return effective_rate_limits(tenant)
 
 
-def take(tenant: Tenant) -> dict[str, str]:
-    """Count one request of ``tenant``; its RateLimit-* headers, or RateLimitedError (429)."""
-    decision = limiter().take(tenant.id, rate_limits(tenant))
+def take(ctx: TenantContext) -> dict[str, str]:
+    """Count one request in ``ctx``'s tenant; its RateLimit-* headers, or RateLimitedError (429)."""
+    if ctx.platform_admin_acting:
+        decision = limiter().take(PLATFORM_BUCKET, PLATFORM_LIMITS)
+    else:
+        decision = limiter().take(ctx.tenant_id, rate_limits(ctx.tenant))
     if not decision.allowed:
         raise RateLimitedError("this network's request rate limit is used up; retry after the given seconds",
                                headers=decision.headers())

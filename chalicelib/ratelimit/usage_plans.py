@@ -29,12 +29,12 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.ratelimit.bucket import RateLimits
+from chalicelib.ratelimit.plans import PLATFORM_LIMITS
 from chalicelib.settings import get_settings
 
 # Super-admins acting inside a tenant carry no tenant claim: their requests are counted
 # under this usage plan and its one key, apart from every tenant's.
 PLATFORM_PLAN = "platform"
-PLATFORM_LIMITS = RateLimits(rate_per_second=50.0, burst=100, requests_per_day=1_000_000)
 
 
 def _prefix() -> str:
@@ -69,9 +69,14 @@ def managed_usage_plans() -> dict[str, dict[str, Any]]:
     return {p["name"][len(head):]: p for p in _pages("get_usage_plans") if p.get("name", "").startswith(head)}
 
 
+def _rate(value: float) -> str:
+    # A whole rate is written without ".0": moto's update_usage_plan parses it with int().
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _patch(limits: RateLimits) -> list[dict[str, str]]:
     return [
-        {"op": "replace", "path": "/throttle/rateLimit", "value": str(float(limits.rate_per_second))},
+        {"op": "replace", "path": "/throttle/rateLimit", "value": _rate(limits.rate_per_second)},
         {"op": "replace", "path": "/throttle/burstLimit", "value": str(limits.burst)},
         {"op": "replace", "path": "/quota/limit", "value": str(limits.requests_per_day)},
         {"op": "replace", "path": "/quota/period", "value": "DAY"},

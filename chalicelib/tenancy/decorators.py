@@ -148,7 +148,7 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         if spec.permission is not None and spec.permission not in granted:
             raise ForbiddenError("your roles do not allow this")
         if ctx is not None and rate_limit.applies(spec.access):
-            rate_headers = rate_limit.take(ctx.tenant)
+            rate_headers = rate_limit.take(ctx)
         if spec.body is not None:
             kwargs["body"] = http.parse_body(request, spec.body)
         if spec.query is not None:
