@@ -9,6 +9,8 @@ from chalicelib.crypto.routes import bp as key_routes
 from chalicelib.jobs import audit as audit_jobs
 from chalicelib.jobs import key_rotation
 from chalicelib.jobs import provisioning as provisioning_jobs
+from chalicelib.jobs import usage as usage_jobs
+from chalicelib.limits.routes import bp as limits_routes
 from chalicelib.members.routes import bp as member_routes
 from chalicelib.meta.routes import bp as meta_routes
 from chalicelib.network.category_routes import bp as category_routes
@@ -36,13 +38,18 @@ app.register_blueprint(config_routes)
 app.register_blueprint(config_admin_routes)
 app.register_blueprint(tenant_admin_routes)
 app.register_blueprint(member_routes)
+app.register_blueprint(limits_routes)
 app.register_blueprint(usage_key_authorizer.bp)
-# In AWS the tenant routes sit behind the authorizer that picks the tenant's API key.
+# In AWS the tenant routes sit behind the authorizer that picks the tenant's API key
+# (after every route blueprint is registered).
 usage_key_authorizer.require_usage_key(app, rate_limit_mode_at_import())
 
 app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
 app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(audit_jobs.apply_audit_retention)
 app.schedule(provisioning_jobs.RESUME_SCHEDULE, name="provisioning_resume")(
     provisioning_jobs.resume_stuck_provisioning)
+app.schedule(usage_jobs.RECONCILE_SCHEDULE, name="usage_reconciliation")(usage_jobs.reconcile_usage)
+app.on_sqs_message(queue=usage_jobs.QUEUE, batch_size=usage_jobs.BATCH_SIZE,
+                   name="storage_events")(usage_jobs.handle_storage_event)
 app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,
                    name="key_rotation")(key_rotation.handle)

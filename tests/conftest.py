@@ -93,6 +93,7 @@ def reset_process_state() -> None:
     """What a fresh Lambda container would have: no settings, clients, caches or context."""
     from chalicelib import aws
     from chalicelib.crypto import pii
+    from chalicelib.limits import effective as limits
     from chalicelib.ratelimit import service as rate_limit
     from chalicelib.settings import reset_settings
     from chalicelib.store import data, registry
@@ -106,6 +107,7 @@ def reset_process_state() -> None:
     clear_cache()
     context.clear()
     pii.reset_state()
+    limits.invalidate()
     rate_limit.reset_state()
     rate_limit.use_limits_source(_generous_limits)
 

@@ -14,7 +14,8 @@ anchors), ``queries``, ``chain``/``sealing``/``verification`` (tamper evidence),
 """
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import REDACTED, Target, changes
-from chalicelib.audit.platform import record_lifecycle
+from chalicelib.audit.platform import record_lifecycle, record_platform
 from chalicelib.audit.recording import NEW_EVENT, event_item, record
 
-__all__ = ["NEW_EVENT", "REDACTED", "Action", "Target", "changes", "event_item", "record", "record_lifecycle"]
+__all__ = ["NEW_EVENT", "REDACTED", "Action", "Target", "changes", "event_item", "record", "record_lifecycle",
+           "record_platform"]

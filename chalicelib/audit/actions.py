@@ -8,6 +8,8 @@ action or on a subject with ``<subject>.*``. Where an event is written:
 | tenant.created, tenant.suspended, tenant.reactivated, tenant.deactivated | tenant + platform | tenants.service |
 | tenant.updated, tenant.plan_changed | tenant + platform | tenant administration |
 | tenant.provisioned | tenant + platform | tenants.provisioning (its last step: active) |
+| tenant.limits_changed | tenant + platform | limits (a super-admin's per-tenant overrides) |
+| plan.updated | platform | limits (a super-admin edits a plan) |
 | tenant.accessed | tenant | a platform admin reading inside the tenant |
 | config.updated, branding.updated, integration.updated, key.rotated | tenant | their features |
 | export.requested, export.completed, export.failed, export.downloaded | tenant | exports |
@@ -37,6 +39,8 @@ class Action(StrEnum):
     TENANT_DEACTIVATED = "tenant.deactivated"
     TENANT_ACCESSED = "tenant.accessed"
     TENANT_PROVISIONED = "tenant.provisioned"
+    TENANT_LIMITS_CHANGED = "tenant.limits_changed"
+    PLAN_UPDATED = "plan.updated"
     CONFIG_UPDATED = "config.updated"
     BRANDING_UPDATED = "branding.updated"
     INTEGRATION_UPDATED = "integration.updated"

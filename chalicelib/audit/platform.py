@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
 from chalicelib.errors import BadRequestError
 from chalicelib.store import keys, registry
-from chalicelib.tenancy.context import current_context
+from chalicelib.tenancy.context import current_context, current_origin
 
 
 class PlatformEventItem(Model):
@@ -75,6 +75,21 @@ def record_lifecycle(tx: TransactWrite, action: Action, *, changes: dict[str, di
     item = PlatformEventItem(
         pk=keys.PLATFORM_AUDIT_PK, sk=event["id"], tenant_id=event["tenant_id"], action=event["action"],
         actor=events.actor_ref(event), target=f"tenant:{ctx.tenant_id}", data=events.canonical(event),
+        expires_at=policy.ttl_backstop(datetime.fromisoformat(event["at"])),
+    )
+    tx.save(item, condition=PlatformEventItem.pk.does_not_exist())
+    return event
+
+
+def record_platform(tx: TransactWrite, action: Action, target: Target, *,
+                    changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An event of the platform itself (a plan edited), in the platform trail only."""
+    event = events.new_event(action, target, tenant_id=None, source=current_origin(),
+                             at=datetime.now(UTC), changes=changes)
+    registry.bind()
+    item = PlatformEventItem(
+        pk=keys.PLATFORM_AUDIT_PK, sk=event["id"], action=event["action"], actor=events.actor_ref(event),
+        target=target.ref, data=events.canonical(event),
         expires_at=policy.ttl_backstop(datetime.fromisoformat(event["at"])),
     )
     tx.save(item, condition=PlatformEventItem.pk.does_not_exist())

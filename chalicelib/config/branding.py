@@ -4,7 +4,9 @@ Branding is the tenant's public face (shown before sign-in), so it is stored as 
 data, not sealed like PII; its audit events still redact the support contact values.
 Image URLs are https to public hosts only (``safe_urls``) and never fetched by us.
 Uploads go straight to S3 with a presigned POST whose policy pins the content type, the
-size and the exact key under the tenant's own prefix; SVG (scriptable) is refused.
+size (at most 1 MB, and at most what is left of the tenant's storage allowance:
+``limits.storage``) and the exact key under the tenant's own prefix; SVG (scriptable) is
+refused.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import audit, aws
 from chalicelib.config import versions
+from chalicelib.limits import storage
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
@@ -115,13 +118,15 @@ def profile(tenant: Tenant) -> TenantProfile:
 
 
 def presign_asset(body: AssetUploadRequest) -> AssetUpload:
+    """A presigned POST for one image; 403 ``limit_exceeded`` when no storage is left."""
+    max_bytes = storage.upload_allowance(MAX_ASSET_BYTES)
     name = f"{body.purpose}-{uuid.uuid4().hex}.{IMAGE_EXTENSIONS[body.content_type]}"
     key = keys.tenant_object_key(current_tenant_id(), "branding", name)
     post = aws.presigning_client("s3").generate_presigned_post(
         Bucket=get_settings().assets_bucket, Key=key,
         Fields={"Content-Type": body.content_type},
-        Conditions=[{"Content-Type": body.content_type}, ["content-length-range", 1, MAX_ASSET_BYTES]],
+        Conditions=[{"Content-Type": body.content_type}, ["content-length-range", 1, max_bytes]],
         ExpiresIn=UPLOAD_EXPIRES_SECONDS,
     )
-    return AssetUpload(url=post["url"], fields=post["fields"], key=key, max_bytes=MAX_ASSET_BYTES,
+    return AssetUpload(url=post["url"], fields=post["fields"], key=key, max_bytes=max_bytes,
                        expires_in=UPLOAD_EXPIRES_SECONDS)

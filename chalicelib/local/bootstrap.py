@@ -14,6 +14,7 @@ from chalice import Chalice
 from chalice.app import SQSEventConfig
 
 from chalicelib import aws
+from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.ratelimit import plans as rate_limit_plans
 from chalicelib.ratelimit import usage_plans
 from chalicelib.settings import Settings
@@ -62,6 +63,17 @@ def _create_bucket(name: str, region: str) -> None:
             raise
 
 
+def _notify_storage_events(bucket: str, queue_url: str) -> None:
+    """The assets bucket reports its tenants' objects to the storage-events queue (limits.storage)."""
+    sqs = aws.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("s3").put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{
+            "Id": "tenant-storage", "QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "tenants/"}]}},
+        }]})
+
+
 def platform_key_alias(settings: Settings) -> str:
     return f"alias/{settings.app_name}/{settings.stage}/platform"
 
@@ -89,9 +101,9 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
     _create_table(data_table_spec(settings.data_table))
     _create_bucket(settings.exports_bucket, settings.region)
     _create_bucket(settings.assets_bucket, settings.region)
-    queues = sorted({settings.exports_queue, *extra_queues})
-    for queue in queues:
-        create_queue_with_dlq(queue)
+    queues = sorted({settings.exports_queue, STORAGE_EVENTS_QUEUE, *extra_queues})
+    urls = {queue: create_queue_with_dlq(queue) for queue in queues}
+    _notify_storage_events(settings.assets_bucket, urls[STORAGE_EVENTS_QUEUE])
     key_arn = _create_platform_key(settings)
     # SES refuses unverified senders (moto too); in AWS the identity is verified by infra.
     aws.client("ses").verify_email_identity(EmailAddress=settings.platform_sender_email)

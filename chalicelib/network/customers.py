@@ -23,6 +23,7 @@ from chalicelib import audit
 from chalicelib.auth.permissions import Permission
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
+from chalicelib.limits import counters, effective_limits
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import Customer, CustomerCreate, CustomerUpdate, pii_fields
 from chalicelib.store import data, keys
@@ -31,6 +32,9 @@ from chalicelib.tenancy.context import current_context
 
 PII = pii_fields(CustomerCreate)
 DELETE_ATTEMPTS = 3
+# A create runs again when its usage counter was missing (now initialised) or a slot was
+# freed between the failed condition and the re-read.
+CREATE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -130,21 +134,28 @@ def create_customer(body: CustomerCreate) -> Customer:
     item = data.new_item(pk=_pk(), sk=customer_id, kind=keys.CUSTOMER, entity_id=customer_id, version=1,
                          created_at=now, updated_at=now, refs=0, **_documents(customer_id, fields))
     absent = DataItem.pk.does_not_exist()
+    take = counters.Take(counters.CUSTOMERS, effective_limits().max_customers)
 
     def build(tx: TransactWrite) -> None:
-        # All are Puts, so they are sent in this order: reason 1 is the login link's.
+        # Puts are sent in this order (reason 1 is the login link's), then the one Update,
+        # the usage counter's, last.
         tx.save(item, condition=absent)
         if body.user_sub:
             link = data.new_item(pk=_user_pk(), sk=body.user_sub, kind=keys.CUSTOMER_USER, entity_id=customer_id)
             tx.save(link, condition=absent)
         _event(tx, audit.Action.CUSTOMER_CREATED, customer_id, None, fields)
+        take.add(tx)
 
-    cancelled = _write(build)
-    if cancelled is not None and cancelled.failed(1):
-        raise ConflictError("this login is linked to another customer", extra={"conflict": "user_taken"})
-    if cancelled is not None:
-        raise data.ConcurrentWriteError()  # the new id was taken (a uuid4 collision): a retry gets another
-    return _customer(item)
+    for _ in range(CREATE_ATTEMPTS):
+        cancelled = _write(build)
+        if cancelled is None:
+            return _customer(item)
+        if body.user_sub and cancelled.failed(1):
+            raise ConflictError("this login is linked to another customer", extra={"conflict": "user_taken"})
+        if not cancelled.failed(len(cancelled.reasons) - 1):
+            raise data.ConcurrentWriteError()  # the new id was taken (a uuid4 collision): a retry gets another
+        counters.refused(take)  # 403 at the limit; else the counter was just made, or a slot freed
+    raise data.ConcurrentWriteError()
 
 
 def update_customer(customer_id: UUID, body: CustomerUpdate, expected: int) -> Customer:
@@ -168,8 +179,9 @@ def update_customer(customer_id: UUID, body: CustomerUpdate, expected: int) -> C
     return _customer(item)
 
 
-def _delete(item: DataItem) -> bool:
-    """Delete the customer and its login link as read; False if it changed since."""
+def _delete(item: DataItem) -> TransactionCancelledError | None:
+    """Delete the customer and its login link as read; the cancellation if it changed
+    since (reason 0) or the tenant has no customers counter yet (the last reason)."""
     unreferenced = DataItem.refs.does_not_exist() | (DataItem.refs == 0)
     user_sub = data.loads(item.data).get("user_sub")
     before = _fields(item)
@@ -180,9 +192,10 @@ def _delete(item: DataItem) -> bool:
         if user_sub:
             tx.delete(DataItem(pk=_user_pk(), sk=user_sub))
         _event(tx, audit.Action.CUSTOMER_DELETED, item.sk, before, None)
+        counters.GiveBack(counters.CUSTOMERS).add(tx)  # the only Update: sent last
 
-    # Only the customer's Delete has a condition that can fail (the event's id is new).
-    return _write(build) is None
+    # Only the customer's Delete and the counter have conditions that can fail.
+    return _write(build)
 
 
 def delete_customer(customer_id: UUID) -> None:
@@ -190,7 +203,10 @@ def delete_customer(customer_id: UUID) -> None:
         item = _load(customer_id)
         if int(item.refs or 0) > 0:
             raise ConflictError("open referrals name this customer", extra={"conflict": "has_open_referrals"})
-        if _delete(item):
+        cancelled = _delete(item)
+        if cancelled is None:
             return
-        # Changed between the read and the write (an edit or a new referral): decide again.
+        if cancelled.failed(len(cancelled.reasons) - 1):
+            counters.initialise(counters.CUSTOMERS)  # a tenant from before counters: count, then again
+        # Or it changed between the read and the write (an edit or a new referral): decide again.
     raise data.ConcurrentWriteError()

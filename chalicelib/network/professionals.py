@@ -25,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import audit
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
+from chalicelib.limits import counters, effective_limits
 from chalicelib.network.blind_index import blind_index, normalise_email
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import (
@@ -40,6 +41,10 @@ from chalicelib.store.data import DataItem, TransactionCancelledError
 EMAIL_PURPOSE = "professional-email"
 PII = pii_fields(ProfessionalCreate)
 DELETE_ATTEMPTS = 3
+# A create runs again when its usage counter was missing (now initialised) or a slot was
+# freed between the failed condition and the re-read.
+CREATE_ATTEMPTS = 3
+LIMIT, COUNTER = "limit", "counter"
 _ABSENT = DataItem.pk.does_not_exist()
 _EXISTS = DataItem.pk.exists()
 
@@ -198,8 +203,15 @@ def create_professional(body: ProfessionalCreate) -> Professional:
                     _EXISTS)
         plan.put(None, _copy(item, slug))
     plan.put(None, _event(audit.Action.PROFESSIONAL_CREATED, professional_id, None, fields), audit.NEW_EVENT)
-    _raise_for(plan.run(), body.service_categories)
-    return _professional(item)
+    take = counters.Take(counters.PROFESSIONALS, effective_limits().max_professionals)
+    plan.update(LIMIT, take.item, take.actions, take.condition)
+    for _ in range(CREATE_ATTEMPTS):
+        failed = plan.run()
+        _raise_for(failed - {LIMIT}, body.service_categories)
+        if LIMIT not in failed:
+            return _professional(item)
+        counters.refused(take)  # 403 at the limit; else the counter was just made, or a slot freed
+    raise data.ConcurrentWriteError()
 
 
 def _plan_email(plan: _Plan, item: DataItem, old: str, new: str) -> None:
@@ -261,6 +273,8 @@ def _plan_delete(item: DataItem) -> _Plan:
         plan.update(None, _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(-1)], _EXISTS)
         plan.delete(None, _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
     plan.put(None, _event(audit.Action.PROFESSIONAL_DELETED, item.sk, fields, None), audit.NEW_EVENT)
+    give_back = counters.GiveBack(counters.PROFESSIONALS)
+    plan.update(COUNTER, give_back.item, give_back.actions, give_back.condition)
     return plan
 
 
@@ -270,8 +284,11 @@ def delete_professional(professional_id: UUID) -> None:
         if int(item.refs or 0) > 0:
             raise ConflictError("open referrals point at this professional",
                                 extra={"conflict": "has_open_referrals"})
-        if not _plan_delete(item).run():
+        failed = _plan_delete(item).run()
+        if not failed:
             return
-        # The item changed between the read and the write (an edit or a new referral):
+        if COUNTER in failed:
+            counters.initialise(counters.PROFESSIONALS)  # a tenant from before counters: count, then again
+        # Or the item changed between the read and the write (an edit or a new referral):
         # read it again and decide on the current state.
     raise data.ConcurrentWriteError()

@@ -24,6 +24,11 @@ class RateLimits:
     requests_per_day: int
 
 
+# Super-admins acting inside tenants are limited under these, apart from every tenant
+# (in-process and in the platform usage plan).
+PLATFORM_LIMITS = RateLimits(rate_per_second=50.0, burst=100, requests_per_day=1_000_000)
+
+
 @dataclass(frozen=True)
 class Decision:
     """The answer for one request, and the figures its RateLimit-* headers report.

@@ -21,9 +21,8 @@ from typing import Literal
 from uuid import UUID
 
 from chalicelib.errors import RateLimitedError
-from chalicelib.ratelimit.bucket import RateLimits
+from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
 from chalicelib.ratelimit.limiter import Clock, InProcessLimiter
-from chalicelib.ratelimit.plans import PLATFORM_LIMITS
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import TenantContext
 from chalicelib.tenants.models import Tenant
@@ -105,26 +104,35 @@ def requests_today(tenant: Tenant) -> int:
     return limiter().requests_today(tenant.id)
 
 
-def provision_tenant_key(tenant: Tenant) -> None:
-    """Give ``tenant`` its API key in its plan's usage plan (a provisioning step; idempotent)."""
-    from chalicelib.ratelimit import usage_plans
 
-    usage_plans.ensure_tenant_key(tenant.id, tenant.plan)
+def wire_tenant_key(tenant: Tenant) -> None:
+    """Put the tenant's API key (created if missing) in the usage plan of its limits; idempotent.
 
-
-def tenant_plan_changed(tenant: Tenant) -> None:
-    """Move the tenant's API key to its (new) plan's usage plan; idempotent.
-
-    Run after the plan change is stored, and again by a repeated PUT of the same plan:
-    if it fails midway, the tenant keeps its old usage plan until the PUT is repeated.
+    That is its plan's usage plan, unless overrides give it rate limits of its own: then a
+    usage plan of its own (``plan-tenant-<uuid>``), since API Gateway throttles per usage
+    plan, not per key. Run at provisioning, after a plan change and after an overrides
+    change; if it fails midway, repeating the same PUT finishes it.
     """
-    from chalicelib.ratelimit import usage_plans
+    from chalicelib.ratelimit import plans, usage_plans
 
-    usage_plans.ensure_tenant_key(tenant.id, tenant.plan)
+    own = plans.own_rate_limits(tenant)
+    target = tenant.plan
+    if own is not None:
+        target = usage_plans.tenant_plan_name(tenant.id)
+        usage_plans.sync_usage_plans({target: own})
+    usage_plans.ensure_tenant_key(tenant.id, target)
 
 
-def plan_limits_changed(plan: str, limits: RateLimits) -> None:
-    """Set a plan's usage plan throttle and quota to its new limits (creating it if new)."""
-    from chalicelib.ratelimit import usage_plans
+def plan_limits_changed(plan: str) -> None:
+    """Set a plan's usage plan throttle and quota to its stored limits, and refresh the
+    usage plans of its tenants with overrides (theirs start from the plan's)."""
+    from chalicelib import limits
+    from chalicelib.ratelimit import plans, usage_plans
+    from chalicelib.store import registry
 
-    usage_plans.sync_usage_plans({plan: limits})
+    limits.invalidate(plan=plan)
+    usage_plans.sync_usage_plans({plan: plans.rate_limits_of(limits.plan_limits(plan))})
+    for tenant_id in usage_plans.tenants_with_own_usage_plans():
+        tenant = registry.get_tenant(tenant_id)
+        if tenant is not None and tenant.plan == plan:
+            wire_tenant_key(tenant)

@@ -28,13 +28,14 @@ from uuid import UUID
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.ratelimit.bucket import RateLimits
-from chalicelib.ratelimit.plans import PLATFORM_LIMITS
+from chalicelib.errors import ServiceUnavailableError
+from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
 from chalicelib.settings import get_settings
 
 # Super-admins acting inside a tenant carry no tenant claim: their requests are counted
 # under this usage plan and its one key, apart from every tenant's.
 PLATFORM_PLAN = "platform"
+TENANT_PLAN_PREFIX = "tenant-"
 
 
 def _prefix() -> str:
@@ -44,6 +45,22 @@ def _prefix() -> str:
 
 def usage_plan_name(plan: str) -> str:
     return f"{_prefix()}-plan-{plan}"
+
+
+def tenant_plan_name(tenant_id: UUID) -> str:
+    """The plan name of a usage plan of the tenant's own (its overrides change its rate limits)."""
+    return f"{TENANT_PLAN_PREFIX}{tenant_id}"
+
+
+def tenants_with_own_usage_plans() -> list[UUID]:
+    found = []
+    for plan in managed_usage_plans():
+        if plan.startswith(TENANT_PLAN_PREFIX):
+            try:
+                found.append(UUID(plan[len(TENANT_PLAN_PREFIX):]))
+            except ValueError:
+                continue
+    return found
 
 
 def tenant_key_name(tenant_id: UUID) -> str:
@@ -182,12 +199,18 @@ def ensure_platform_key() -> str:
 
 def requests_today(tenant_id: UUID, today: datetime | None = None) -> int:
     """Requests API Gateway counted today (UTC) against the tenant's key in its usage plan."""
-    key = find_key(tenant_key_name(tenant_id))
-    if key is None:
-        return 0
     day = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
-    used = 0
-    for usage_plan in _pages("get_usage_plans", keyId=key["id"]):
-        usage = _apigateway().get_usage(usagePlanId=usage_plan["id"], keyId=key["id"], startDate=day, endDate=day)
-        used += sum(int(day_usage[0]) for day_usage in (usage.get("items") or {}).get(key["id"], []))
-    return used
+    try:
+        key = find_key(tenant_key_name(tenant_id))
+        if key is None:
+            return 0
+        used = 0
+        for usage_plan in _pages("get_usage_plans", keyId=key["id"]):
+            usage = _apigateway().get_usage(usagePlanId=usage_plan["id"], keyId=key["id"], startDate=day,
+                                            endDate=day)
+            used += sum(int(day_usage[0]) for day_usage in (usage.get("items") or {}).get(key["id"], []))
+        return used
+    except ClientError as exc:
+        # API Gateway's management API allows a few calls a second per account.
+        raise ServiceUnavailableError("request counts are unavailable right now; retry shortly",
+                                      headers={"Retry-After": "5"}) from exc

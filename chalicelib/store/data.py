@@ -91,6 +91,8 @@ class DataItem(Model):
     # How many live items point at this one (open referrals, member professionals); a
     # delete is conditioned on zero, so a referenced item can never be removed.
     refs = NumberAttribute(null=True)
+    # Usage counters (``USAGE`` items, limits.counters): how much of a limit is used.
+    used = NumberAttribute(null=True)
     # Audit events: top-level copies of what GET /api/tenant/audit filters on (the event
     # itself, hashed into the trail's digests, is the ``data`` document).
     action = UnicodeAttribute(null=True)

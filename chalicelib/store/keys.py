@@ -29,6 +29,17 @@ def tenants_index_sk(created_at_iso: str, tenant_id: UUID) -> str:
     return f"{created_at_iso}#{tenant_id}"
 
 
+# Plans (limits of each tier): one registry partition, sort key the plan's name, so the
+# list is one Query.
+PLANS_PK = "PLANS"
+# Beside each tenant item (pk tenant_pk): the tenant's limit overrides.
+LIMITS_SK = "LIMITS"
+
+
+def plan_sk(name: str) -> str:
+    return name
+
+
 # The platform audit trail (tenant lifecycle, plans): registry items, sort key the event id.
 PLATFORM_AUDIT_PK = "PLATFORM#AUDIT"
 # Beside each tenant item (pk tenant_pk): the anchor of its audit trail (last seal,
@@ -81,6 +92,8 @@ CONFIG = "CONFIG"  # the tenant's configuration overrides: sk = CURRENT_SK (the 
 CONFIG_VERSION = "CONFIGVER"  # immutable configuration versions: sk = version_sk(n)
 BRANDING = "BRAND"  # the tenant's branding: sk = CURRENT_SK
 BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
+USAGE = "USAGE"  # the tenant's usage counters: sk = the meter (professionals, customers, ...)
+STORED_OBJECT = "OBJ"  # a ledger of the tenant's stored files (S3 events): sk = object key
 CURRENT_SK = "CURRENT"
 
 

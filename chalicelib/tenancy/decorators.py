@@ -238,6 +238,10 @@ def public_tenant_route(
 # ---- event handlers -------------------------------------------------------------------
 
 TENANT_ATTRIBUTE = "tenant_id"
+# What a ``tenant_of`` function returns for a message that concerns no tenant and needs no
+# work (S3's one-off ``s3:TestEvent``): it is acknowledged, and nothing runs.
+NOT_FOR_A_TENANT = "not-for-a-tenant"
+TenantOf = Callable[[dict[str, Any], Any], "UUID | str | None"]
 
 
 def _message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
@@ -252,7 +256,8 @@ def _message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
         return None
 
 
-def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any]) -> bool:
+def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
+                    tenant_of: TenantOf | None = None) -> bool:
     """Process one SQS record with its tenant bound; False when it must be retried."""
     _reset_request_state()
     message_id = str(record.get("messageId", ""))
@@ -262,8 +267,10 @@ def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any])
             body = json.loads(record.get("body") or "")
         except ValueError:
             body = None
-        tenant_id = _message_tenant_id(record, body)
-        tenant = registry.get_tenant(tenant_id) if tenant_id else None
+        tenant_id = (tenant_of or _message_tenant_id)(record, body)
+        if tenant_id == NOT_FOR_A_TENANT:
+            return True
+        tenant = registry.get_tenant(tenant_id) if isinstance(tenant_id, UUID) else None
         if tenant is None or tenant.status != TenantStatus.ACTIVE:
             security_event("message_refused", message_id=message_id, reason="no valid active tenant")
             return False
@@ -299,8 +306,16 @@ def _handle_schedule(fn: Callable[[dict[str, Any]], Any], event: Any) -> dict[st
     return {"tenants_processed": processed, "tenants_failed": failed}
 
 
-def tenant_handler(fn: Callable[[dict[str, Any]], Any]) -> Callable[..., dict[str, Any]]:
-    """Bind the tenant for an SQS message (from attribute and body) or for each tenant."""
+def tenant_handler(fn: Callable[[dict[str, Any]], Any] | None = None, *,
+                   tenant_of: TenantOf | None = None) -> Any:
+    """Bind the tenant for an SQS message (from attribute and body) or for each tenant.
+
+    ``@tenant_handler(tenant_of=...)`` is for messages we do not write (S3 event
+    notifications): ``tenant_of(record, body)`` names the message's tenant from what AWS
+    put in it (None refuses the message, as a missing tenant does).
+    """
+    if fn is None:
+        return functools.partial(tenant_handler, tenant_of=tenant_of)
 
     @functools.wraps(fn)
     def wrapper(event: Any) -> dict[str, Any]:
@@ -309,7 +324,7 @@ def tenant_handler(fn: Callable[[dict[str, Any]], Any]) -> Callable[..., dict[st
             failures = [
                 {"itemIdentifier": record["messageId"]}
                 for record in (r.to_dict() for r in event)
-                if not _handle_message(fn, record)
+                if not _handle_message(fn, record, tenant_of)
             ]
             # Partial batch response: only failed messages return to the queue.
             return {"batchItemFailures": failures}

@@ -34,6 +34,8 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
     if tenant.version != expected:
         raise PreconditionFailedError()
     requested = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "plan" in requested and requested["plan"] != tenant.plan:
+        service.check_plan(requested["plan"])
     if "domains" in requested:
         service.check_custom_domains(requested["domains"])
         requested["domains"] = tuple(requested["domains"])
@@ -42,7 +44,7 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
     if not update:
         if "plan" in requested:
             # The same plan again: redo the key move, in case the first PUT's failed.
-            rate_limit.tenant_plan_changed(tenant)
+            rate_limit.wire_tenant_key(tenant)
         return tenant
     changed = tenant.model_copy(update={**update, "status": TenantStatus(update.get("status", tenant.status)),
                                         "updated_at": datetime.now(UTC)})
@@ -65,7 +67,7 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
     if "plan" in update:
         # After the change is stored: API Gateway is outside the transaction. A failure
         # here is a 500 with the new plan stored; repeating the PUT finishes the move.
-        rate_limit.tenant_plan_changed(stored)
+        rate_limit.wire_tenant_key(stored)
     return stored
 
 

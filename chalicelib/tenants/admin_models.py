@@ -8,7 +8,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.network.models import EmailStr
-from chalicelib.tenants.models import MAX_DOMAINS, PLANS, Tenant, TenantCreate, TenantStatus, normalise_domain
+from chalicelib.tenants.models import (
+    MAX_DOMAINS,
+    PLAN_NAME,
+    Tenant,
+    TenantCreate,
+    TenantStatus,
+    normalise_domain,
+    validate_plan_name,
+)
 
 
 class TenantAdminCreate(TenantCreate):
@@ -38,9 +46,7 @@ class TenantUpdate(BaseModel):
     @field_validator("plan")
     @classmethod
     def _plan(cls, value: str | None) -> str | None:
-        if value is not None and value not in PLANS:
-            raise ValueError(f"plan must be one of {', '.join(PLANS)}")
-        return value
+        return None if value is None else validate_plan_name(value)
 
     @field_validator("domains")
     @classmethod
@@ -59,7 +65,7 @@ class TenantListQuery(BaseModel):
     limit: int = Field(default=25, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=4096)
     status: TenantStatus | None = None
-    plan: Literal["free", "standard", "premium", "enterprise"] | None = None
+    plan: str | None = Field(default=None, pattern=PLAN_NAME.pattern)
     q: str | None = Field(default=None, min_length=1, max_length=100)
 
 

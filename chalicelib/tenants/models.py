@@ -24,7 +24,9 @@ RESERVED_SLUGS = frozenset(
 )
 DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 COLOR_PATTERN = re.compile(r"^#[0-9A-Fa-f]{6}$")
-PLANS = ("free", "standard", "premium", "enterprise")
+# A plan's name; whether such a plan exists is checked against the stored plans
+# (limits.plans) by the tenants service, which can read the registry.
+PLAN_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 MAX_DOMAINS = 10
 MAX_CONFIGURATION_BYTES = 32 * 1024
 
@@ -49,6 +51,12 @@ def validate_slug(value: str) -> str:
         # X-Tenant-ID reads a UUID-shaped value as a tenant id, so such a slug could never
         # be named by the header (and would read as another tenant's id).
         raise ValueError("slug must not be a UUID")
+    return value
+
+
+def validate_plan_name(value: str) -> str:
+    if not PLAN_NAME.fullmatch(value):
+        raise ValueError("plan must be a plan's name (lowercase letters, digits, hyphens)")
     return value
 
 
@@ -130,9 +138,7 @@ class TenantCreate(BaseModel):
     @field_validator("plan")
     @classmethod
     def _plan(cls, value: str) -> str:
-        if value not in PLANS:
-            raise ValueError(f"plan must be one of {', '.join(PLANS)}")
-        return value
+        return validate_plan_name(value)
 
     @field_validator("domains")
     @classmethod

@@ -99,7 +99,7 @@ def _load_request() -> ProvisioningRequest:
 def _api_key(tenant: Tenant, request: ProvisioningRequest) -> None:
     # The tenant's API Gateway key in its plan's usage plan (found by name, so a rerun
     # after a crash attaches the key it made rather than making another).
-    rate_limit.provision_tenant_key(tenant)
+    rate_limit.wire_tenant_key(tenant)
 
 
 def _roles(tenant: Tenant, request: ProvisioningRequest) -> None:

@@ -14,6 +14,8 @@ from chalicelib import audit
 from chalicelib.config import schema as config_schema
 from chalicelib.crypto import keys as tenant_keys
 from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
+from chalicelib.limits import counters
+from chalicelib.limits.plans import plan_names
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
@@ -62,6 +64,14 @@ def check_configuration(configuration: dict[str, Any]) -> None:
         raise error from None
 
 
+def check_plan(plan: str) -> None:
+    """422 unless ``plan`` names a plan the platform has (the stored plans, limits.plans)."""
+    if plan not in plan_names():
+        raise RequestValidationError(
+            "no such plan", extra={"errors": [{"loc": ["body", "plan"], "type": "unknown_plan",
+                                               "msg": "no plan of that name"}]})
+
+
 def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: TenantStatus = TenantStatus.ACTIVE,
                   steps: tuple[str, ...] = (), also: Callable[[TransactWrite], None] | None = None) -> Tenant:
     """Create a tenant with its slug and domains reserved atomically, and its KMS key.
@@ -74,6 +84,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
     """
     check_custom_domains(data.domains)
     check_configuration(data.configuration)
+    check_plan(data.plan)
     now = datetime.now(UTC)
     tenant_id = tenant_id or uuid.uuid4()
     key_arn = tenant_keys.create_tenant_key(tenant_id, alias=True)
@@ -101,6 +112,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
 
             def add(tx: TransactWrite) -> None:
                 audited(tx)
+                counters.add_initial(tx)
                 if also is not None:
                     also(tx)
 

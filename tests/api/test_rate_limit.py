@@ -100,3 +100,38 @@ def test_the_limiter_writes_nothing_to_dynamodb(client, tenant_a, dynamo_calls):
     for _ in range(5):
         client.get("/api/tenant", tenant=tenant_a)
     assert dynamo_calls.writes() == []
+
+
+def put_plan(client, name: str, **changes: int) -> None:
+    [plan] = [p for p in body_of(client.get("/api/admin/plans", role="platform_admin"))["items"] if p["name"] == name]
+    fields = {k: v for k, v in plan.items() if k not in ("name", "version", "updated_at")}
+    response = client.request("PUT", f"/api/admin/plans/{name}", role="platform_admin", body={**fields, **changes})
+    assert response.status_code == 200, response.body
+
+
+def test_a_plan_edit_reaches_the_limiter_without_a_deploy(client, tenant_a, tenant_b):
+    put_plan(client, tenant_a.plan, burst=3)
+    answers = spend(client, tenant_a, 4)
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert rate_headers(answers[0])["RateLimit-Limit"] == "3"
+    assert spend(client, tenant_b, 1)[0].status_code == 200
+
+
+def test_an_override_limits_one_tenant_of_the_plan(client, tenant_a, tenant_b):
+    response = client.request("PUT", f"/api/admin/tenants/{tenant_a.id}/limits", role="platform_admin",
+                              body={"burst": 1, "requests_per_day": 50})
+    assert response.status_code == 200, response.body
+    assert [a.status_code for a in spend(client, tenant_a, 2)] == [200, 429]
+    plan_burst = limits_of(tenant_b).burst
+    assert [a.status_code for a in spend(client, tenant_b, plan_burst)] == [200] * plan_burst
+
+
+def test_usage_shows_todays_requests_against_the_daily_quota(client, tenant_a, tenant_b, clock):
+    spend(client, tenant_a, 3)
+    spend(client, tenant_b, 1)
+    clock.advance(60)
+    usage = body_of(client.get("/api/tenant/usage", tenant=tenant_a))
+    daily = limits_of(tenant_a).requests_per_day
+    assert usage["requests"] == {"used": 4, "limit": daily, "remaining": daily - 4}  # this request included
+    clock.advance(86_400)
+    assert body_of(client.get("/api/tenant/usage", tenant=tenant_a))["requests"]["used"] == 1

@@ -51,30 +51,70 @@ def test_the_bootstrap_makes_one_usage_plan_per_plan_with_its_limits(aws_mock):
         assert made[plan]["quota"]["limit"] == limits.requests_per_day and made[plan]["quota"]["period"] == "DAY"
 
 
-def test_sync_is_idempotent_and_applies_changed_limits(aws_mock):
+def put_plan(client, name: str, **changes: int) -> dict:
+    """PUT /api/admin/plans/{name}: the plan as listed, with ``changes``."""
+    [plan] = [p for p in body_of(client.get("/api/admin/plans", role=ADMIN))["items"] if p["name"] == name]
+    fields = {k: v for k, v in plan.items() if k not in ("name", "version", "updated_at")}
+    response = client.request("PUT", f"/api/admin/plans/{name}", role=ADMIN, body={**fields, **changes})
+    assert response.status_code == 200, response.body
+    return body_of(response)
+
+
+def put_overrides(client, tenant_id: str, **overrides: int | None) -> dict:
+    response = client.request("PUT", f"/api/admin/tenants/{tenant_id}/limits", role=ADMIN, body=overrides)
+    assert response.status_code == 200, response.body
+    return body_of(response)
+
+
+def throttle(plan: str) -> tuple[float, int, int]:
+    usage_plan = usage_plans.managed_usage_plans()[plan]
+    return (float(usage_plan["throttle"]["rateLimit"]), int(usage_plan["throttle"]["burstLimit"]),
+            int(usage_plan["quota"]["limit"]))
+
+
+def test_sync_is_idempotent(aws_mock):
     before = usage_plans.managed_usage_plans()
     again = usage_plans.sync_usage_plans(plans.plan_rate_limits())
     assert again == {plan: p["id"] for plan, p in before.items()}
-    # A whole rate: moto's update_usage_plan cannot parse a fractional one (AWS can).
-    service.plan_limits_changed("standard", RateLimits(rate_per_second=8.0, burst=15, requests_per_day=1234))
-    standard = usage_plans.managed_usage_plans()["standard"]
-    assert standard["id"] == before["standard"]["id"]
-    assert standard["throttle"] == {"rateLimit": 8.0, "burstLimit": 15} and standard["quota"]["limit"] == 1234
-    assert usage_plans.managed_usage_plans()["free"] == before["free"]
+    assert usage_plans.managed_usage_plans() == before
 
 
-def test_usage_plans_are_put_on_the_api_stage_and_new_ones_inherit_it(aws_mock):
+def test_a_plan_edit_updates_its_usage_plan(client):
+    before = usage_plans.managed_usage_plans()
+    put_plan(client, "standard", rate_per_second=8, burst=15, requests_per_day=1234)
+    after = usage_plans.managed_usage_plans()
+    assert after["standard"]["id"] == before["standard"]["id"] and throttle("standard") == (8.0, 15, 1234)
+    assert after["free"] == before["free"]
+
+
+def test_overrides_of_rate_limits_give_the_tenant_a_usage_plan_of_its_own(client):
+    created = provision(client)
+    own = usage_plans.tenant_plan_name(UUID(created["id"]))
+    put_overrides(client, created["id"], burst=99)
+    assert holders(created["id"]) == [own] and throttle(own) == (5.0, 99, 10_000)
+    # A later edit of its plan reaches the tenant's own usage plan, overrides kept
+    put_plan(client, "free", rate_per_second=9)
+    assert throttle(own) == (9.0, 99, 10_000) and throttle("free")[0] == 9.0
+    # Overrides that do not touch the rate limits leave it where it is; clearing them moves it back
+    put_overrides(client, created["id"], max_customers=1)
+    assert holders(created["id"]) == [own]
+    put_overrides(client, created["id"], burst=None)
+    assert holders(created["id"]) == ["free"]
+
+
+def test_usage_plans_are_put_on_the_api_stage_and_new_ones_inherit_it(client):
     api = apigw().create_rest_api(name="tenant-platform")["id"]
     root = apigw().get_resources(restApiId=api)["items"][0]["id"]
     apigw().put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
     apigw().put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
     apigw().create_deployment(restApiId=api, stageName="api")
     usage_plans.sync_usage_plans(plans.plan_rate_limits(), [(api, "api")])
-    service.plan_limits_changed("fleet", RateLimits(rate_per_second=30.0, burst=60, requests_per_day=500_000))
+    created = provision(client)
+    put_overrides(client, created["id"], requests_per_day=42)
     made = usage_plans.managed_usage_plans()
+    assert usage_plans.tenant_plan_name(UUID(created["id"])) in made
     assert {plan: p["apiStages"] for plan, p in made.items()} == {
         plan: [{"apiId": api, "stage": "api"}] for plan in made}
-    assert "fleet" in made
 
 
 def test_provisioning_gives_the_tenant_one_key_in_its_plan(client):

@@ -1,0 +1,28 @@
+"""The limits' jobs: S3 storage events (SQS) and the daily usage reconciliation.
+
+Registered in app.py: ``storage_events`` on ``STORAGE_EVENTS_QUEUE`` (the assets bucket's
+notifications; the tenant is the one whose prefix holds the object, ``limits.storage``),
+and ``usage_reconciliation`` daily, once per active tenant. Locally the runner pumps the
+queue and fires the schedule; ``python -m chalicelib.cli schedule run usage_reconciliation``
+runs it now.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.limits import reconciliation, storage
+from chalicelib.tenancy import tenant_handler
+
+QUEUE = storage.STORAGE_EVENTS_QUEUE
+BATCH_SIZE = 10
+RECONCILE_SCHEDULE = "cron(10 2 * * ? *)"
+
+
+@tenant_handler(tenant_of=storage.tenant_of_event)
+def handle_storage_event(body: dict[str, Any]) -> None:
+    storage.apply_events(body)
+
+
+@tenant_handler
+def reconcile_usage(_detail: dict[str, Any]) -> None:
+    reconciliation.reconcile()

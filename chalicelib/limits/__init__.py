@@ -1,0 +1,25 @@
+"""Plans, per-tenant limits and usage (REQ-MT-B007).
+
+What other features use:
+
+* :func:`effective_limits` (``tenant`` or the bound one): a :class:`Limits` with the
+  eight limits of ``models.LIMIT_FIELDS``, the plan's values with the tenant's
+  overrides; cached per process for ``effective.CACHE_TTL_SECONDS`` (30 s), dropped at
+  once in the process that edits a plan or an override (:func:`invalidate`).
+* :func:`plan_limits` (a plan by name, cached), :func:`list_plans`, :func:`get_plan`,
+  ``DEFAULT_PLANS``.
+* :class:`LimitExceededError` (403 ``limit_exceeded`` with ``resource``, ``limit``, ``usage``).
+* ``counters``: the usage-counter actions a create or delete adds to its transaction.
+
+Modules: ``models`` (pydantic), ``plans`` (registry items, defaults), ``effective``
+(cache), ``admin`` (super-admin operations), ``counters``, ``storage`` (file bytes,
+presigned allowance, S3 events), ``reconciliation`` (the daily job), ``usage``
+(GET /api/tenant/usage), ``routes``.
+"""
+from chalicelib.limits.effective import effective_limits, invalidate, plan_limits
+from chalicelib.limits.errors import LimitExceededError
+from chalicelib.limits.models import LIMIT_FIELDS, Limits, Plan
+from chalicelib.limits.plans import DEFAULT_PLANS, get_plan, list_plans
+
+__all__ = ["DEFAULT_PLANS", "LIMIT_FIELDS", "LimitExceededError", "Limits", "Plan", "effective_limits", "get_plan",
+           "invalidate", "list_plans", "plan_limits"]

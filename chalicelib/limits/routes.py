@@ -1,0 +1,77 @@
+"""/api/admin/plans, /api/admin/tenants/{id}/limits (super-admins) and /api/tenant/usage.
+
+``If-Match`` is optional on the two PUTs: sent, it must be the version read (else 412);
+left out, the write replaces whatever is stored (plans and overrides are edited by a
+handful of operators, and every edit is in the platform trail).
+"""
+from __future__ import annotations
+
+import re
+
+from chalice import Blueprint
+
+from chalicelib import http
+from chalicelib.auth.permissions import Permission
+from chalicelib.errors import NotFoundError
+from chalicelib.limits import admin, usage
+from chalicelib.limits.models import (
+    PLAN_NAME_PATTERN,
+    LimitOverrides,
+    Plan,
+    PlanList,
+    PlanUpdate,
+    TenantLimits,
+    TenantUsage,
+)
+from chalicelib.network.common import etag, expected_version
+from chalicelib.tenancy import platform_route, tenant_route
+from chalicelib.tenants.lookup import tenant_by_reference
+
+bp = Blueprint(__name__)
+
+
+def _optional_if_match() -> int | None:
+    header = http.current_request().headers.get("if-match")
+    return expected_version(header, None) if header else None
+
+
+def _plan_name(name: str) -> str:
+    if not re.fullmatch(PLAN_NAME_PATTERN, name):
+        raise NotFoundError("no such plan")
+    return name
+
+
+@bp.route("/api/admin/plans", methods=["GET"])
+@platform_route(response=PlanList, summary="Every plan and its limits (defaults until edited: version 0)")
+def list_plans() -> PlanList:
+    return admin.list_plans()
+
+
+@bp.route("/api/admin/plans/{name}", methods=["PUT"])
+@platform_route(body=PlanUpdate, response=Plan,
+                summary="Replace a plan's limits (all eight; 404 for an unknown plan; If-Match optional)")
+def put_plan(name: str, body: PlanUpdate) -> http.Reply:
+    plan = admin.update_plan(_plan_name(name), body, _optional_if_match())
+    return http.Reply(plan, 200, {"ETag": etag(plan.version)})
+
+
+@bp.route("/api/admin/tenants/{id}/limits", methods=["GET"])
+@platform_route(response=TenantLimits, summary="A tenant's plan, overrides and effective limits")
+def get_tenant_limits(id: str) -> http.Reply:
+    limits = admin.tenant_limits(tenant_by_reference(id))
+    return http.Reply(limits, 200, {"ETag": etag(limits.version)})
+
+
+@bp.route("/api/admin/tenants/{id}/limits", methods=["PUT"])
+@platform_route(body=LimitOverrides, response=TenantLimits,
+                summary="Override a tenant's limits (a number sets, null clears, absent keeps; If-Match optional)")
+def put_tenant_limits(id: str, body: LimitOverrides) -> http.Reply:
+    limits = admin.set_overrides(tenant_by_reference(id), body, _optional_if_match())
+    return http.Reply(limits, 200, {"ETag": etag(limits.version)})
+
+
+@bp.route("/api/tenant/usage", methods=["GET"])
+@tenant_route(Permission.USAGE_READ, response=TenantUsage,
+              summary="The tenant's usage (professionals, customers, storage) against its effective limits")
+def get_usage() -> TenantUsage:
+    return usage.report()

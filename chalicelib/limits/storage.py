@@ -1,0 +1,185 @@
+"""Storage: the bytes of a tenant's files and an estimate of its DynamoDB items.
+
+What counts: every object under the tenant's prefix ``tenants/<uuid>/`` in the assets
+bucket (branding images today; any later upload stored there counts automatically),
+plus ``item_bytes``, an estimate of the tenant's DynamoDB items set by the daily
+reconciliation. Exports do not count: they are copies of data already counted, made by
+the platform, in their own bucket, and expire.
+
+Keeping ``file_bytes`` current: the assets bucket sends ``ObjectCreated``/``ObjectRemoved``
+notifications for ``tenants/`` to an SQS queue (``STORAGE_EVENTS_QUEUE``; the local
+bootstrap configures it, infra does in AWS), and :func:`apply_events` (through
+``@tenant_handler``, the tenant named by the object key) records each object in a
+ledger item (``OBJ``, sort key the object key, ``used`` its size) in the same
+transaction as the counter's change. The ledger makes a redelivered event a no-op and
+gives a removal its size (S3's delete events carry none). The daily reconciliation
+corrects whatever events were lost.
+
+Uploads: a presigned POST's ``content-length-range`` is at most what is left of the
+tenant's allowance (nothing left: 403 ``limit_exceeded``). Two presigned POSTs handed out
+together may each use what is left, so a tenant can overshoot by at most one upload's
+size per concurrent presign; the next presign is then refused.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
+from uuid import UUID
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.limits import counters
+from chalicelib.limits.effective import effective_limits
+from chalicelib.limits.errors import LimitExceededError
+from chalicelib.settings import get_settings
+from chalicelib.store import data, keys
+from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.tenancy.context import current_tenant_id
+from chalicelib.tenancy.decorators import NOT_FOR_A_TENANT
+
+# A stable literal (Chalice reads queue names when it packages app.py, before any stage
+# is known), like the key-rotation queue: one per account.
+STORAGE_EVENTS_QUEUE = "tenant-platform-storage-events"
+STORAGE = "storage_bytes"  # the resource a refused upload names
+_TENANT_KEY = re.compile(r"^tenants/([0-9a-f-]{36})/")
+
+
+@dataclass(frozen=True)
+class StorageUsage:
+    file_bytes: int
+    item_bytes: int
+    limit: int
+    reconciled_at: datetime | None
+
+    @property
+    def used(self) -> int:
+        return self.file_bytes + self.item_bytes
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+def counter_values() -> dict[str, DataItem]:
+    """Every usage counter of the bound tenant (one Query of its ``USAGE`` partition)."""
+    return {item.sk: item for item in data.query_page(data.partition(keys.USAGE), limit=data.MAX_PAGE).items}
+
+
+def usage(values: dict[str, DataItem] | None = None) -> StorageUsage:
+    values = counter_values() if values is None else values
+    stamps = [datetime.fromisoformat(v.updated_at) for v in values.values() if v.updated_at]
+
+    def used(meter: str) -> int:
+        return int(values[meter].used or 0) if meter in values else 0
+
+    return StorageUsage(file_bytes=used(counters.FILE_BYTES), item_bytes=used(counters.ITEM_BYTES),
+                        limit=effective_limits().max_storage_bytes, reconciled_at=min(stamps) if stamps else None)
+
+
+def upload_allowance(max_bytes: int) -> int:
+    """The largest upload the tenant may make now (at most ``max_bytes``); 403 at the limit."""
+    current = usage()
+    if current.remaining < 1:
+        raise LimitExceededError(STORAGE, limit=current.limit, usage=current.used)
+    return min(max_bytes, current.remaining)
+
+
+# ---- S3 events --------------------------------------------------------------------------
+
+def tenant_of_event(record: dict[str, Any], body: Any) -> UUID | str | None:
+    """The tenant an S3 notification is about: the one whose prefix holds every object key
+    in it. None (refused) for anything else; S3's test event needs no work at all."""
+    if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
+        return NOT_FOR_A_TENANT
+    records = body.get("Records") if isinstance(body, dict) else None
+    if not isinstance(records, list) or not records:
+        return None
+    found: set[str] = set()
+    for entry in records:
+        match = _TENANT_KEY.match(_object_key(entry) or "")
+        if match is None or _bucket(entry) != get_settings().assets_bucket:
+            return None
+        found.add(match.group(1))
+    try:
+        return UUID(found.pop()) if len(found) == 1 else None
+    except ValueError:
+        return None
+
+
+def _object_key(entry: Any) -> str | None:
+    try:
+        return unquote_plus(entry["s3"]["object"]["key"])
+    except (KeyError, TypeError):
+        return None
+
+
+def _bucket(entry: Any) -> str | None:
+    try:
+        return str(entry["s3"]["bucket"]["name"])
+    except (KeyError, TypeError):
+        return None
+
+
+def apply_events(body: dict[str, Any]) -> None:
+    """Apply an S3 notification's records to the bound tenant's ledger and counter."""
+    prefix = keys.tenant_object_key(current_tenant_id(), "x")[:-1]
+    for entry in body["Records"]:
+        key = _object_key(entry)
+        if key is None or not key.startswith(prefix):
+            raise ValueError("an S3 record outside the bound tenant's prefix")
+        name = str(entry.get("eventName", ""))
+        if name.startswith("ObjectCreated"):
+            object_created(key, int(entry["s3"]["object"].get("size") or 0))
+        elif name.startswith("ObjectRemoved"):
+            object_removed(key)
+
+
+def _ledger(key: str, size: int | None = None) -> DataItem:
+    if size is None:
+        return DataItem(pk=data.partition(keys.STORED_OBJECT), sk=key)
+    return data.new_item(pk=data.partition(keys.STORED_OBJECT), sk=key, kind=keys.STORED_OBJECT, used=size)
+
+
+def _adjust(tx: TransactWrite, delta: int) -> None:
+    """Change ``file_bytes``; creates the counter with the tenant's id if it is missing."""
+    tx.update(counters.key(counters.FILE_BYTES), actions=[
+        DataItem.used.add(delta), DataItem.tenant_id.set(str(current_tenant_id())),
+        DataItem.kind.set(keys.USAGE), DataItem.entity_id.set(counters.FILE_BYTES)])
+
+
+def object_created(key: str, size: int) -> bool:
+    """Count a new object once (False: already in the ledger, a redelivered event)."""
+    def build(tx: TransactWrite) -> None:
+        tx.save(_ledger(key, size), condition=DataItem.pk.does_not_exist())
+        _adjust(tx, size)
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(0):
+            return False
+        raise
+    return True
+
+
+def object_removed(key: str) -> bool:
+    """Give back a removed object's bytes (False: not in the ledger, nothing to give back)."""
+    entry = data.get(data.partition(keys.STORED_OBJECT), key)
+    if entry is None:
+        return False
+    size = int(entry.used or 0)
+
+    def build(tx: TransactWrite) -> None:
+        tx.delete(_ledger(key), condition=DataItem.used == size)
+        _adjust(tx, -size)
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(0):
+            return False
+        raise
+    return True
