@@ -104,7 +104,6 @@ def requests_today(tenant: Tenant) -> int:
     return limiter().requests_today(tenant.id)
 
 
-
 def wire_tenant_key(tenant: Tenant) -> None:
     """Put the tenant's API key (created if missing) in the usage plan of its limits; idempotent.
 
