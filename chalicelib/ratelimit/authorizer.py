@@ -21,8 +21,9 @@ again, resolves the tenant from every source and checks status and permission:
   an explicit Deny (403), since without a key API Gateway would refuse it anyway.
 
 Key values are looked up in API Gateway by name and cached per container for
-``KEY_CACHE_SECONDS``; a tenant's key never changes once made (a plan change moves the
-key between usage plans), so the cache cannot go stale in a way that matters.
+``KEY_CACHE_SECONDS`` (a missing one for ``MISSING_KEY_CACHE_SECONDS``); a tenant's key
+never changes once made (a plan change moves the key between usage plans), so the cache
+cannot go stale in a way that matters.
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ from chalicelib.settings import RateLimitMode, get_settings
 AUTHORIZER_NAME = "tenant_usage_key"
 AUTHORIZER_TTL_SECONDS = 300
 KEY_CACHE_SECONDS = 600
+# A missing key is looked up again sooner: the usage-plans sync may be backfilling it.
+MISSING_KEY_CACHE_SECONDS = 30
 KEY_CACHE_SIZE = 10_000
 
 bp = Blueprint(__name__)
@@ -64,7 +67,7 @@ class _KeyValues:
         key = usage_plans.find_key(name)
         value = str(key["value"]) if key is not None and key.get("enabled", True) else None
         with self._lock:
-            self._values[name] = (now + KEY_CACHE_SECONDS, value)
+            self._values[name] = (now + (KEY_CACHE_SECONDS if value else MISSING_KEY_CACHE_SECONDS), value)
             while len(self._values) > KEY_CACHE_SIZE:
                 self._values.popitem(last=False)
         return value

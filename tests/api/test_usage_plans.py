@@ -279,3 +279,25 @@ def test_requests_today_come_from_api_gateway_usage(client):
     with stub:
         assert usage_plans.requests_today(tenant_id, day) == 42
     stub.assert_no_pending_responses()
+
+
+def test_the_sync_command_backfills_keys_for_tenants_made_before_usage_plans(aws_mock, tenant_a, capsys):
+    from chalicelib import cli
+
+    # Given a tenant created without the api_key step (as before this feature)
+    assert holders(str(tenant_a.id)) == []
+    # When the operator command runs (twice: it is idempotent)
+    assert cli.main(["usage-plans", "sync"]) == 0
+    assert cli.main(["usage-plans", "sync"]) == 0
+    # Then the tenant has one key, in its plan's usage plan
+    assert holders(str(tenant_a.id)) == ["free"]
+    name = usage_plans.tenant_key_name(tenant_a.id)
+    assert [k["name"] for k in apigw().get_api_keys(nameQuery=name)["items"]] == [name]
+    assert "'tenant_keys': 1" in capsys.readouterr().out
+
+
+def test_the_sync_command_needs_both_api_id_and_stage(aws_mock, capsys):
+    from chalicelib import cli
+
+    assert cli.main(["usage-plans", "sync", "--api-id", "abc123"]) == 2
+    assert "--api-id and --api-stage go together" in capsys.readouterr().err
