@@ -13,8 +13,8 @@ tenant's overrides: the tenant's trail and the platform's).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
@@ -176,7 +176,7 @@ def put_overrides(tenant: Tenant, body: LimitOverrides, expected: int | None) ->
     return after, version + 1
 
 
-def _write(build: Any, what: str) -> None:
+def _write(build: Callable[[TransactWrite], None], what: str) -> None:
     """One transaction; the stored item's condition is the first action (the only Put
     that can fail: audit event ids are new)."""
     registry.bind()

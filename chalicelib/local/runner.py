@@ -59,6 +59,8 @@ Try:
   curl -s -H "Authorization: Bearer $DEMO_TOKEN" {api}/api/tenant
   curl -s -H "Authorization: Bearer $DEMO_TOKEN" -H "Host: demo.localhost:{api.rsplit(':', 1)[1]}" {api}/api/tenant
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" -H "X-Tenant-ID: demo" {api}/api/tenant
+  curl -s -H "Authorization: Bearer $DEMO_TOKEN" {api}/api/tenant/usage
+  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" {api}/api/admin/plans
   curl -s {api}/api/openapi.json
 
 Ctrl-C stops everything.

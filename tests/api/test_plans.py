@@ -140,3 +140,14 @@ def test_tenant_plan_is_checked_against_the_stored_plans(client):
                           headers={"If-Match": created.headers["ETag"]})
     assert edit.status_code == 422
     assert body_of(client.get("/api/admin/tenants/rapid", role=ADMIN))["plan"] == "standard"
+
+
+def test_the_openapi_document_describes_the_limits_routes(client):
+    document = body_of(client.get("/api/openapi.json", role=None))
+    put = document["paths"]["/api/admin/plans/{name}"]["put"]
+    assert put["x-access"] == "platform"
+    schema = put["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(document["components"]["schemas"][schema]["required"]) == set(effective.Limits.model_fields)
+    usage = document["paths"]["/api/tenant/usage"]["get"]
+    assert usage["x-access"] == "tenant" and usage["x-permission"] == "usage:read"
+    assert "/api/admin/tenants/{id}/limits" in document["paths"]

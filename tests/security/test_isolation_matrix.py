@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
+from chalicelib.limits import reconciliation
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
+from chalicelib.tenancy import context
 from tests.conftest import body_of
 
 # path template -> (entity, body for PATCH/POST-on-item)
@@ -103,6 +105,16 @@ def test_tenant_b_gets_404_on_tenant_a_ids(client, tenant_a, tenant_b, world, pa
     assert _snapshot(client, tenant_a, world["a"]) == before
 
 
+def test_usage_counts_only_the_callers_tenant(client, tenant_a, tenant_b, world):
+    usage_a = body_of(client.get("/api/tenant/usage", tenant=tenant_a))
+    usage_b = body_of(client.get("/api/tenant/usage", tenant=tenant_b))
+    assert usage_a["professionals"]["used"] == usage_b["professionals"]["used"] == 2  # populate made two each
+    assert client.request("POST", "/api/customers", tenant=tenant_a, body={"name": "Extra"}).status_code == 201
+    assert body_of(client.get("/api/tenant/usage", tenant=tenant_b))["customers"] == usage_b["customers"]
+    foreign = client.get("/api/tenant/usage", tenant=tenant_a, headers={"X-Tenant-ID": str(tenant_b.id)})
+    assert foreign.status_code == 403 and body_of(foreign)["code"] == "tenant_mismatch"
+
+
 def test_lists_never_show_foreign_items(client, tenant_a, tenant_b, world):
     a_values = set(world["a"].values())
     for path in ("/api/service-categories", "/api/professionals", "/api/customers", "/api/referrals"):
@@ -161,8 +173,11 @@ def test_recorded_walkthrough_stays_in_the_acting_tenant(client, tenant_a, tenan
     aws.install_session_hook("before-parameter-build.dynamodb", recorder)
     try:
         ids = populate(client, tenant_a, "rec")
-        for path in ("/api/service-categories", "/api/professionals", "/api/customers", "/api/referrals"):
+        for path in ("/api/service-categories", "/api/professionals", "/api/customers", "/api/referrals",
+                     "/api/tenant/usage"):
             assert client.get(path, tenant=tenant_a).status_code == 200
+        with context.bound(context.TenantContext(tenant=tenant_a, request_id="walkthrough")):
+            reconciliation.reconcile()  # the daily job's queries, for this tenant
         for template, (entity, body) in TARGETS.items():
             url = template.replace("{slug}", ids[entity]).replace("{id}", ids[entity])
             assert client.get(url, tenant=tenant_a).status_code == 200
