@@ -36,7 +36,7 @@ from chalice import Blueprint, Chalice
 from chalice.app import AuthRequest
 
 from chalicelib.auth.tokens import get_verifier
-from chalicelib.errors import AppError
+from chalicelib.errors import UnauthorizedError
 from chalicelib.ratelimit import usage_plans
 from chalicelib.settings import RateLimitMode, get_settings
 
@@ -92,8 +92,9 @@ def usage_key_response(token: str, method_arn: str) -> dict[str, Any]:
     """The authorizer's answer for the Authorization header value ``token``."""
     try:
         principal = get_verifier(get_settings()).verify_header(token)
-    except AppError:
-        # The one message API Gateway turns into a 401 for a Lambda authorizer.
+    except UnauthorizedError:
+        # The one message API Gateway turns into a 401 for a Lambda authorizer. Anything
+        # else (the identity provider's keys unreachable) fails the authorizer: a 500.
         raise Exception("Unauthorized") from None
     if principal.tenant_id is None:
         name, context = usage_plans.platform_key_name(), {"scope": "platform"}
