@@ -51,6 +51,7 @@ class Action(StrEnum):
     EXPORT_DOWNLOADED = "export.downloaded"
     MEMBER_ADDED = "member.added"
     MEMBER_UPDATED = "member.updated"
+    MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
     ROLE_CREATED = "role.created"
     ROLE_UPDATED = "role.updated"

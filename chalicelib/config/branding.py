@@ -6,17 +6,23 @@ Image URLs are https to public hosts only (``safe_urls``) and never fetched by u
 Uploads go straight to S3 with a presigned POST whose policy pins the content type, the
 size (at most 1 MB, and at most what is left of the tenant's storage allowance:
 ``limits.storage``) and the exact key under the tenant's own prefix; SVG (scriptable) is
-refused.
+refused. An uploaded image is named in the branding by its path, ``/api/tenant/branding/assets/
+<name>`` (on the tenant's own host), accepted only once the object exists under the
+tenant's prefix; that public route answers with a short-lived presigned redirect, so
+the bucket stays private.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import audit, aws
 from chalicelib.config import versions
+from chalicelib.errors import NotFoundError, RequestValidationError
 from chalicelib.limits import storage
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.settings import get_settings
@@ -28,6 +34,12 @@ MAX_ASSET_BYTES = 1024 * 1024
 UPLOAD_EXPIRES_SECONDS = 300
 IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 CACHE_CONTROL = "public, max-age=60"
+ASSET_PATH = "/api/tenant/branding/assets/"
+ASSET_NAME = re.compile(r"^(?:logo|favicon)-[0-9a-f]{32}\.(?:png|jpg|webp)$")
+# A redirect to a presigned GET: cached for less than the URL lives.
+ASSET_URL_SECONDS = 300
+ASSET_CACHE_CONTROL = "public, max-age=240"
+IMAGE_FIELDS = ("logo_url", "favicon_url")
 
 
 class Branding(BaseModel):
@@ -44,7 +56,13 @@ class Branding(BaseModel):
     @field_validator("logo_url", "favicon_url")
     @classmethod
     def _public_https(cls, value: str | None) -> str | None:
-        return None if value is None else check_public_https_url(value)
+        if value is None:
+            return None
+        if value.startswith(ASSET_PATH):
+            if not ASSET_NAME.fullmatch(value[len(ASSET_PATH):]):
+                raise ValueError("not the path of an uploaded branding asset")
+            return value
+        return check_public_https_url(value)
 
     @field_validator("primary_color", "secondary_color")
     @classmethod
@@ -73,6 +91,8 @@ class AssetUpload(BaseModel):
     url: str
     fields: dict[str, str]
     key: str
+    # What to put in logo_url / favicon_url once the upload is done.
+    path: str
     max_bytes: int
     expires_in: int
 
@@ -95,9 +115,53 @@ def get_branding() -> BrandingView:
     return BrandingView(version=version, **document)
 
 
+def _asset_key(name: str) -> str:
+    return keys.tenant_object_key(current_tenant_id(), "branding", name)
+
+
+def _asset_exists(name: str) -> bool:
+    try:
+        aws.client("s3").head_object(Bucket=get_settings().assets_bucket, Key=_asset_key(name))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _check_uploaded(document: dict[str, Any]) -> None:
+    """An asset path in the branding must name an object this tenant uploaded."""
+    missing = [field for field in IMAGE_FIELDS
+               if (document.get(field) or "").startswith(ASSET_PATH)
+               and not _asset_exists(document[field][len(ASSET_PATH):])]
+    if missing:
+        raise RequestValidationError("no such uploaded asset", extra={"errors": [
+            {"loc": ["body", field], "type": "asset_not_uploaded"} for field in missing]})
+
+
+def asset_redirect(name: str) -> str:
+    """A presigned GET for one of the resolved tenant's uploaded assets (404 otherwise)."""
+    if not ASSET_NAME.fullmatch(name) or not _asset_exists(name):
+        raise NotFoundError("no such asset")
+    return str(aws.presigning_client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": get_settings().assets_bucket, "Key": _asset_key(name)},
+        ExpiresIn=ASSET_URL_SECONDS))
+
+
 def put_branding(body: BrandingUpdate, expected: int) -> BrandingView:
     document = Branding.model_validate(body.model_dump(exclude={"comment"})).model_dump(mode="json")
+    _check_uploaded(document)
     written = versions.write(DOCUMENT, document, expected, comment=body.comment)
+    return BrandingView(version=written.version, **written.document)
+
+
+def restore_version(number: int, expected: int) -> BrandingView:
+    """A new branding version equal to version ``number`` (its URLs are checked again)."""
+    old = versions.get_version(DOCUMENT, number)
+    document = Branding.model_validate(old.document).model_dump(mode="json")
+    _check_uploaded(document)
+    written = versions.write(DOCUMENT, document, expected, comment=f"restored from version {number}",
+                             restored_from=number)
     return BrandingView(version=written.version, **written.document)
 
 
@@ -121,12 +185,13 @@ def presign_asset(body: AssetUploadRequest) -> AssetUpload:
     """A presigned POST for one image; 403 ``limit_exceeded`` when no storage is left."""
     max_bytes = storage.upload_allowance(MAX_ASSET_BYTES)
     name = f"{body.purpose}-{uuid.uuid4().hex}.{IMAGE_EXTENSIONS[body.content_type]}"
-    key = keys.tenant_object_key(current_tenant_id(), "branding", name)
+    key = _asset_key(name)
     post = aws.presigning_client("s3").generate_presigned_post(
         Bucket=get_settings().assets_bucket, Key=key,
         Fields={"Content-Type": body.content_type},
         Conditions=[{"Content-Type": body.content_type}, ["content-length-range", 1, max_bytes]],
         ExpiresIn=UPLOAD_EXPIRES_SECONDS,
     )
-    return AssetUpload(url=post["url"], fields=post["fields"], key=key, max_bytes=max_bytes,
+    return AssetUpload(url=post["url"], fields=post["fields"], key=key, path=ASSET_PATH + name,
+                       max_bytes=max_bytes,
                        expires_in=UPLOAD_EXPIRES_SECONDS)

@@ -95,6 +95,14 @@ def presign_branding_asset(body: branding.AssetUploadRequest) -> http.Reply:
     return http.Reply(branding.presign_asset(body), 201)
 
 
+@bp.route("/api/tenant/branding/assets/{name}", methods=["GET"])
+@public_tenant_route(summary="An uploaded logo or favicon of the resolved tenant (302 to a short-lived URL)")
+def get_branding_asset(name: str) -> http.Reply:
+    headers = {"Location": branding.asset_redirect(name), "Cache-Control": branding.ASSET_CACHE_CONTROL,
+               "Vary": "Host, X-Tenant-ID"}
+    return http.Reply(None, 302, headers)
+
+
 @bp.route("/api/tenant/branding/versions", methods=["GET"])
 @tenant_route(P.CONFIG_READ, query=ListQuery, summary="Branding versions, newest first")
 def list_branding_versions(query: ListQuery) -> dict[str, Any]:
@@ -105,3 +113,11 @@ def list_branding_versions(query: ListQuery) -> dict[str, Any]:
 @tenant_route(P.CONFIG_READ, response=Version, summary="One branding version")
 def get_branding_version(n: str) -> Version:
     return branding.get_version(version_number(n))
+
+
+@bp.route("/api/tenant/branding/versions/{n}/restore", methods=["POST"])
+@tenant_route(P.BRANDING_WRITE, response=branding.BrandingView,
+              summary="Make a new branding version equal to version n (If-Match required)")
+def restore_branding_version(n: str) -> http.Reply:
+    number = version_number(n)
+    return branding_reply(branding.restore_version(number, if_match()))

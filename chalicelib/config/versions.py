@@ -104,8 +104,19 @@ def list_versions(doc: Document, limit: int, cursor: str | None) -> tuple[list[V
     return [_version(i) for i in page.items], page.next_cursor
 
 
-def write(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
-          restored_from: int | None = None) -> Version:
+@dataclass(frozen=True)
+class PreparedWrite:
+    """A new version ready to be written: ``add`` puts it into a transaction, whose
+    cancellation reasons ``0..writes-1`` are this write's (a concurrent write won)."""
+
+    version: Version
+    add: Callable[[Any], None]
+    writes: int
+
+
+def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
+            restored_from: int | None = None) -> PreparedWrite:
+    """The items of a new version of the bound tenant's ``doc``, for a transaction."""
     tenant = current_context().tenant
     version, before, pointer = state(doc, tenant)
     if expected != version:
@@ -122,20 +133,26 @@ def write(doc: Document, document: dict[str, Any], expected: int, *, comment: st
     items = ([_item(doc, _initial(doc, tenant))] if pointer is None else []) + [_item(doc, new)]
     changes = audit.changes(schema.flatten(before_snapshot), schema.flatten(after_snapshot), pii=doc.pii)
 
-    def build(tx: Any) -> None:
+    def add(tx: Any) -> None:
         tx.save(pointer_item, condition=condition)  # the first Put: reason 0
         for item in items:
             tx.save(item, condition=DataItem.pk.does_not_exist())
         audit.record(tx, doc.action, audit.Target(doc.target_kind, str(new.version)), changes=changes,
                      details={"version": new.version, "restored_from": restored_from})
 
+    return PreparedWrite(new, add, len(items) + 1)
+
+
+def write(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
+          restored_from: int | None = None) -> Version:
+    prepared = prepare(doc, document, expected, comment=comment, restored_from=restored_from)
     try:
-        data.transact(build)
+        data.transact(prepared.add)
     except TransactionCancelledError as exc:
-        if any(exc.failed(i) for i in range(len(items) + 1)):
+        if any(exc.failed(i) for i in range(prepared.writes)):
             raise PreconditionFailedError() from exc  # another write from the same version won
         raise
-    return new
+    return prepared.version
 
 
 def restore(doc: Document, number: int, expected: int) -> Version:

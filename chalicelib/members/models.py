@@ -45,11 +45,19 @@ class MemberUpdate(BaseModel):
     version: int | None = Field(default=None, ge=1)
 
 
+class InvitationAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+
+
 class Member(BaseModel):
     id: str
     email: str
     role: str
     status: str
+    # The identity-provider subject that accepted the invitation (None until then).
+    subject: str | None = None
     version: int
     created_at: str
     updated_at: str

@@ -7,10 +7,12 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.errors import ForbiddenError
 from chalicelib.members import roles, service
-from chalicelib.members.models import Member, MemberInvite, MemberUpdate, RoleOut, RolePut
-from chalicelib.network.common import etag, expected_version
+from chalicelib.members.models import InvitationAccept, Member, MemberInvite, MemberUpdate, RoleOut, RolePut
+from chalicelib.network.common import ListQuery, etag, expected_version, page_body
 from chalicelib.tenancy import tenant_route
+from chalicelib.tenancy.context import current_context
 
 bp = Blueprint(__name__)
 P = Permission
@@ -33,9 +35,9 @@ def put_role(name: str, body: RolePut) -> http.Reply:
 
 
 @bp.route("/api/tenant/members", methods=["GET"])
-@tenant_route(P.MEMBERS_READ, summary="The tenant's members")
-def list_members() -> dict[str, Any]:
-    return {"items": [m.model_dump(mode="json") for m in service.list_members()], "next_cursor": None}
+@tenant_route(P.MEMBERS_READ, query=ListQuery, summary="The tenant's members (cursor pagination)")
+def list_members(query: ListQuery) -> dict[str, Any]:
+    return page_body(*service.list_members(query.limit, query.cursor))
 
 
 @bp.route("/api/tenant/members", methods=["POST"])
@@ -65,3 +67,14 @@ def update_member(id: str, body: MemberUpdate) -> http.Reply:
 @tenant_route(P.MEMBERS_WRITE, summary="Remove a member")
 def remove_member(id: str) -> None:
     service.remove_member(id)
+
+
+@bp.route("/api/tenant/invitations/{id}/accept", methods=["POST"])
+@tenant_route(P.TENANT_READ, body=InvitationAccept, response=Member,
+              summary="Accept an invitation (the signed-in invitee, with the token from the mail)")
+def accept_invitation(id: str, body: InvitationAccept) -> http.Reply:
+    principal = current_context().principal
+    if principal is None:  # tenant routes always authenticate; never accept anonymously
+        raise ForbiddenError("sign in to accept an invitation")
+    member = service.accept_invitation(id, body.token, principal.sub)
+    return http.Reply(member, 200, {"ETag": etag(member.version)})

@@ -4,9 +4,12 @@ A member is two items written together with its audit event: the member (email s
 in ``pii``) and its email's uniqueness item (sort key a blind index, so no address is
 in a key). An invitation's link carries a token derived from the member id with the
 tenant's blind-index secret, so re-sending it (a provisioning retry) sends the same link.
+The invitee signs in with the identity provider and accepts with that token: the
+member becomes ``active`` and is bound to the caller's subject, once.
 """
 from __future__ import annotations
 
+import hmac
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -39,7 +42,8 @@ def _email_key(email: str) -> DataItem:
 def _member(item: DataItem) -> Member:
     fields = {**data.loads(item.data), **pii.unseal(keys.MEMBER, str(item.entity_id), item.pii)}
     return Member(id=str(item.entity_id), email=fields["email"], role=fields["role"], status=str(item.status),
-                  version=int(item.version or 1), created_at=str(item.created_at), updated_at=str(item.updated_at))
+                  subject=fields.get("subject"), version=int(item.version or 1), created_at=str(item.created_at),
+                  updated_at=str(item.updated_at))
 
 
 def _check_role(role: str) -> None:
@@ -52,8 +56,9 @@ def invitation_token(member_id: str) -> str:
     return blind_index(INVITATION_PURPOSE, member_id)
 
 
-def list_members() -> list[Member]:
-    return [_member(i) for i in data.query_page(_pk(), limit=MAX_PAGE).items]
+def list_members(limit: int = MAX_PAGE, cursor: str | None = None) -> tuple[list[Member], str | None]:
+    page = data.query_page(_pk(), limit=min(limit, MAX_PAGE), cursor=cursor)
+    return [_member(i) for i in page.items], page.next_cursor
 
 
 def _load(member_id: str) -> DataItem:
@@ -111,7 +116,7 @@ def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:
         _check_role(body.role)
     before: dict[str, Any] = {**data.loads(item.data), "status": item.status}
     after = {**before, **body.model_dump(exclude_none=True, exclude={"version"})}
-    item.data, item.status = data.dumps({"role": after["role"]}), after["status"]
+    item.data, item.status = data.dumps({k: v for k, v in after.items() if k != "status"}), after["status"]
     item.version, item.updated_at = expected + 1, now_iso()
     actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
                DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
@@ -126,6 +131,42 @@ def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:
     except TransactionCancelledError as exc:
         if exc.failed(1):  # the event's Put is sent before the Update
             raise PreconditionFailedError() from exc
+        raise
+    return _member(item)
+
+
+def accept_invitation(member_id: str, token: str, subject: str) -> Member:
+    """Bind an invited member to ``subject`` and make it active; idempotent for that subject.
+
+    A wrong token is a 404 like an unknown member (it proves nothing to a guesser); an
+    invitation already accepted by someone else, or a disabled member, is a 409."""
+    item = _load(member_id)
+    if not hmac.compare_digest(invitation_token(member_id), token):
+        raise NotFoundError("no such invitation")
+    fields = data.loads(item.data)
+    if item.status == "active" and fields.get("subject") == subject:
+        return _member(item)
+    if item.status != "invited":
+        raise ConflictError("this invitation can no longer be accepted", extra={"conflict": "invitation_closed"})
+    expected = int(item.version or 1)
+    before = {**fields, "status": item.status}
+    after = {**fields, "subject": subject, "status": "active"}
+    item.data, item.status = data.dumps({**fields, "subject": subject}), "active"
+    item.version, item.updated_at = expected + 1, now_iso()
+    actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
+               DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(item, actions=actions, condition=(DataItem.version == expected) & (DataItem.status == "invited"))
+        audit.record(tx, audit.Action.MEMBER_JOINED, audit.Target("member", member_id),
+                     changes=audit.changes(before, after, pii=PII))
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(1):  # the event's Put is sent before the Update
+            raise ConflictError("the invitation changed meanwhile; try again",
+                                extra={"conflict": "invitation_changed"}) from exc
         raise
     return _member(item)
 

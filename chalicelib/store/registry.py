@@ -227,10 +227,12 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 def list_tenants_page(*, limit: int, cursor: str | None, status: str | None = None, plan: str | None = None,
                       text: str | None = None) -> tuple[list[Tenant], str | None]:
-    """One page of tenants in creation order, filtered; ``next_cursor`` is opaque.
+    """One page of up to ``limit`` matching tenants in creation order; ``next_cursor`` is opaque.
 
-    Filters apply after DynamoDB reads ``limit`` items, so a page may be short (even
-    empty) while ``next_cursor`` still says there is more.
+    DynamoDB filters after reading, so pynamodb's iterator reads further index pages
+    until ``limit`` tenants match (or the index ends) and resumes the cursor from the
+    last tenant returned: pages are full, and a rare filter costs more reads, not
+    short pages. (One platform partition: the tenant count bounds those reads.)
     """
     _bind()
     condition: Any = None
@@ -249,12 +251,16 @@ def list_tenants_page(*, limit: int, cursor: str | None, status: str | None = No
 
 
 def mark_provisioning_step(tenant_id: UUID, step: str) -> None:
-    """Record ``step`` as done on a tenant being provisioned (idempotent: recorded once)."""
+    """Record ``step`` as done on a tenant being provisioned (idempotent: recorded once).
+
+    ``updated_at`` moves with each step: the stuck-provisioning job measures how long a
+    tenant has made no progress, not how long ago provisioning started."""
     _bind()
     item = TenantItem(pk=keys.tenant_pk(tenant_id), sk=keys.TENANT_SK)
     try:
         item.update(actions=[TenantItem.provisioning_steps.set(
-            TenantItem.provisioning_steps.append([step]))],
+            TenantItem.provisioning_steps.append([step])),
+            TenantItem.updated_at.set(iso(datetime.now(UTC)))],
             condition=(TenantItem.status == TenantStatus.PROVISIONING.value)
             & ~TenantItem.provisioning_steps.contains(step))
     except UpdateError as exc:
@@ -347,6 +353,10 @@ def update_tenant(tenant: Tenant, expected_version: int,
             raise ConflictError("the tenant was changed by someone else", extra={"conflict": "stale"}) from exc
         if any(r is not None and r.code == "TransactionConflict" for r in reasons):
             raise ConflictError("a concurrent request is changing the tenant; retry") from exc
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
+            # One of ``also``'s conditional writes (a document version another request wrote first).
+            raise ConflictError("a concurrent request changed the tenant's documents; retry",
+                                extra={"conflict": "concurrent_change"}) from exc
         raise
     return _to_tenant(item)
 

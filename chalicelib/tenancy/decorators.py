@@ -2,9 +2,10 @@
 
 ``@tenant_route(permission=...)`` does, in this order, once per request: reset
 per-request state; authenticate the JWT; resolve the tenant (and so check the token's
-claim against the other sources, and the tenant's status); check the permission;
-apply the tenant's rate limit (chalicelib/ratelimit); bind the ``TenantContext``;
-call the view; always unbind. ``@platform_route`` is the
+claim against the other sources, and the tenant's status: a super-admin's GET also
+reaches a suspended or soft-deleted tenant, read-only and audited); check the permission;
+apply the tenant's rate limit (chalicelib/ratelimit); bind the ``TenantContext``; call
+the view; always unbind. ``@platform_route`` is the
 same for super-admin routes (no tenant), ``@public_route`` for the few routes that need
 neither, ``@public_tenant_route`` for tenant-resolved routes readable without a token.
 ``@tenant_handler`` binds the tenant per SQS message, or per active tenant for a
@@ -44,7 +45,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import RequestOrigin, TenantContext
-from chalicelib.tenancy.resolution import references, resolve
+from chalicelib.tenancy.resolution import references, resolve, resolve_for_platform_read
 from chalicelib.tenants.models import Tenant, TenantStatus
 
 log = logging.getLogger("request")
@@ -52,6 +53,8 @@ log = logging.getLogger("request")
 MAX_SOURCE_IP = 64
 MAX_USER_AGENT = 256
 Access = Literal["public", "public_tenant", "tenant", "platform"]
+# A super-admin may read (never write) inside a suspended or soft-deleted tenant.
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,10 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         ctx: TenantContext | None = None
         if spec.access in ("tenant", "public_tenant"):
             claim = principal.tenant_id if principal else None
-            tenant = resolve(references(headers, claim))
+            if principal is not None and principal.is_platform_admin and request.method in READ_METHODS:
+                tenant = resolve_for_platform_read(references(headers, claim))
+            else:
+                tenant = resolve(references(headers, claim))
             bind_log_keys(tenant_id=str(tenant.id))
             if principal is not None:
                 granted = _tenant_permissions(tenant, request_id, principal)

@@ -148,18 +148,38 @@ def references(headers: Mapping[str, str], claim: UUID | None, *, use_header: bo
     return [r for r in found if r is not None]
 
 
-def _resolve_reference(ref: Reference) -> Tenant | None:
+def _named_tenant(ref: Reference) -> Tenant | None:
     if len(ref.value) > (MAX_DOMAIN_LENGTH if ref.kind == "domain" else MAX_HEADER_VALUE):
         return None
     if ref.kind == "slug" and not SLUG_PATTERN.fullmatch(ref.value):
         return None
-    tenant = _lookup(ref.kind, ref.value)
+    return _lookup(ref.kind, ref.value)
+
+
+def _resolve_reference(ref: Reference) -> Tenant | None:
+    tenant = _named_tenant(ref)
     if tenant is None or tenant.status in (TenantStatus.INACTIVE, TenantStatus.PROVISIONING):
         return None
     return tenant
 
 
-def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] = _resolve_reference) -> Tenant:
+def _resolve_retired_too(ref: Reference) -> Tenant | None:
+    """Super-admin reads: a suspended or soft-deleted tenant's data stays readable."""
+    tenant = _named_tenant(ref)
+    if tenant is None or tenant.status == TenantStatus.PROVISIONING:
+        return None
+    return tenant
+
+
+def resolve_for_platform_read(refs: list[Reference]) -> Tenant:
+    """:func:`resolve` for a super-admin's read-only request: the tenant whatever its
+    status (suspended or ``inactive`` after a soft delete), except one still being
+    provisioned. Writes never come here; the read is audited in the tenant's trail."""
+    return resolve(refs, _resolve_retired_too, refuse_suspended=False)
+
+
+def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] = _resolve_reference,
+            *, refuse_suspended: bool = True) -> Tenant:
     """The one tenant every reference names; raises the documented errors otherwise."""
     if not refs:
         raise TenantNotFoundError("no tenant is named by host, X-Tenant-ID header or token")
@@ -172,6 +192,6 @@ def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] 
     if len({t.id for t in tenants}) > 1:
         raise TenantMismatchError("host, X-Tenant-ID header and token name different tenants")
     tenant = tenants[0]
-    if tenant.status == TenantStatus.SUSPENDED:
+    if refuse_suspended and tenant.status == TenantStatus.SUSPENDED:
         raise TenantSuspendedError("this tenant is suspended")
     return tenant

@@ -3,7 +3,10 @@
 A plan change also moves the tenant's API Gateway key to the new plan's usage plan.
 Every edit is one registry transaction with its lifecycle events (the tenant's trail
 and the platform's, ``audit.record_lifecycle``), conditioned on the version the admin
-read (If-Match), and moving domain reservations in the same transaction.
+read (If-Match), and moving domain reservations in the same transaction. A new
+``display_name`` is the tenant's public face too: the same transaction writes a new
+branding version with it (so the public branding's ETag moves and no cache keeps the
+old name).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
+from chalicelib.config import branding, versions
 from chalicelib.errors import ConflictError
 from chalicelib.network.common import PreconditionFailedError
 from chalicelib.ratelimit import service as rate_limit
@@ -50,12 +54,16 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
                                         "updated_at": datetime.now(UTC)})
     events = _events(before, changed.model_dump(mode="json"), update)
 
-    def add(tx: TransactWrite) -> None:
-        for action, changes in events:
-            audit.record_lifecycle(tx, action, changes=changes)
-
     try:
         with tenancy_context.bound(tenancy_context.acting_in(tenant)):
+            rebrand = _branding_follows(update.get("display_name"))
+
+            def add(tx: TransactWrite) -> None:
+                for action, changes in events:
+                    audit.record_lifecycle(tx, action, changes=changes)
+                if rebrand is not None:
+                    rebrand.add(tx)
+
             stored = registry.update_tenant(changed, expected_version=expected, also=add,
                                             previous_domains=tenant.domains if "domains" in update else None)
     except ConflictError as exc:
@@ -69,6 +77,17 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
         # here is a 500 with the new plan stored; repeating the PUT finishes the move.
         rate_limit.wire_tenant_key(stored)
     return stored
+
+
+def _branding_follows(display_name: str | None) -> versions.PreparedWrite | None:
+    """The branding version that carries a new display name (bound tenant), if it differs."""
+    if display_name is None:
+        return None
+    version, document, _ = versions.state(branding.DOCUMENT, tenancy_context.current_context().tenant)
+    if document.get("display_name") == display_name:
+        return None
+    return versions.prepare(branding.DOCUMENT, {**document, "display_name": display_name}, version,
+                            comment="display name set by a platform administrator")
 
 
 def _events(before: dict[str, Any], after: dict[str, Any],

@@ -204,7 +204,9 @@ def _activate(tenant_id: UUID) -> Tenant:
 
 
 def resume_stuck(now: datetime | None = None) -> list[Tenant]:
-    """Resume every tenant provisioning for longer than ``STUCK_AFTER``; those resumed."""
+    """Resume every tenant whose provisioning made no progress (no step recorded, so no
+    ``updated_at`` change) for ``STUCK_AFTER``; those resumed. A slow provisioning that
+    is still recording steps is left to its own request."""
     cutoff = (now or datetime.now(UTC)) - STUCK_AFTER
     resumed = []
     for tenant in registry.iter_tenants(TenantStatus.PROVISIONING):

@@ -102,7 +102,9 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
     step("PUT", roles + "/{name}", roles + "/dispatcher", "role.created", {"permissions": ["referrals:read"]},
          target="dispatcher")
     member = step("POST", members, members, "member.added", {"email": "new.member@shop.example", "role": "manager"})
-    step("PATCH", members + "/{id}", f"{members}/{member['id']}", "member.updated", {"role": "dispatcher"}, 1,
+    step("POST", "/api/tenant/invitations/{id}/accept", f"/api/tenant/invitations/{member['id']}/accept",
+         "member.joined", {"token": _invitation_token(s.tenant, member["id"])}, target=member["id"])
+    step("PATCH", members + "/{id}", f"{members}/{member['id']}", "member.updated", {"role": "dispatcher"}, 2,
          member["id"])
     step("DELETE", members + "/{id}", f"{members}/{member['id']}", "member.removed", target=member["id"])
     config, branding = "/api/tenant/config", "/api/tenant/branding"
@@ -110,7 +112,17 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
     step("POST", config + "/versions/{n}/restore", config + "/versions/1/restore", "config.updated", None, 2, "3")
     step("PUT", branding, branding, "branding.updated",
          {"display_name": "Quirinus Network", "support_email": "zelda.quirinus@shop.example"}, 1, "2")
+    step("POST", branding + "/versions/{n}/restore", branding + "/versions/1/restore", "branding.updated", None, 2,
+         "3")
     return steps
+
+
+def _invitation_token(tenant: Any, member_id: str) -> str:
+    from chalicelib.members import service
+    from chalicelib.tenancy import context
+
+    with context.bound(context.TenantContext(tenant=tenant, request_id="test-token")):
+        return service.invitation_token(member_id)
 
 
 # POSTs that store nothing: a presigned upload form is signed, not written (the upload

@@ -140,3 +140,113 @@ def test_branding_versions_are_listed_and_readable(client, tenant_a):
         "before": "Acme", "after": "Acme Motors"}
     assert client.get(f"{BRANDING}/versions/4", tenant=tenant_a).status_code == 404
     assert client.get(f"{BRANDING}/versions", tenant=tenant_a, role="professional").status_code == 403
+
+
+def test_a_branding_version_is_restored_as_a_new_version(client, tenant_a):
+    put_branding(client, tenant_a, FULL, 1)
+    put_branding(client, tenant_a, {"display_name": "Acme Again"}, 2)
+    restore = f"{BRANDING}/versions/2/restore"
+    assert client.request("POST", restore, tenant=tenant_a).status_code == 428
+    assert client.request("POST", restore, tenant=tenant_a, headers={"If-Match": '"2"'}).status_code == 412
+    assert client.request("POST", restore, tenant=tenant_a, role="manager",
+                          headers={"If-Match": '"3"'}).status_code == 403
+    restored = client.request("POST", restore, tenant=tenant_a, headers={"If-Match": '"3"'})
+    assert restored.status_code == 200 and restored.headers["ETag"] == '"4"'
+    assert {k: v for k, v in body_of(restored).items() if k != "version"} == {
+        **FULL, "primary_color": "#112233", "secondary_color": "#AABBCC"}
+    v4 = body_of(client.get(f"{BRANDING}/versions/4", tenant=tenant_a))
+    assert v4["restored_from"] == 2 and v4["changes"]["display_name"] == {"before": "Acme Again",
+                                                                           "after": "Acme Motors"}
+    assert body_of(public_branding(client, {"X-Tenant-ID": str(tenant_a.id)}))["display_name"] == "Acme Motors"
+    assert client.request("POST", f"{BRANDING}/versions/9/restore", tenant=tenant_a,
+                          headers={"If-Match": '"4"'}).status_code == 404
+
+
+def test_a_display_name_set_by_a_super_admin_moves_the_public_branding(client, tenant_a):
+    header = {"X-Tenant-ID": str(tenant_a.id)}
+    first = public_branding(client, header)
+    assert first.headers["ETag"] == '"1"'
+    record = client.get(f"/api/admin/tenants/{tenant_a.id}", role="platform_admin")
+    renamed = client.request("PUT", f"/api/admin/tenants/{tenant_a.id}", role="platform_admin",
+                             headers={"If-Match": record.headers["ETag"]}, body={"display_name": "Acme Renamed"})
+    assert renamed.status_code == 200, renamed.body
+    # A cached copy is now stale: If-None-Match with the old tag gets the new document.
+    after = public_branding(client, {**header, "If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] == '"2"'
+    assert body_of(after)["display_name"] == "Acme Renamed"
+    v2 = body_of(client.get(f"{BRANDING}/versions/2", tenant=tenant_a))
+    assert v2["actor"]["platform_admin"] is True and v2["changes"]["display_name"] == {
+        "before": tenant_a.display_name, "after": "Acme Renamed"}
+    assert body_of(client.get(f"{BRANDING}/versions/1", tenant=tenant_a))["document"]["display_name"] == (
+        tenant_a.display_name)
+    # The tenant's own later edits start from it; the same name again writes no version.
+    put_branding(client, tenant_a, {"display_name": "Acme Renamed", "primary_color": "#000000"}, 2)
+    record = client.get(f"/api/admin/tenants/{tenant_a.id}", role="platform_admin")
+    client.request("PUT", f"/api/admin/tenants/{tenant_a.id}", role="platform_admin",
+                   headers={"If-Match": record.headers["ETag"]}, body={"name": "Acme Holdings"})
+    assert public_branding(client, header).headers["ETag"] == '"3"'
+
+
+def test_a_rename_racing_a_branding_write_changes_nothing(client, tenant_a, monkeypatch):
+    from chalicelib.config import branding, versions
+
+    record = client.get(f"/api/admin/tenants/{tenant_a.id}", role="platform_admin")
+    real_prepare = versions.prepare
+
+    def branding_written_meanwhile(*args, **kwargs):
+        prepared = real_prepare(*args, **kwargs)
+        monkeypatch.setattr(versions, "prepare", real_prepare)
+        # Another writer (same tenant bound) stores version 2 first and wins the race.
+        branding.put_branding(branding.BrandingUpdate(display_name="Tenant's Own"), 1)
+        return prepared
+
+    monkeypatch.setattr(versions, "prepare", branding_written_meanwhile)
+    raced = client.request("PUT", f"/api/admin/tenants/{tenant_a.id}", role="platform_admin",
+                           headers={"If-Match": record.headers["ETag"]}, body={"display_name": "Admin's"})
+    assert raced.status_code == 409 and body_of(raced)["conflict"] == "concurrent_change"
+    monkeypatch.undo()
+    assert body_of(client.get(f"/api/admin/tenants/{tenant_a.id}", role="platform_admin"))["display_name"] == (
+        tenant_a.display_name)
+    assert body_of(public_branding(client, {"X-Tenant-ID": str(tenant_a.id)}))["display_name"] == "Tenant's Own"
+
+
+def _uploaded(client, tenant, purpose: str = "logo") -> dict:
+    from chalicelib import aws
+    from chalicelib.settings import get_settings
+
+    upload = body_of(client.request("POST", f"{BRANDING}/assets", tenant=tenant,
+                                    body={"purpose": purpose, "content_type": "image/png"}))
+    aws.client("s3").put_object(Bucket=get_settings().assets_bucket, Key=upload["key"], Body=b"\x89PNG-bytes",
+                                ContentType="image/png")
+    return upload
+
+
+def test_an_uploaded_asset_is_named_by_path_and_served_by_redirect(client, tenant_a, tenant_b):
+    upload = _uploaded(client, tenant_a)
+    assert upload["path"].startswith("/api/tenant/branding/assets/logo-") and upload["path"].endswith(".png")
+    branded = put_branding(client, tenant_a, {"display_name": "Acme", "logo_url": upload["path"]}, 1)
+    assert branded["logo_url"] == upload["path"]
+    served = client.request("GET", upload["path"], role=None, headers={"X-Tenant-ID": tenant_a.slug})
+    assert served.status_code == 302, served.body
+    location = served.headers["Location"]
+    assert upload["key"] in location and "X-Amz-Signature" in location and "X-Amz-Expires=300" in location
+    assert served.headers["Cache-Control"] == "public, max-age=240"
+    # Tenant B's host does not serve A's asset, and B cannot name A's upload in its branding.
+    assert client.request("GET", upload["path"], role=None,
+                          headers={"X-Tenant-ID": tenant_b.slug}).status_code == 404
+    foreign = put(client, tenant_b, BRANDING, {"display_name": "B", "logo_url": upload["path"]}, 1)
+    assert foreign.status_code == 422 and body_of(foreign)["errors"][0]["type"] == "asset_not_uploaded"
+
+
+def test_asset_paths_must_name_an_upload(client, tenant_a):
+    never = "/api/tenant/branding/assets/favicon-" + "0" * 32 + ".png"
+    response = put(client, tenant_a, BRANDING, {"display_name": "Acme", "favicon_url": never}, 1)
+    assert response.status_code == 422 and body_of(response)["errors"] == [
+        {"loc": ["body", "favicon_url"], "type": "asset_not_uploaded"}]
+    for bad in ("/api/tenant/branding/assets/../../secrets.png", "/api/tenant/branding/assets/logo.svg",
+                "/api/tenant/branding/assets/logo-" + "0" * 32 + ".png?x=1", "/etc/passwd"):
+        assert put(client, tenant_a, BRANDING, {"display_name": "Acme", "logo_url": bad}, 1).status_code == 422
+    for bad_name in ("logo.svg", "x" * 300, "logo-" + "0" * 32 + ".gif"):
+        assert client.request("GET", f"{BRANDING}/assets/{bad_name}", role=None,
+                              headers={"X-Tenant-ID": tenant_a.slug}).status_code == 404
+    assert body_of(client.get(BRANDING + "/versions", tenant=tenant_a))["items"][0]["version"] == 1

@@ -163,6 +163,25 @@ def test_the_scheduled_job_resumes_stuck_tenants_only(client, monkeypatch):
     assert resumed.status.value == "active" and admin_get(client, "rapid")["status"] == "active"
 
 
+def test_a_recorded_step_counts_as_progress_for_the_stuck_check(client, monkeypatch):
+    from chalicelib.store import registry
+
+    _fail_at(monkeypatch, "categories")
+    client.request("POST", "/api/admin/tenants", role=ADMIN, body=body())
+    monkeypatch.undo()
+    started = registry.get_tenant(UUID(admin_get(client, "rapid")["id"]))
+    stamp = started.updated_at
+    while datetime.now(UTC) <= stamp:  # the next step's stamp must be strictly later
+        pass
+    registry.mark_provisioning_step(started.id, "categories")
+    progressed = registry.get_tenant(started.id)
+    assert progressed.updated_at > started.updated_at
+    # Quiet for STUCK_AFTER since its first step, but not since its last one: left alone.
+    assert provisioning.resume_stuck(progressed.updated_at + provisioning.STUCK_AFTER - timedelta(microseconds=1)) == []
+    [resumed] = provisioning.resume_stuck(progressed.updated_at + provisioning.STUCK_AFTER + timedelta(seconds=1))
+    assert resumed.status.value == "active"
+
+
 def test_the_schedule_is_registered():
     from app import app
 

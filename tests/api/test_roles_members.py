@@ -1,6 +1,8 @@
 """Tenant roles (stored per tenant, driving route permissions) and members (invited by email)."""
 from __future__ import annotations
 
+import json
+
 from tests.conftest import body_of
 
 ROLES = "/api/tenant/roles"
@@ -109,3 +111,55 @@ def test_member_emails_are_sealed_at_rest(client, tenant_a):
     with context.bound(context.TenantContext(tenant=tenant_a, request_id="test-raw")):
         item = data.get(data.partition(keys.MEMBER), member["id"])
     assert item is not None and "secret.person" not in (item.pii or "") + (item.data or "")
+
+
+def _invitation_token(tenant, member_id: str) -> str:
+    from chalicelib.members import service
+    from chalicelib.tenancy import context
+
+    with context.bound(context.TenantContext(tenant=tenant, request_id="test-token")):
+        return service.invitation_token(member_id)
+
+
+def test_an_invitee_accepts_once_with_the_mailed_token(client, tokens, tenant_a):
+    member = body_of(client.request("POST", MEMBERS, tenant=tenant_a,
+                                    body={"email": "new.hire@shop.example", "role": "manager"}))
+    accept = f"/api/tenant/invitations/{member['id']}/accept"
+    token = _invitation_token(tenant_a, member["id"])
+    invitee = tokens.token(role="customer", tenant=tenant_a, sub="idp|new-hire")
+    wrong = client.request("POST", accept, token=invitee, body={"token": "f" * 64})
+    assert wrong.status_code == 404
+    assert client.request("POST", accept, token=invitee, body={"token": "nope"}).status_code == 422
+    accepted = client.request("POST", accept, token=invitee, body={"token": token})
+    assert accepted.status_code == 200, accepted.body
+    joined = body_of(accepted)
+    assert (joined["status"], joined["subject"], joined["role"]) == ("active", "idp|new-hire", "manager")
+    again = client.request("POST", accept, token=invitee, body={"token": token})
+    assert again.status_code == 200 and body_of(again)["version"] == joined["version"]
+    someone_else = tokens.token(role="customer", tenant=tenant_a, sub="idp|other")
+    taken = client.request("POST", accept, token=someone_else, body={"token": token})
+    assert taken.status_code == 409 and body_of(taken)["conflict"] == "invitation_closed"
+    trail = body_of(client.get("/api/tenant/audit?action=member.joined", tenant=tenant_a))["items"]
+    assert [e["target"]["id"] for e in trail] == [member["id"]]
+    assert "new.hire" not in json.dumps(trail)
+
+
+def test_a_disabled_member_cannot_accept(client, tokens, tenant_a):
+    created = client.request("POST", MEMBERS, tenant=tenant_a, body={"email": "gone@shop.example", "role": "manager"})
+    member = body_of(created)
+    client.request("PATCH", f"{MEMBERS}/{member['id']}", tenant=tenant_a, body={"status": "disabled"},
+                   headers={"If-Match": created.headers["ETag"]})
+    response = client.request("POST", f"/api/tenant/invitations/{member['id']}/accept",
+                              token=tokens.token(role="customer", tenant=tenant_a),
+                              body={"token": _invitation_token(tenant_a, member["id"])})
+    assert response.status_code == 409
+
+
+def test_members_are_paginated(client, tenant_a):
+    for n in range(5):
+        client.request("POST", MEMBERS, tenant=tenant_a, body={"email": f"m{n}@shop.example", "role": "manager"})
+    first = body_of(client.get(f"{MEMBERS}?limit=3", tenant=tenant_a))
+    second = body_of(client.get(f"{MEMBERS}?limit=3&cursor={first['next_cursor']}", tenant=tenant_a))
+    emails = [m["email"] for m in first["items"] + second["items"]]
+    assert len(first["items"]) == 3 and sorted(emails) == [f"m{n}@shop.example" for n in range(5)]
+    assert client.get(f"{MEMBERS}?limit=1000", tenant=tenant_a).status_code == 422

@@ -92,6 +92,16 @@ def test_list_filters_and_paginates_with_opaque_cursors(client):
     assert tenant_ids(client, "/api/admin/tenants?status=inactive") == ["alpha"]
 
 
+def test_filtered_pages_are_full_pages(client):
+    for slug, plan in [("alpha", "premium"), ("bravo", "free"), ("charlie", "free"), ("delta", "free"),
+                       ("echo", "premium"), ("foxtrot", "premium")]:
+        create(client, slug, plan=plan)
+    first = body_of(client.get("/api/admin/tenants?plan=premium&limit=2", role=ADMIN))
+    assert [t["slug"] for t in first["items"]] == ["alpha", "echo"] and first["next_cursor"]
+    rest = body_of(client.get(f"/api/admin/tenants?plan=premium&limit=2&cursor={first['next_cursor']}", role=ADMIN))
+    assert [t["slug"] for t in rest["items"]] == ["foxtrot"]
+
+
 @pytest.mark.parametrize("cursor", [
     "garbage!!", base64.urlsafe_b64encode(b'{"k": {"pk": {"S": "T#x#PRO"}}}').decode(),
     base64.urlsafe_b64encode(json.dumps({"k": {"pk": {"S": "TENANT#1"}, "sk": {"S": "TENANT"},
@@ -176,15 +186,36 @@ def test_soft_delete_hides_the_tenant_from_clients_but_keeps_its_data(client):
     assert record["status"] == "inactive"
     audit = body_of(client.get("/api/admin/audit", role=ADMIN))["items"]
     assert [e["action"] for e in audit if e.get("tenant_id") == created["id"]].count("tenant.deactivated") == 1
-    # The data stays: read inside the tenant's partition as the platform would.
-    from chalicelib.network import professionals
-    from chalicelib.store import registry
-    from chalicelib.tenancy import context
+    # The data stays, readable (only) by super-admins, over HTTP and audited.
+    as_admin = {"X-Tenant-ID": created["id"]}
+    kept = client.get("/api/professionals", role=ADMIN, headers=as_admin)
+    assert kept.status_code == 200 and len(body_of(kept)["items"]) == 4
+    by_slug = client.get("/api/customers", role=ADMIN, headers={"X-Tenant-ID": "rapid"})
+    assert by_slug.status_code == 200 and body_of(by_slug)["items"]
+    one = body_of(kept)["items"][0]["id"]
+    assert client.get(f"/api/professionals/{one}", role=ADMIN, headers=as_admin).status_code == 200
+    write = client.request("DELETE", f"/api/professionals/{one}", role=ADMIN, headers=as_admin)
+    assert write.status_code == 404 and body_of(write)["code"] == "tenant_not_found"
+    create_attempt = client.request("POST", "/api/service-categories", role=ADMIN, headers=as_admin,
+                                    body={"slug": "late", "name": "Late"})
+    assert create_attempt.status_code == 404
+    assert len(body_of(client.get("/api/professionals", role=ADMIN, headers=as_admin))["items"]) == 4
+    trail = body_of(client.get("/api/tenant/audit?action=tenant.accessed", role=ADMIN, headers=as_admin))
+    read_routes = [e["details"]["route"] for e in trail["items"]]
+    assert "/api/professionals" in read_routes and "/api/customers" in read_routes
 
-    tenant = registry.get_tenant(__import__("uuid").UUID(created["id"]))
-    with context.bound(context.TenantContext(tenant=tenant, request_id="test-read")):
-        kept, _ = professionals.list_professionals(professionals.ProfessionalQuery(limit=100))
-    assert len(kept) == 4
+
+def test_a_suspended_tenant_is_readable_only_by_super_admins(client):
+    created = create(client, seed_demo_data=True)
+    client.request("PUT", f"/api/admin/tenants/{created['id']}", role=ADMIN,
+                   headers={"If-Match": f'"{created["version"]}"'}, body={"status": "suspended"})
+    refused = client.get("/api/professionals", role="tenant_admin", tenant=created["id"])
+    assert refused.status_code == 403 and body_of(refused)["code"] == "tenant_suspended"
+    read = client.get("/api/professionals", role=ADMIN, headers={"X-Tenant-ID": "rapid"})
+    assert read.status_code == 200 and len(body_of(read)["items"]) == 4
+    write = client.request("POST", "/api/service-categories", role=ADMIN, headers={"X-Tenant-ID": "rapid"},
+                           body={"slug": "late", "name": "Late"})
+    assert write.status_code == 403
 
 
 ADMIN_ROUTES = [
