@@ -131,6 +131,7 @@ class World:
 def reset_process_state() -> None:
     """What a fresh Lambda container would have: no settings, clients, caches or context."""
     from chalicelib import aws
+    from chalicelib.ratelimit import service as rate_limit
     from chalicelib.settings import reset_settings
     from chalicelib.store import registry
     from chalicelib.tenancy import context
@@ -141,6 +142,16 @@ def reset_process_state() -> None:
     registry.reset_connections()
     clear_cache()
     context.clear()
+    rate_limit.reset_state()
+    rate_limit.use_limits_source(unlimited_rate)
+
+
+def unlimited_rate(_tenant: Any) -> Any:
+    """Limits no benchmark reaches: each sends thousands of requests a second as one tenant,
+    measuring something else (bench_rate_limit.py puts the real limits back)."""
+    from chalicelib.ratelimit import RateLimits
+
+    return RateLimits(rate_per_second=1e9, burst=10**9, requests_per_day=10**12)
 
 
 def set_env(**values: str) -> None:

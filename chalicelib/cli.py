@@ -4,6 +4,8 @@ token      a JWT signed with the local development key (local stage only)
 bootstrap  create the local AWS resources (against a running `make run`)
 seed       create the demo tenant (against a running `make run`)
 schedule   list the app's scheduled handlers, or run one now
+usage-plans sync   create/update API Gateway usage plans and tenant API keys (any stage;
+           infra runs it after each deploy with --api-id and --api-stage)
 """
 from __future__ import annotations
 
@@ -122,6 +124,30 @@ def _cmd_schedule(args: argparse.Namespace) -> None:
     print(pump.fire(args.name))
 
 
+def _cmd_usage_plans(args: argparse.Namespace) -> None:
+    """One usage plan per plan (throttle, daily quota) on the API stage, the platform key,
+    and a key in its plan's usage plan for every tenant that is not deleted (idempotent)."""
+    for name, value in stage_environment(args.stage).items():
+        os.environ.setdefault(name, value)
+    if bool(args.api_id) != bool(args.api_stage):
+        raise CliError("--api-id and --api-stage go together")
+    from chalicelib.ratelimit import plans, usage_plans
+    from chalicelib.settings import get_settings
+    from chalicelib.store import registry
+    from chalicelib.tenants.models import TenantStatus
+
+    get_settings()
+    stages = [(args.api_id, args.api_stage)] if args.api_id else None
+    print({"usage_plans": usage_plans.sync_usage_plans(plans.plan_rate_limits(), stages),
+           "platform_key": usage_plans.ensure_platform_key()})
+    wired = 0
+    for tenant in registry.iter_tenants():
+        if tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
+            usage_plans.ensure_tenant_key(tenant.id, tenant.plan)
+            wired += 1
+    print({"tenant_keys": wired})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     schedule.add_argument("action", choices=["list", "run"])
     schedule.add_argument("name", nargs="?")
     schedule.set_defaults(func=_cmd_schedule)
+    plans = commands.add_parser("usage-plans", help="sync API Gateway usage plans and tenant API keys")
+    plans.add_argument("action", choices=["sync"])
+    plans.add_argument("--stage", default="local", choices=["local", "dev", "prod"])
+    plans.add_argument("--api-id", help="the REST API's id (infra, after a deploy)")
+    plans.add_argument("--api-stage", help="its stage name (api)")
+    plans.set_defaults(func=_cmd_usage_plans)
     args = parser.parse_args(argv)
     try:
         args.func(args)

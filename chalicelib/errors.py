@@ -72,6 +72,12 @@ class PayloadTooLargeError(AppError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
 
+class RateLimitedError(AppError):
+    """The tenant's rate limit or daily quota is used up; ``headers`` say when to retry."""
+
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
 class RequestValidationError(AppError):
     status, code, title = 422, "validation_error", "Request validation failed"
 

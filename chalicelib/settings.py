@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 Stage = Literal["local", "dev", "prod"]
 TenantCredentialsMode = Literal["assume_role", "shared"]
+# How per-tenant API rate limits are enforced (chalicelib/ratelimit): by API Gateway usage
+# plans with one API key per tenant (AWS), or by the in-process limiter (local, tests).
+RateLimitMode = Literal["in_process", "usage_plans"]
+RATE_LIMIT_MODES: tuple[RateLimitMode, ...] = ("in_process", "usage_plans")
 
 # Asymmetric algorithms are accepted from a JWKS; HS256 only on stages that allow it.
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
@@ -87,6 +91,9 @@ class Settings(BaseModel):
     # unset, it is https://<slug>.<PLATFORM_DOMAIN>.
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+$")
     log_level: str = "INFO"
+    rate_limit_mode: RateLimitMode = "in_process"
+    # Tenants the in-process limiter tracks at once (least recently seen evicted first).
+    rate_limit_max_tenants: int = Field(default=10_000, ge=1, le=1_000_000)
 
     # Tenant-bound data access (data-table items, the tenant's S3 prefix and KMS keys)
     # signs with credentials of this role, assumed with the session tag tenant_id=<uuid>
@@ -174,6 +181,8 @@ _ENV = {
     "tenant_credentials": "TENANT_CREDENTIALS",
     "tenant_data_role_arn": "TENANT_DATA_ROLE_ARN",
     "tenant_credentials_seconds": "TENANT_CREDENTIALS_SECONDS",
+    "rate_limit_mode": "RATE_LIMIT_MODE",
+    "rate_limit_max_tenants": "RATE_LIMIT_MAX_TENANTS",
 }
 
 
@@ -201,6 +210,21 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
 def get_settings() -> Settings:
     """The process's settings, read once (a Lambda's environment does not change)."""
     return load_settings()
+
+
+def rate_limit_mode_at_import(environ: dict[str, str] | os._Environ[str] | None = None) -> RateLimitMode:
+    """``RATE_LIMIT_MODE`` alone, for the route table built when app.py is imported.
+
+    ``chalice package`` imports app.py with the stage's environment but nothing else
+    validated, and the routes' authorizer and API-key flags must be decided then (they
+    go into the API's OpenAPI definition). An unknown value fails the import.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("RATE_LIMIT_MODE") or "in_process"
+    for mode in RATE_LIMIT_MODES:
+        if value == mode:
+            return mode
+    raise SettingsError(f"invalid configuration: RATE_LIMIT_MODE: must be one of {', '.join(RATE_LIMIT_MODES)}")
 
 
 def reset_settings() -> None:

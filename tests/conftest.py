@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
+# Suites whose subject is not rate limiting send hundreds of requests a second as one
+# tenant: they run under these limits (tests/*/test_rate_limit*.py use the real ones).
+GENEROUS_RATE_LIMITS = (1_000_000.0, 1_000_000, 1_000_000_000)
 ISSUER = "https://auth.localhost/tenant-platform"
 AUDIENCE = "tenant-platform-api"
 
@@ -91,6 +94,7 @@ def reset_process_state() -> None:
     from chalicelib import aws
     from chalicelib.crypto import pii
     from chalicelib.limits import effective as limits
+    from chalicelib.ratelimit import service as rate_limit
     from chalicelib.settings import reset_settings
     from chalicelib.store import data, registry
     from chalicelib.tenancy import context
@@ -104,6 +108,14 @@ def reset_process_state() -> None:
     context.clear()
     pii.reset_state()
     limits.invalidate()
+    rate_limit.reset_state()
+    rate_limit.use_limits_source(_generous_limits)
+
+
+def _generous_limits(_tenant: Any) -> Any:
+    from chalicelib.ratelimit import RateLimits
+
+    return RateLimits(*GENEROUS_RATE_LIMITS)
 
 
 @pytest.fixture
@@ -239,3 +251,27 @@ def module_world(signing_keys: SigningKeys, project_dir: Path) -> Iterator[dict[
             yield {"acme": acme, "globex": globex, "http": http,
                    "client": TenantClient(http, TokenFactory(signing_keys))}
         reset_process_state()
+
+
+@pytest.fixture
+def clock(client: TenantClient) -> Iterator[Any]:
+    """Rate-limit tests: each tenant's real limits, and a limiter clock the test moves."""
+    from chalicelib.ratelimit import service
+    from tests.rate_limit_support import Clock, real_limits_with
+
+    moved = Clock()
+    real_limits_with(moved)
+    yield moved
+    service.reset_state()
+
+
+@pytest.fixture
+def dynamo_calls() -> Iterator[Any]:
+    """DynamoDB operations by name, seen by a hook on every botocore session of the process."""
+    from chalicelib import aws
+    from tests.rate_limit_support import DynamoCalls
+
+    calls = DynamoCalls()
+    aws.install_session_hook("before-call.dynamodb", calls)
+    yield calls
+    aws.remove_session_hook("before-call.dynamodb", calls)

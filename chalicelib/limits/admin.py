@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.limits import effective, plans
 from chalicelib.limits.models import LimitOverrides, Plan, PlanList, PlanUpdate, TenantLimits
+from chalicelib.ratelimit import service as rate_limit
 from chalicelib.tenants.models import Tenant
 
 
@@ -14,6 +15,9 @@ def list_plans() -> PlanList:
 def update_plan(name: str, body: PlanUpdate, expected: int | None) -> Plan:
     plan = plans.put_plan(name, body, expected)
     effective.invalidate(plan=name)
+    # API Gateway is outside the transaction: a failure is a 500 with the plan stored,
+    # and repeating the PUT (same values) brings the usage plan in line.
+    rate_limit.plan_limits_changed(name)
     return plan
 
 
@@ -27,4 +31,5 @@ def tenant_limits(tenant: Tenant) -> TenantLimits:
 def set_overrides(tenant: Tenant, body: LimitOverrides, expected: int | None) -> TenantLimits:
     plans.put_overrides(tenant, body, expected)
     effective.invalidate(tenant_id=tenant.id)
+    rate_limit.wire_tenant_key(tenant)  # overrides of its rate limits need a usage plan of its own
     return tenant_limits(tenant)

@@ -118,4 +118,7 @@ class TenantUsage(BaseModel):
     professionals: Meter
     customers: Meter
     storage: StorageMeter
+    # API requests since 00:00 UTC against requests_per_day (chalicelib/ratelimit): API
+    # Gateway's count for the tenant's key in AWS, this process's count in-process.
+    requests: Meter
     reconciled_at: datetime | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalicelib.limits import counters, storage
 from chalicelib.limits.effective import effective_limits
 from chalicelib.limits.models import Meter, StorageMeter, TenantUsage
+from chalicelib.ratelimit import service as rate_limit
 from chalicelib.tenancy.context import current_context
 
 
@@ -22,12 +23,14 @@ def report() -> TenantUsage:
         return counters.count_items(counters.COUNTED[meter])
 
     stored = storage.usage(values)
+    tenant = current_context().tenant
     return TenantUsage(
-        plan=current_context().tenant.plan,
+        plan=tenant.plan,
         limits=limits,
         professionals=Meter.of(used(counters.PROFESSIONALS), limits.max_professionals),
         customers=Meter.of(used(counters.CUSTOMERS), limits.max_customers),
         storage=StorageMeter(**Meter.of(stored.used, stored.limit).model_dump(), files_bytes=stored.file_bytes,
                              items_bytes_estimate=stored.item_bytes),
+        requests=Meter.of(rate_limit.requests_today(tenant), limits.requests_per_day),
         reconciled_at=stored.reconciled_at,
     )

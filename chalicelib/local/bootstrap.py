@@ -1,4 +1,5 @@
-"""Create the local AWS resources the app needs (idempotent): tables, buckets, queues, key, role.
+"""Create the local AWS resources the app needs (idempotent): tables, buckets, queues, key, role,
+usage plans.
 
 Table definitions come from ``store/schema.py``, the same ones infra deploys.
 """
@@ -14,6 +15,8 @@ from chalice.app import SQSEventConfig
 
 from chalicelib import aws
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
+from chalicelib.ratelimit import plans as rate_limit_plans
+from chalicelib.ratelimit import usage_plans
 from chalicelib.settings import Settings
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
 
@@ -152,6 +155,10 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
     tenant_role = _create_tenant_role(settings)
     # SES refuses unverified senders (moto too); in AWS the identity is verified by infra.
     aws.client("ses").verify_email_identity(EmailAddress=settings.platform_sender_email)
+    # One usage plan per plan and the platform key, as infra's post-deploy sync makes them
+    # in AWS (local requests are limited in-process; the keys are still wired).
+    plan_ids = usage_plans.sync_usage_plans(rate_limit_plans.plan_rate_limits())
+    usage_plans.ensure_platform_key()
     return {
         "tables": [settings.registry_table, settings.data_table],
         "buckets": [settings.exports_bucket, settings.assets_bucket],
@@ -159,4 +166,5 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
         "platform_key": key_arn,
         "tenant_role": tenant_role,
         "sender": settings.platform_sender_email,
+        "usage_plans": sorted(plan_ids),
     }

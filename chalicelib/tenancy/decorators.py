@@ -4,7 +4,8 @@
 per-request state; authenticate the JWT; resolve the tenant (and so check the token's
 claim against the other sources, and the tenant's status: a super-admin's GET also
 reaches a suspended or soft-deleted tenant, read-only and audited); check the permission;
-bind the ``TenantContext``; call the view; always unbind. ``@platform_route`` is the
+apply the tenant's rate limit (chalicelib/ratelimit); bind the ``TenantContext``; call
+the view; always unbind. ``@platform_route`` is the
 same for super-admin routes (no tenant), ``@public_route`` for the few routes that need
 neither, ``@public_tenant_route`` for tenant-resolved routes readable without a token.
 ``@tenant_handler`` binds the tenant per SQS message, or per active tenant for a
@@ -39,6 +40,7 @@ from chalicelib.errors import (
     validation_error_from_pydantic,
 )
 from chalicelib.logs import bind_log_keys, configure_logging, reset_log_keys, security_event
+from chalicelib.ratelimit import service as rate_limit
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.store.faults import unavailable_error
@@ -128,6 +130,7 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
     bind_log_keys(request_id=request_id)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     status = 500
+    rate_headers: dict[str, str] = {}
     try:
         principal = _authenticate(headers) if spec.access in ("tenant", "platform") else None
         if principal is not None:
@@ -151,6 +154,8 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
                                 source_ip=origin.source_ip, user_agent=origin.user_agent)
         if spec.permission is not None and spec.permission not in granted:
             raise ForbiddenError("your roles do not allow this")
+        if ctx is not None and rate_limit.applies(spec.access):
+            rate_headers = rate_limit.take(ctx)
         if spec.body is not None:
             kwargs["body"] = http.parse_body(request, spec.body)
         if spec.query is not None:
@@ -163,12 +168,15 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         else:
             response = http.render(view(**kwargs), spec.status, request_id)
         status = response.status_code
+        response.headers.update(rate_headers)
         return response
     except AppError as exc:
         status = exc.status
         if exc.status in (401, 403):
             security_event("access_refused", code=exc.code, status=exc.status, path=request.path)
-        return http.problem(exc, request_id)
+        refused = http.problem(exc, request_id)
+        refused.headers.update(rate_headers)
+        return refused
     except Exception as exc:
         unavailable = unavailable_error(exc)
         if unavailable is None:

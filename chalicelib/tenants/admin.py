@@ -1,5 +1,6 @@
 """Super-admin edits of a tenant: fields, plan, domains, status, soft delete.
 
+A plan change also moves the tenant's API Gateway key to the new plan's usage plan.
 Every edit is one registry transaction with its lifecycle events (the tenant's trail
 and the platform's, ``audit.record_lifecycle``), conditioned on the version the admin
 read (If-Match), and moving domain reservations in the same transaction. A new
@@ -18,6 +19,7 @@ from chalicelib import audit
 from chalicelib.config import branding, versions
 from chalicelib.errors import ConflictError
 from chalicelib.network.common import PreconditionFailedError
+from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
@@ -44,6 +46,9 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
     before = tenant.model_dump(mode="json")
     update = {k: v for k, v in requested.items() if before.get(k) != (list(v) if isinstance(v, tuple) else v)}
     if not update:
+        if "plan" in requested:
+            # The same plan again: redo the key move, in case the first PUT's failed.
+            rate_limit.wire_tenant_key(tenant)
         return tenant
     changed = tenant.model_copy(update={**update, "status": TenantStatus(update.get("status", tenant.status)),
                                         "updated_at": datetime.now(UTC)})
@@ -67,6 +72,10 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
         raise
     invalidate_tenant(tenant)
     invalidate_tenant(stored)
+    if "plan" in update:
+        # After the change is stored: API Gateway is outside the transaction. A failure
+        # here is a 500 with the new plan stored; repeating the PUT finishes the move.
+        rate_limit.wire_tenant_key(stored)
     return stored
 
 

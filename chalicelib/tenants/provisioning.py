@@ -2,7 +2,9 @@
 
 The first step creates the KMS key, then (one transaction) the tenant in status
 ``provisioning`` with its slug and domain reservations, its ``tenant.created`` events and
-the provisioning request (the admin's email sealed under the new key). Until the last
+the provisioning request (the admin's email sealed under the new key). Then, each a
+recorded step: the tenant's API Gateway key in its plan's usage plan (rate limiting,
+chalicelib/ratelimit), roles, categories, templates, demo data, invitation, welcome mail. Until the last
 step sets it ``active`` no client can resolve it (404); super-admins see
 ``provisioning_steps`` on the record. Every later step is idempotent (conditional
 writes, "create what is missing") and is recorded on the tenant when done, so
@@ -28,6 +30,7 @@ from chalicelib.network import categories
 from chalicelib.network.common import now_iso
 from chalicelib.network.models import CategoryCreate
 from chalicelib.notifications import install_default_templates, render, send_email
+from chalicelib.ratelimit import service as rate_limit
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys, registry
 from chalicelib.store.data import DataItem
@@ -96,6 +99,12 @@ def _load_request() -> ProvisioningRequest:
 
 # ---- the steps (each idempotent, run with the tenant bound) ------------------------------
 
+def _api_key(tenant: Tenant, request: ProvisioningRequest) -> None:
+    # The tenant's API Gateway key in its plan's usage plan (found by name, so a rerun
+    # after a crash attaches the key it made rather than making another).
+    rate_limit.wire_tenant_key(tenant)
+
+
 def _roles(tenant: Tenant, request: ProvisioningRequest) -> None:
     members.install_default_roles()
 
@@ -138,6 +147,7 @@ def _welcome_email(tenant: Tenant, request: ProvisioningRequest) -> None:
 
 
 STEPS: tuple[tuple[str, Callable[[Tenant, ProvisioningRequest], None]], ...] = (
+    ("api_key", _api_key),
     ("roles", _roles),
     ("categories", _categories),
     ("email_templates", _templates),

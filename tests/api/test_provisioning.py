@@ -9,6 +9,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from chalicelib import aws
+from chalicelib.ratelimit import usage_plans
 from chalicelib.tenants import provisioning
 from tests.conftest import body_of
 
@@ -43,11 +44,27 @@ def counts(client, tenant_id: str) -> dict[str, int]:
     return {"categories": n("/api/service-categories"), "roles": n("/api/tenant/roles"),
             "members": n("/api/tenant/members"), "professionals": n("/api/professionals"),
             "customers": n("/api/customers"), "referrals": n("/api/referrals"),
-            "mail": len([m for m in sent_mail() if "owner@rapid.example" in m.destinations["ToAddresses"]])}
+            "mail": len([m for m in sent_mail() if "owner@rapid.example" in m.destinations["ToAddresses"]]),
+            "api_keys": api_keys(tenant_id)}
+
+
+def api_keys(tenant_id: str) -> list[tuple[str, str]]:
+    """(plan, key name) for every usage plan key that is the tenant's, and any stray key."""
+    name = usage_plans.tenant_key_name(UUID(tenant_id))
+    apigw = aws.client("apigateway")
+    keys = [k for k in apigw.get_api_keys(nameQuery=name)["items"] if k["name"] == name]
+    attached = [(plan, k["name"]) for plan, p in usage_plans.managed_usage_plans().items()
+                for k in apigw.get_usage_plan_keys(usagePlanId=p["id"])["items"] if k["name"] == name]
+    return attached + [("unattached", k["name"]) for k in keys[1:]]
 
 
 EXPECTED_DEMO = {"categories": 11, "roles": 4, "members": 1, "professionals": 4, "customers": 2, "referrals": 2,
                  "mail": 1}
+
+
+def expected(tenant_id: str, **changes: object) -> dict[str, object]:
+    """EXPECTED_DEMO plus exactly one API key, in the free plan's usage plan."""
+    return {**EXPECTED_DEMO, "api_keys": [("free", usage_plans.tenant_key_name(UUID(tenant_id)))], **changes}
 
 
 def test_a_new_tenant_gets_everything_and_a_welcome_mail(client):
@@ -55,7 +72,7 @@ def test_a_new_tenant_gets_everything_and_a_welcome_mail(client):
     created = body_of(response)
     assert response.status_code == 201 and created["status"] == "active"
     assert created["provisioning_steps"] == ["tenant", *STEP_NAMES]
-    assert counts(client, created["id"]) == {**EXPECTED_DEMO, "professionals": 0, "customers": 0, "referrals": 0}
+    assert counts(client, created["id"]) == expected(created["id"], professionals=0, customers=0, referrals=0)
     members = body_of(client.get("/api/tenant/members", role="tenant_admin", tenant=created["id"]))["items"]
     assert [(m["email"], m["role"], m["status"]) for m in members] == [("owner@rapid.example", "tenant_admin",
                                                                          "invited")]
@@ -70,7 +87,7 @@ def test_a_new_tenant_gets_everything_and_a_welcome_mail(client):
 
 def test_demo_data_is_created_through_the_services(client):
     created = body_of(client.request("POST", "/api/admin/tenants", role=ADMIN, body=body(seed_demo_data=True)))
-    assert counts(client, created["id"]) == EXPECTED_DEMO
+    assert counts(client, created["id"]) == expected(created["id"])
     trail = body_of(client.get("/api/tenant/audit?limit=100", role="tenant_admin", tenant=created["id"]))["items"]
     actions = {e["action"] for e in trail}
     assert {"service_category.created", "professional.created", "referral.created", "member.added",
@@ -113,12 +130,12 @@ def test_a_crash_at_any_step_is_resumed_without_duplicates(client, monkeypatch, 
     retried = client.request("POST", f"/api/admin/tenants/{record['id']}/provision", role=ADMIN)
     assert retried.status_code == 200, retried.body
     assert body_of(retried)["status"] == "active"
-    expected = dict(EXPECTED_DEMO)
+    wanted = expected(record["id"])
     if how == "after" and step == "welcome_email":
-        expected["mail"] = 2  # SES accepted it before the crash: at least once, never lost
-    assert counts(client, record["id"]) == expected
+        wanted["mail"] = 2  # SES accepted it before the crash: at least once, never lost
+    assert counts(client, record["id"]) == wanted
     again = client.request("POST", f"/api/admin/tenants/{record['id']}/provision", role=ADMIN)
-    assert again.status_code == 200 and counts(client, record["id"]) == expected
+    assert again.status_code == 200 and counts(client, record["id"]) == wanted
 
 
 def test_a_kms_failure_creates_nothing(client, http):

@@ -280,6 +280,41 @@ def test_banner_has_curl_examples_and_working_tokens(runner: Runner) -> None:
     assert admin.status_code == 200 and admin.json()["slug"] == "demo"
 
 
+def test_the_local_run_answers_429s_per_tenant_with_headers(runner: Runner, admin_token: str,
+                                                            demo_token: str) -> None:
+    # Given a new tenant whose overrides allow 3 requests and no refill
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    body = {"slug": "throttled-motors", "name": "Throttled", "display_name": "Throttled",
+            "admin_email": "owner@throttled.example"}
+    created = requests.post(f"{runner.api}/api/admin/tenants", json=body, headers=admin, timeout=60)
+    assert created.status_code == 201, created.text
+    tenant_id = created.json()["id"]
+    limited = requests.put(f"{runner.api}/api/admin/tenants/{tenant_id}/limits", headers=admin, timeout=30,
+                           json={"rate_per_second": 0, "burst": 3})
+    assert limited.status_code == 200, limited.text
+    token = runner.token("--tenant", "throttled-motors", "--role", "tenant_admin")
+    # When it sends five requests
+    answers = [requests.get(f"{runner.api}/api/tenant", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+               for _ in range(5)]
+    # Then the fourth and fifth are 429 problems with Retry-After and RateLimit-* headers
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0", "0"]
+    refused = answers[-1]
+    assert refused.json()["code"] == "rate_limited" and int(refused.headers["Retry-After"]) > 0
+    assert refused.headers["RateLimit-Limit"] == "3" and int(refused.headers["RateLimit-Reset"]) > 0
+    # And the demo tenant is not affected
+    demo = requests.get(f"{runner.api}/api/tenant", headers={"Authorization": f"Bearer {demo_token}"}, timeout=5)
+    assert demo.status_code == 200
+    # And the tenant's API key sits in its own usage plan in local AWS (its overrides change its rates)
+    options = {"endpoint_url": runner.aws_endpoint, "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    apigw = boto3.client("apigateway", **options)
+    plans = {p["name"]: p["id"] for p in apigw.get_usage_plans()["items"]}
+    own = plans[f"tenant-platform-local-plan-tenant-{tenant_id}"]
+    assert [k["name"] for k in apigw.get_usage_plan_keys(usagePlanId=own)["items"]] == [
+        f"tenant-platform-local-tenant-{tenant_id}"]
+
+
 def test_local_aws_is_inspectable_with_boto3(runner: Runner) -> None:
     options = {
         "endpoint_url": runner.aws_endpoint, "region_name": "us-east-1",

@@ -1,0 +1,303 @@
+"""AWS mode wiring against moto's API Gateway: usage plans per plan, a key per tenant,
+moved on plan change; the authorizer that selects the key; usage_plans mode requests."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+from botocore.stub import Stubber
+
+from chalicelib import aws
+from chalicelib.ratelimit import RateLimits, authorizer, plans, service, usage_plans
+from chalicelib.settings import reset_settings
+from tests.conftest import ROOT, body_of
+from tests.rate_limit_support import rate_headers
+
+ADMIN = "platform_admin"
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/GET/api/tenant"
+
+
+def apigw():
+    return aws.client("apigateway")
+
+
+def provision(client, slug: str = "rapid", plan: str = "free") -> dict:
+    response = client.request("POST", "/api/admin/tenants", role=ADMIN, body={
+        "slug": slug, "name": slug.title(), "display_name": slug.title(), "admin_email": f"owner@{slug}.example",
+        "plan": plan})
+    assert response.status_code == 201, response.body
+    return body_of(response)
+
+
+def holders(tenant_id: str) -> list[str]:
+    """The plans whose usage plans hold the tenant's key."""
+    name = usage_plans.tenant_key_name(UUID(tenant_id))
+    return sorted(plan for plan, p in usage_plans.managed_usage_plans().items()
+                  if any(k["name"] == name for k in apigw().get_usage_plan_keys(usagePlanId=p["id"])["items"]))
+
+
+def test_the_bootstrap_makes_one_usage_plan_per_plan_with_its_limits(aws_mock):
+    made = usage_plans.managed_usage_plans()
+    wanted = {**plans.plan_rate_limits(), usage_plans.PLATFORM_PLAN: plans.PLATFORM_LIMITS}
+    assert set(made) == set(wanted)
+    for plan, limits in wanted.items():
+        assert made[plan]["name"] == f"tenant-platform-local-plan-{plan}"
+        assert made[plan]["throttle"] == {"rateLimit": limits.rate_per_second, "burstLimit": limits.burst}
+        assert made[plan]["quota"]["limit"] == limits.requests_per_day and made[plan]["quota"]["period"] == "DAY"
+
+
+def put_plan(client, name: str, **changes: int) -> dict:
+    """PUT /api/admin/plans/{name}: the plan as listed, with ``changes``."""
+    [plan] = [p for p in body_of(client.get("/api/admin/plans", role=ADMIN))["items"] if p["name"] == name]
+    fields = {k: v for k, v in plan.items() if k not in ("name", "version", "updated_at")}
+    response = client.request("PUT", f"/api/admin/plans/{name}", role=ADMIN, body={**fields, **changes})
+    assert response.status_code == 200, response.body
+    return body_of(response)
+
+
+def put_overrides(client, tenant_id: str, **overrides: int | None) -> dict:
+    response = client.request("PUT", f"/api/admin/tenants/{tenant_id}/limits", role=ADMIN, body=overrides)
+    assert response.status_code == 200, response.body
+    return body_of(response)
+
+
+def throttle(plan: str) -> tuple[float, int, int]:
+    usage_plan = usage_plans.managed_usage_plans()[plan]
+    return (float(usage_plan["throttle"]["rateLimit"]), int(usage_plan["throttle"]["burstLimit"]),
+            int(usage_plan["quota"]["limit"]))
+
+
+def test_sync_is_idempotent(aws_mock):
+    before = usage_plans.managed_usage_plans()
+    again = usage_plans.sync_usage_plans(plans.plan_rate_limits())
+    assert again == {plan: p["id"] for plan, p in before.items()}
+    assert usage_plans.managed_usage_plans() == before
+
+
+def test_a_plan_edit_updates_its_usage_plan(client):
+    before = usage_plans.managed_usage_plans()
+    put_plan(client, "standard", rate_per_second=8, burst=15, requests_per_day=1234)
+    after = usage_plans.managed_usage_plans()
+    assert after["standard"]["id"] == before["standard"]["id"] and throttle("standard") == (8.0, 15, 1234)
+    assert after["free"] == before["free"]
+
+
+def test_overrides_of_rate_limits_give_the_tenant_a_usage_plan_of_its_own(client):
+    created = provision(client)
+    own = usage_plans.tenant_plan_name(UUID(created["id"]))
+    put_overrides(client, created["id"], burst=99)
+    assert holders(created["id"]) == [own] and throttle(own) == (5.0, 99, 10_000)
+    # A later edit of its plan reaches the tenant's own usage plan, overrides kept
+    put_plan(client, "free", rate_per_second=9)
+    assert throttle(own) == (9.0, 99, 10_000) and throttle("free")[0] == 9.0
+    # Overrides that do not touch the rate limits leave it where it is; clearing them moves it back
+    put_overrides(client, created["id"], max_customers=1)
+    assert holders(created["id"]) == [own]
+    put_overrides(client, created["id"], burst=None)
+    assert holders(created["id"]) == ["free"]
+
+
+def test_usage_plans_are_put_on_the_api_stage_and_new_ones_inherit_it(client):
+    api = apigw().create_rest_api(name="tenant-platform")["id"]
+    root = apigw().get_resources(restApiId=api)["items"][0]["id"]
+    apigw().put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw().put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw().create_deployment(restApiId=api, stageName="api")
+    usage_plans.sync_usage_plans(plans.plan_rate_limits(), [(api, "api")])
+    created = provision(client)
+    put_overrides(client, created["id"], requests_per_day=42)
+    made = usage_plans.managed_usage_plans()
+    assert usage_plans.tenant_plan_name(UUID(created["id"])) in made
+    assert {plan: p["apiStages"] for plan, p in made.items()} == {
+        plan: [{"apiId": api, "stage": "api"}] for plan in made}
+
+
+def test_provisioning_gives_the_tenant_one_key_in_its_plan(client):
+    created = provision(client, plan="standard")
+    assert "api_key" in created["provisioning_steps"]
+    assert holders(created["id"]) == ["standard"]
+    key = usage_plans.find_key(usage_plans.tenant_key_name(UUID(created["id"])))
+    assert key["enabled"] and key["tags"] == {"tenant_id": created["id"]}
+
+
+def test_a_plan_change_moves_the_key_and_a_repeat_is_harmless(client):
+    created = provision(client)
+    moved = client.request("PUT", f"/api/admin/tenants/{created['id']}", role=ADMIN, body={"plan": "premium"},
+                           headers={"If-Match": f'"{created["version"]}"'})
+    assert moved.status_code == 200 and body_of(moved)["plan"] == "premium"
+    assert holders(created["id"]) == ["premium"]
+    again = client.request("PUT", f"/api/admin/tenants/{created['id']}", role=ADMIN, body={"plan": "premium"},
+                           headers={"If-Match": moved.headers["ETag"]})
+    assert again.status_code == 200 and holders(created["id"]) == ["premium"]
+    name = usage_plans.tenant_key_name(UUID(created["id"]))
+    assert [k["name"] for k in apigw().get_api_keys(nameQuery=name)["items"]] == [name]
+
+
+def test_a_failed_key_move_is_finished_by_repeating_the_put(client):
+    created = provision(client)
+
+    def refuse(**_kwargs):
+        raise RuntimeError("API Gateway unavailable")
+
+    apigw().meta.events.register("before-call.apigateway.CreateUsagePlanKey", refuse)
+    try:
+        failed = client.request("PUT", f"/api/admin/tenants/{created['id']}", role=ADMIN, body={"plan": "premium"},
+                                headers={"If-Match": f'"{created["version"]}"'})
+    finally:
+        apigw().meta.events.unregister("before-call.apigateway.CreateUsagePlanKey", refuse)
+    assert failed.status_code == 500
+    current = client.get(f"/api/admin/tenants/{created['id']}", role=ADMIN)
+    assert body_of(current)["plan"] == "premium" and holders(created["id"]) == []
+    repeated = client.request("PUT", f"/api/admin/tenants/{created['id']}", role=ADMIN, body={"plan": "premium"},
+                              headers={"If-Match": current.headers["ETag"]})
+    assert repeated.status_code == 200 and holders(created["id"]) == ["premium"]
+
+
+def test_two_tenants_on_one_plan_have_their_own_keys(client):
+    first, second = provision(client, "rapid"), provision(client, "swift")
+    keys = [usage_plans.find_key(usage_plans.tenant_key_name(UUID(t["id"]))) for t in (first, second)]
+    assert keys[0]["id"] != keys[1]["id"] and keys[0]["value"] != keys[1]["value"]
+    assert holders(first["id"]) == holders(second["id"]) == ["free"]
+
+
+# ---- the authorizer ------------------------------------------------------------------------
+
+def test_the_authorizer_returns_the_tenants_key_for_its_token(client, tokens):
+    created = provision(client)
+    authorizer.key_values.clear()
+    answer = authorizer.usage_key_response(f"Bearer {tokens.token(tenant=created['id'])}", METHOD_ARN)
+    key = usage_plans.find_key(usage_plans.tenant_key_name(UUID(created["id"])))
+    assert answer["usageIdentifierKey"] == key["value"]
+    assert answer["context"] == {"tenant_id": created["id"]}
+    assert answer["policyDocument"]["Statement"] == [{
+        "Action": "execute-api:Invoke", "Effect": "Allow",
+        "Resource": ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/api/*/*"]}]
+
+
+def test_platform_admins_get_the_platform_key(aws_mock, tokens):
+    authorizer.key_values.clear()
+    answer = authorizer.usage_key_response(f"Bearer {tokens.token(role=ADMIN)}", METHOD_ARN)
+    assert answer["usageIdentifierKey"] == usage_plans.find_key(usage_plans.platform_key_name())["value"]
+    assert usage_plans.platform_key_name() in {k["name"] for k in apigw().get_usage_plan_keys(
+        usagePlanId=usage_plans.managed_usage_plans()["platform"]["id"])["items"]}
+
+
+def test_a_token_that_does_not_verify_is_unauthorized(aws_mock, tokens):
+    expired = tokens.sign(tokens.claims(tenant="00000000-0000-4000-8000-000000000001", ttl=-3600))
+    for header in (f"Bearer {expired}", "Bearer not-a-jwt", ""):
+        with pytest.raises(Exception, match="^Unauthorized$"):
+            authorizer.usage_key_response(header, METHOD_ARN)
+
+
+def test_a_tenant_without_a_key_is_denied(client, tokens, tenant_a):
+    authorizer.key_values.clear()
+    answer = authorizer.usage_key_response(f"Bearer {tokens.token(tenant=tenant_a)}", METHOD_ARN)
+    assert "usageIdentifierKey" not in answer
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+def test_in_usage_plans_mode_exactly_the_tenant_routes_need_the_authorizer_key():
+    script = (
+        "import json, app\n"
+        "from chalice.deploy.swagger import TemplatedSwaggerGenerator\n"
+        "doc = TemplatedSwaggerGenerator().generate_swagger(app.app)\n"
+        "print(json.dumps({p + ' ' + m.upper(): op.get('security') for p, ops in doc['paths'].items()"
+        " for m, op in ops.items() if isinstance(op, dict) and m != 'options'}))\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**os.environ, "RATE_LIMIT_MODE": "usage_plans"}).stdout
+    security = json.loads(out)
+    from app import app
+
+    access = {f"{path} {method}": entry.view_function.route_spec.access
+              for path, methods in app.routes.items() for method, entry in methods.items()}
+    assert set(security) == set(access)
+    for route, kind in access.items():
+        expected = [{"api_key": []}, {"tenant_usage_key": []}] if kind == "tenant" else None
+        assert security[route] == expected, route
+    assert all(entry.authorizer is None for methods in app.routes.values() for entry in methods.values())
+
+
+# ---- requests in usage_plans mode ----------------------------------------------------------
+
+@pytest.fixture
+def usage_plans_mode(client, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_MODE", "usage_plans")
+    reset_settings()
+    service.reset_state()
+    service.use_limits_source(lambda _t: RateLimits(rate_per_second=1.0, burst=2, requests_per_day=100))
+    yield
+    reset_settings()
+
+
+def test_tenant_routes_are_left_to_api_gateway_and_write_nothing(client, tenant_a, dynamo_calls, monkeypatch):
+    def five_requests() -> tuple[list, list[str]]:
+        client.get("/api/tenant", tenant=tenant_a)  # warm
+        dynamo_calls.names.clear()
+        return [client.get("/api/tenant", tenant=tenant_a) for _ in range(5)], list(dynamo_calls.names)
+
+    # Given the route's own DynamoDB calls, in-process mode with generous limits
+    _, baseline = five_requests()
+    # When API Gateway does the limiting (and the limits would allow 2 requests in-process)
+    monkeypatch.setenv("RATE_LIMIT_MODE", "usage_plans")
+    reset_settings()
+    service.use_limits_source(lambda _t: RateLimits(rate_per_second=1.0, burst=2, requests_per_day=100))
+    answers, calls = five_requests()
+    # Then the route neither limits nor adds a header, a read or a write
+    assert {a.status_code for a in answers} == {200}
+    assert all(rate_headers(a) == {} for a in answers)
+    assert calls == baseline and dynamo_calls.writes() == []
+    reset_settings()
+
+
+@pytest.mark.usefixtures("usage_plans_mode")
+def test_public_tenant_routes_keep_the_in_process_limiter(client, tenant_a):
+    headers = {"X-Tenant-ID": str(tenant_a.id)}
+    answers = [client.get("/api/tenant/branding", role=None, headers=headers) for _ in range(4)]
+    assert [a.status_code for a in answers][:2] == [200, 200] and answers[-1].status_code == 429
+
+
+def test_requests_today_come_from_api_gateway_usage(client):
+    # moto does not implement GetUsage ("Not yet implemented"): its answer is stubbed
+    # here, in the shape API Gateway documents ({key id: [[used, remaining], ...]}).
+    created = provision(client)
+    tenant_id = UUID(created["id"])
+    key = usage_plans.find_key(usage_plans.tenant_key_name(tenant_id))
+    free = usage_plans.managed_usage_plans()["free"]
+    day = datetime(2026, 11, 27, 15, tzinfo=UTC)
+    stub = Stubber(apigw())
+    stub.add_response("get_api_keys", {"items": [key]}, {"nameQuery": key["name"], "includeValues": True})
+    stub.add_response("get_usage_plans", {"items": [free]}, {"keyId": key["id"]})
+    stub.add_response("get_usage", {"usagePlanId": free["id"], "startDate": "2026-11-27", "endDate": "2026-11-27",
+                                    "items": {key["id"]: [[42, 9958]]}},
+                      {"usagePlanId": free["id"], "keyId": key["id"], "startDate": "2026-11-27",
+                       "endDate": "2026-11-27"})
+    with stub:
+        assert usage_plans.requests_today(tenant_id, day) == 42
+    stub.assert_no_pending_responses()
+
+
+def test_the_sync_command_backfills_keys_for_tenants_made_before_usage_plans(aws_mock, tenant_a, capsys):
+    from chalicelib import cli
+
+    # Given a tenant created without the api_key step (as before this feature)
+    assert holders(str(tenant_a.id)) == []
+    # When the operator command runs (twice: it is idempotent)
+    assert cli.main(["usage-plans", "sync"]) == 0
+    assert cli.main(["usage-plans", "sync"]) == 0
+    # Then the tenant has one key, in its plan's usage plan
+    assert holders(str(tenant_a.id)) == ["free"]
+    name = usage_plans.tenant_key_name(tenant_a.id)
+    assert [k["name"] for k in apigw().get_api_keys(nameQuery=name)["items"]] == [name]
+    assert "'tenant_keys': 1" in capsys.readouterr().out
+
+
+def test_the_sync_command_needs_both_api_id_and_stage(aws_mock, capsys):
+    from chalicelib import cli
+
+    assert cli.main(["usage-plans", "sync", "--api-id", "abc123"]) == 2
+    assert "--api-id and --api-stage go together" in capsys.readouterr().err
