@@ -1,0 +1,89 @@
+"""Per-stage settings of the deployment: what differs between ``dev`` and ``prod``.
+
+The application's own per-stage settings (issuer, JWKS URL, domain, sender) stay in
+``.chalice/config.json``; infra overrides only the names of the resources it creates,
+which it passes to the functions as the environment variables ``chalicelib/settings.py``
+reads.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from aws_cdk import aws_logs as logs
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
+STAGES = ("dev", "prod")
+
+# SQS redrive: a message failing this many receives goes to the queue's DLQ (the local
+# bootstrap uses the same figure).
+MAX_RECEIVES = 3
+DLQ_SUFFIX = "-dlq"
+# AWS guidance for SQS event sources: visibility timeout at least six times the
+# consumer function's timeout, so a retried batch is not received twice at once.
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """API Gateway usage-plan figures of one tenant plan (per API key, i.e. per tenant)."""
+
+    rate_per_second: float
+    burst: int
+    requests_per_day: int
+
+
+# The plans of chalicelib/tenants/models.py PLANS, with the figures the in-process
+# limiter applies per plan (chalicelib/ratelimit/plans.py on the ratelimit branch).
+DEFAULT_PLAN_LIMITS = {
+    "free": PlanLimits(rate_per_second=5, burst=10, requests_per_day=10_000),
+    "standard": PlanLimits(rate_per_second=20, burst=40, requests_per_day=100_000),
+    "premium": PlanLimits(rate_per_second=50, burst=100, requests_per_day=1_000_000),
+    "enterprise": PlanLimits(rate_per_second=200, burst=400, requests_per_day=10_000_000),
+}
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    name: str
+    # Deletion protection on tables, RETAIN on data stores and keys, longer log retention.
+    protect_data: bool
+    # Function timeouts in seconds, by Chalice function name; the rest use ``default_timeout``.
+    default_timeout: int = 60
+    timeouts: dict[str, int] = field(default_factory=dict)
+    memory_mb: int = 512
+    api_memory_mb: int = 1024
+    # Days an export object is kept under tenants/<uuid>/exports/.
+    export_retention_days: int = 7
+    incomplete_upload_days: int = 1
+    plan_limits: dict[str, PlanLimits] = field(default_factory=lambda: dict(DEFAULT_PLAN_LIMITS))
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    # Alarms: a 5xx rate (fraction of requests) over this, for 3 of 5 minutes.
+    api_5xx_rate_threshold: float = 0.01
+
+    def timeout(self, function_name: str) -> int:
+        return self.timeouts.get(function_name, self.default_timeout)
+
+
+_SETTINGS = {
+    # API Gateway integrations time out at 29 s: the API function does not need longer.
+    "dev": StageSettings(name="dev", protect_data=False, timeouts={"api_handler": 30}),
+    "prod": StageSettings(name="prod", protect_data=True, timeouts={"api_handler": 30},
+                          log_retention=logs.RetentionDays.ONE_YEAR),
+}
+
+
+def stage_settings(name: str) -> StageSettings:
+    if name not in _SETTINGS:
+        raise ValueError(f"unknown stage {name!r}; one of {', '.join(STAGES)}")
+    return _SETTINGS[name]
+
+
+def chalice_stage_environment(name: str) -> dict[str, str]:
+    """The environment ``.chalice/config.json`` gives stage ``name`` (global keys included)."""
+    config = json.loads(CHALICE_CONFIG.read_text())
+    if name not in config.get("stages", {}):
+        raise ValueError(f".chalice/config.json has no stage {name!r}")
+    return {**config.get("environment_variables", {}), **config["stages"][name].get("environment_variables", {})}
