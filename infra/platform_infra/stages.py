@@ -35,13 +35,14 @@ class PlanLimits:
     requests_per_day: int
 
 
-# The plans of chalicelib/tenants/models.py PLANS, with the figures the in-process
-# limiter applies per plan (chalicelib/ratelimit/plans.py on the ratelimit branch).
+# The plans of chalicelib/tenants/models.py PLANS, with the rate figures of
+# chalicelib/limits/plans.py DEFAULT_PLANS (branch limits): the usage plans start there;
+# a plan edited at run time is the application's to push to its usage plan.
 DEFAULT_PLAN_LIMITS = {
     "free": PlanLimits(rate_per_second=5, burst=10, requests_per_day=10_000),
-    "standard": PlanLimits(rate_per_second=20, burst=40, requests_per_day=100_000),
-    "premium": PlanLimits(rate_per_second=50, burst=100, requests_per_day=1_000_000),
-    "enterprise": PlanLimits(rate_per_second=200, burst=400, requests_per_day=10_000_000),
+    "standard": PlanLimits(rate_per_second=25, burst=50, requests_per_day=250_000),
+    "premium": PlanLimits(rate_per_second=100, burst=200, requests_per_day=2_000_000),
+    "enterprise": PlanLimits(rate_per_second=500, burst=1_000, requests_per_day=50_000_000),
 }
 
 

@@ -1,0 +1,183 @@
+"""What each stage deploys, checked on the synthesized templates with CDK assertions."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from chalicelib.settings import _ENV, Settings
+from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
+from chalicelib.tenants.models import PLANS
+from tests.infra.conftest import STAGES, one, resources
+
+FUNCTION = "AWS::Serverless::Function"
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def stage(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def template(templates: dict[str, dict[str, Any]], stage: str) -> dict[str, Any]:
+    return templates[stage]
+
+
+@pytest.fixture(scope="module")
+def assertions(template: dict[str, Any]) -> Template:
+    return Template.from_json(template, skip_cyclical_dependencies_check=True)
+
+
+def _key_id(template: dict[str, Any]) -> str:
+    return next(iter(resources(template, "AWS::KMS::Key")))
+
+
+def _function_env(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: f["Properties"]["Environment"]["Variables"] for name, f in resources(template, FUNCTION).items()}
+
+
+@pytest.mark.parametrize("spec_of, setting", [(registry_table_spec, "REGISTRY_TABLE"), (data_table_spec, "DATA_TABLE")])
+def test_tables_are_the_schema_with_pitr_kms_ttl_and_stage_protection(template, assertions, stage, spec_of, setting):
+    # Given the table name the stage's functions are told
+    table_ref = next(iter(_function_env(template).values()))[setting]
+    logical = table_ref["Ref"]
+    spec = spec_of("unused")
+    # Then that table is the schema's, protected as the stage requires
+    table = template["Resources"][logical]["Properties"]
+    assert table["KeySchema"] == spec["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
+        spec["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert sorted(table.get("GlobalSecondaryIndexes", []), key=lambda i: i["IndexName"]) == sorted(
+        spec.get("GlobalSecondaryIndexes", []), key=lambda i: i["IndexName"])
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
+                                         "KMSMasterKeyId": {"Fn::GetAtt": [_key_id(template), "Arn"]}}
+    assert table["DeletionProtectionEnabled"] is (stage == "prod")
+    assert template["Resources"][logical]["DeletionPolicy"] == ("Retain" if stage == "prod" else "Delete")
+
+
+def test_platform_key_rotates(assertions):
+    assertions.resource_count_is("AWS::KMS::Key", 1)
+    assertions.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+@pytest.mark.parametrize("setting", ["EXPORTS_BUCKET", "ASSETS_BUCKET"])
+def test_tenant_buckets_are_private_tls_only_kms_encrypted_with_lifecycle(template, setting):
+    logical = next(iter(_function_env(template).values()))[setting]["Ref"]
+    bucket = template["Resources"][logical]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [{
+        "BucketKeyEnabled": True,
+        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                          "KMSMasterKeyID": {"Fn::GetAtt": [_key_id(template), "Arn"]}}}]
+    rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    if setting == "EXPORTS_BUCKET":
+        assert rules["expire-exports"]["Prefix"] == "tenants/"
+        assert rules["expire-exports"]["ExpirationInDays"] == 7
+    policy = one(template, "AWS::S3::BucketPolicy", Bucket={"Ref": logical})[1]["Properties"]["PolicyDocument"]
+    assert {"Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": [{"Fn::GetAtt": [logical, "Arn"]},
+                         {"Fn::Join": ["", [{"Fn::GetAtt": [logical, "Arn"]}, "/*"]]}]} in policy["Statement"]
+
+
+def _queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["Properties"]["QueueName"]: {"id": name, **r["Properties"]}
+            for name, r in resources(template, "AWS::SQS::Queue").items()}
+
+
+def test_every_queue_has_an_encrypted_dlq_and_every_queue_is_encrypted(template):
+    queues = _queues(template)
+    main = {name: q for name, q in queues.items() if not name.endswith("-dlq")}
+    assert "tenant-platform-key-rotation" in main
+    assert f"tenant-platform-{template['Resources'][next(iter(resources(template, FUNCTION)))]['Properties']['Environment']['Variables']['STAGE']}-exports" in main
+    for name, queue in main.items():
+        dlq = queues[name + "-dlq"]
+        assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq["id"], "Arn"]},
+                                          "maxReceiveCount": 3}
+    for queue in queues.values():
+        assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": [_key_id(template), "Arn"]}
+
+
+def _sqs_events(template: dict[str, Any]):
+    for name, function in resources(template, FUNCTION).items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                yield name, function["Properties"], event["Properties"]
+
+
+def test_every_sqs_event_source_reports_batch_item_failures_from_a_queue_of_the_stack(template):
+    events = list(_sqs_events(template))
+    assert [name for name, _, _ in events] == ["KeyRotation"]
+    queue_ids = {q["id"] for q in _queues(template).values()}
+    for _, function, event in events:
+        assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert event["Queue"]["Fn::GetAtt"][0] in queue_ids
+
+
+def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout(template):
+    by_id = {q["id"]: q for q in _queues(template).values()}
+    for _, function, event in _sqs_events(template):
+        queue = by_id[event["Queue"]["Fn::GetAtt"][0]]
+        assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+
+
+def test_the_schedules_are_the_ones_the_app_declares(template):
+    from app import app
+    from chalice.app import ScheduledEventConfig
+
+    declared = {s.name: s.schedule_expression for s in app.event_sources if isinstance(s, ScheduledEventConfig)}
+    deployed = {}
+    for name, function in resources(template, FUNCTION).items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "Schedule":
+                deployed[name] = event["Properties"]["Schedule"]
+    assert deployed == {"AuditSeal": declared["audit_seal"], "AuditRetention": declared["audit_retention"],
+                        "ProvisioningResume": declared["provisioning_resume"]}
+
+
+def test_functions_get_every_setting_and_the_tenant_role(template):
+    required = {_ENV[name] for name, field in Settings.model_fields.items() if field.is_required() and name in _ENV}
+    role = next(iter(resources(template, "AWS::IAM::Role").keys() - {
+        n for n, r in resources(template, "AWS::IAM::Role").items()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")}))
+    for env in _function_env(template).values():
+        assert required <= env.keys(), required - env.keys()
+        assert env["TENANT_ROLE_ARN"] == {"Fn::GetAtt": [role, "Arn"]}
+
+
+def test_one_usage_plan_per_plan_on_the_api_stage_and_key_source_authorizer(template, assertions):
+    plans = resources(template, "AWS::ApiGateway::UsagePlan")
+    names = sorted(p["Properties"]["UsagePlanName"].rsplit("-", 1)[1] for p in plans.values())
+    assert names == sorted(PLANS)
+    for plan in plans.values():
+        props = plan["Properties"]
+        assert props["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
+        assert props["Quota"]["Period"] == "DAY" and props["Quota"]["Limit"] > 0
+        assert props["Throttle"]["RateLimit"] > 0 and props["Throttle"]["BurstLimit"] > 0
+    assertions.has_resource_properties("AWS::Serverless::Api", {
+        "DefinitionBody": Match.object_like({"x-amazon-apigateway-api-key-source": "AUTHORIZER"})})
+
+
+def test_alarms_on_every_dlq_api_5xx_and_throttles_notify_the_topic(template):
+    alarms = list(resources(template, "AWS::CloudWatch::Alarm").values())
+    topic = next(iter(resources(template, "AWS::SNS::Topic")))
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+    dlq_ids = {q["id"] for name, q in _queues(template).items() if name.endswith("-dlq")}
+    watched = {d["Value"]["Fn::GetAtt"][0] for a in alarms for d in a["Properties"].get("Dimensions", [])
+               if d["Name"] == "QueueName"}
+    assert watched == dlq_ids
+    metrics = [(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms]
+    assert ("AWS/ApiGateway", "5XXError") in metrics
+    throttled = {d["Value"]["Ref"] for a in alarms if a["Properties"]["MetricName"] == "Throttles"
+                 for d in a["Properties"]["Dimensions"]}
+    assert throttled == set(resources(template, FUNCTION))
+    assert metrics.count(("AWS/DynamoDB", "ThrottledRequests")) == 2
+    topic_props = template["Resources"][topic]["Properties"]
+    assert topic_props["KmsMasterKeyId"] == {"Fn::GetAtt": [_key_id(template), "Arn"]}
