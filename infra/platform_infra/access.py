@@ -164,9 +164,15 @@ def function_statements(*, tenant_role_arn: str, registry: dynamodb.Table, regis
                             conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}}),
         iam.PolicyStatement(sid="SendPlatformMail", actions=["ses:SendEmail"], resources=list(sender_identities)),
         # Tenant keys: created only with the tenant_id tag and no other (chalicelib/crypto/keys.py).
+        # Tagging at creation needs kms:TagResource on every key; it is refused on a key that
+        # already carries a tenant_id (re-tagging would hand one tenant's key to another)...
         iam.PolicyStatement(sid="CreateTenantKeys", actions=["kms:CreateKey", "kms:TagResource"], resources=["*"],
-                            conditions={"Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
+                            conditions={"Null": {f"aws:RequestTag/{TENANT_TAG}": "false",
+                                                 f"aws:ResourceTag/{TENANT_TAG}": "true"},
                                         "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]}}),
+        # ...and on the platform key (tagging it would open it to a tenant's role).
+        iam.PolicyStatement(sid="NeverTagThePlatformKey", effect=iam.Effect.DENY,
+                            actions=["kms:TagResource", "kms:UntagResource"], resources=[platform_key.key_arn]),
         iam.PolicyStatement(sid="ManageTenantKeys",
                             actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
                                      "kms:EnableKeyRotation", "kms:GetKeyRotationStatus",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,8 +80,7 @@ class AppModel:
 
 @contextlib.contextmanager
 def _contained(cwd: Path) -> Iterator[None]:
-    environ = dict(os.environ)
-    previous = os.getcwd()
+    environ, path, previous = dict(os.environ), list(sys.path), os.getcwd()
     os.chdir(cwd)
     try:
         yield
@@ -88,6 +88,7 @@ def _contained(cwd: Path) -> Iterator[None]:
         os.chdir(previous)
         os.environ.clear()
         os.environ.update(environ)
+        sys.path[:] = path
 
 
 def _staged_source(into: Path) -> Path:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aws_cdk import aws_logs as logs
-from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"

@@ -61,7 +61,11 @@ def tenant_bucket(scope: Construct, construct_id: str, *, key: kms.IKey, setting
     )
 
 
-def exports_lifecycle(settings: StageSettings, exports_prefix: str) -> list[s3.LifecycleRule]:
-    """Exports expire: a tenant's export is a copy of its data, kept only for download."""
-    return [s3.LifecycleRule(id="expire-exports", prefix=exports_prefix,
+def exports_lifecycle(settings: StageSettings) -> list[s3.LifecycleRule]:
+    """Exports expire: a tenant's export is a copy of its data, kept only for download.
+
+    The bucket holds nothing else, and a lifecycle prefix cannot name tenants/*/exports/,
+    so the rule covers every tenant's objects.
+    """
+    return [s3.LifecycleRule(id="expire-exports", prefix=TENANT_PREFIX,
                              expiration=Duration.days(settings.export_retention_days))]

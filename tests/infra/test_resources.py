@@ -115,7 +115,7 @@ def test_every_sqs_event_source_reports_batch_item_failures_from_a_queue_of_the_
     events = list(_sqs_events(template))
     assert [name for name, _, _ in events] == ["KeyRotation"]
     queue_ids = {q["id"] for q in _queues(template).values()}
-    for _, function, event in events:
+    for _, _, event in events:
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert event["Queue"]["Fn::GetAtt"][0] in queue_ids
 
@@ -128,8 +128,9 @@ def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout(template)
 
 
 def test_the_schedules_are_the_ones_the_app_declares(template):
-    from app import app
     from chalice.app import ScheduledEventConfig
+
+    from app import app
 
     declared = {s.name: s.schedule_expression for s in app.event_sources if isinstance(s, ScheduledEventConfig)}
     deployed = {}
