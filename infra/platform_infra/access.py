@@ -1,10 +1,12 @@
 """IAM: the functions' role and the tenant data-access role they assume per tenant.
 
-The functions' role (platform scope) reaches the registry, the queues, mail, the
-management of tenant keys and, for the platform's own cross-table transactions (audit
-sealing and retention write a registry anchor and data-table items atomically, and
-IAM cannot split one transaction between two principals), the data table's items. It
-has no wildcard action and no ``Scan``.
+The functions' role (platform scope) reaches the registry, the queues, mail and the
+management of tenant keys. On the data table it may only put items in a tenant's
+``AUDIT``, ``AUDITDIGEST`` and ``PROV`` partitions: the registry+data transactions
+(a tenant's creation and changes with their audit events, sealing and retention moving
+the trail's anchor) must be signed by one principal, and the tenant role never reaches
+the registry (chalicelib/store/connection.py ``PLATFORM_WRITABLE_KINDS`` on the
+tenantcreds branch). It has no wildcard action and no ``Scan``.
 
 Tenant-bound work runs under the tenant data-access role, assumed with the session tag
 ``tenant_id`` (chalicelib/tenancy/credentials.py). Its policy admits only:
@@ -31,11 +33,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from chalicelib.store import keys
+
 TENANT_TAG = "tenant_id"
 SESSION_TENANT = "${aws:PrincipalTag/" + TENANT_TAG + "}"
 # chalicelib/store/keys.py tenant_prefix: "T#<tenant uuid>#".
 LEADING_KEYS_PATTERN = f"T#{SESSION_TENANT}#*"
 TENANT_OBJECT_PREFIX = f"tenants/{SESSION_TENANT}/"
+# Data-table partitions the platform's own transactions add items to (any tenant's):
+# the audit events, the sealed digests, the provisioning request (chalicelib/store/keys.py).
+PLATFORM_WRITABLE_KINDS = (keys.AUDIT, keys.AUDIT_DIGEST, keys.PROVISIONING)
 
 # Item-level actions only. No Scan (it reads every tenant's partitions), no PartiQL,
 # no table management. Transactions have no IAM action of their own: each item of a
@@ -137,7 +144,7 @@ def function_role(scope: Construct) -> iam.Role:
 
 
 def function_statements(*, tenant_role_arn: str, registry: dynamodb.Table, registry_indexes: Sequence[str],
-                        data_table: dynamodb.Table, data_indexes: Sequence[str],
+                        data_table: dynamodb.Table,
                         producer_queues: Sequence[sqs.IQueue], consumer_queues: Sequence[sqs.IQueue],
                         platform_key: kms.IKey, log_group_arns: Sequence[str], sender_identities: Sequence[str],
                         tenant_key_alias_prefix: str) -> list[iam.PolicyStatement]:
@@ -151,8 +158,9 @@ def function_statements(*, tenant_role_arn: str, registry: dynamodb.Table, regis
                             resources=[tenant_role_arn], conditions=tenant_session_condition()),
         iam.PolicyStatement(sid="RegistryItems", actions=list(ITEM_ACTIONS),
                             resources=table_and_index_arns(registry, registry_indexes)),
-        iam.PolicyStatement(sid="PlatformDataItems", actions=list(ITEM_ACTIONS),
-                            resources=table_and_index_arns(data_table, data_indexes)),
+        iam.PolicyStatement(sid="PlatformTrailItems", actions=["dynamodb:PutItem"], resources=[data_table.table_arn],
+                            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+                                f"T#*#{kind}" for kind in PLATFORM_WRITABLE_KINDS]}}),
         iam.PolicyStatement(sid="SendMessages", actions=["sqs:GetQueueUrl", "sqs:SendMessage"],
                             resources=[q.queue_arn for q in producer_queues]),
         iam.PolicyStatement(sid="ConsumeMessages",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
 from constructs import Construct
 
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
@@ -46,6 +47,8 @@ class PlatformStack(Stack):
         api.configure_rest_api(self.chalice, name=self.prefix)
         self.usage_plans = api.usage_plans(self, self.chalice, prefix=self.prefix, plans=settings.plan_limits)
         self._alarms(alarm_email)
+
+        self._sender_identity()
 
         CfnOutput(self, "ApiUrl", value=self.chalice.sam_template.get_output("EndpointURL").value)
         CfnOutput(self, "TenantRoleArn", value=self.tenant_role.role_arn)
@@ -96,7 +99,7 @@ class PlatformStack(Stack):
                 "EXPORTS_BUCKET": self.exports_bucket.bucket_name,
                 "ASSETS_BUCKET": self.assets_bucket.bucket_name,
                 "EXPORTS_QUEUE": self.app_environment["EXPORTS_QUEUE"],
-                "TENANT_ROLE_ARN": self.tenant_role.role_arn,
+                "TENANT_DATA_ROLE_ARN": self.tenant_role.role_arn,
             },
         }
         self.chalice, self.app_model = chalice_app.package(self, stage_config, vendor_dependencies=vendor_dependencies)
@@ -137,7 +140,7 @@ class PlatformStack(Stack):
         policy = iam.Policy(self, "FunctionPolicy", roles=[self.function_role], statements=access.function_statements(
             tenant_role_arn=self.tenant_role.role_arn,
             registry=self.registry, registry_indexes=self.registry_indexes,
-            data_table=self.data_table, data_indexes=self.data_indexes,
+            data_table=self.data_table,
             producer_queues=[p.queue for p in self.queues.values()],
             consumer_queues=[self.queues[c.queue].queue for c in self.app_model.sqs_consumers],
             platform_key=self.platform_key, log_group_arns=[g.log_group_arn for g in self.log_groups.values()],
@@ -145,6 +148,18 @@ class PlatformStack(Stack):
             tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/",
         ))
         self._acknowledge_wildcards(policy)
+
+    def _sender_identity(self) -> None:
+        """SES sends only from a verified identity: the sender's domain, verified by DKIM records.
+
+        Publish the three CNAMEs of the outputs ``Dkim1..3`` in the domain's DNS.
+        """
+        domain = self.app_environment["PLATFORM_SENDER_EMAIL"].split("@", 1)[1]
+        identity = ses.EmailIdentity(self, "SenderDomain", identity=ses.Identity.domain(domain))
+        for n, (name, value) in enumerate(((identity.dkim_dns_token_name1, identity.dkim_dns_token_value1),
+                                           (identity.dkim_dns_token_name2, identity.dkim_dns_token_value2),
+                                           (identity.dkim_dns_token_name3, identity.dkim_dns_token_value3)), 1):
+            CfnOutput(self, f"Dkim{n}", value=f"{name} CNAME {value}")
 
     def _alarms(self, email: str | None) -> None:
         self.alarms = alarms.Alarms(self, key=self.platform_key, email=email)

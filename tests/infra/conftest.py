@@ -1,4 +1,4 @@
-"""Synthesize the CDK app once per session, in a subprocess, offline.
+"""Synthesize the CDK app once per session, in a subprocess (synthesize.py), offline.
 
 A subprocess because ``chalice package`` imports ``app.py`` with a stage's environment
 and keeps it in ``sys.modules``: synthesizing in the test process would hand every
@@ -33,6 +33,7 @@ class Synthesis:
     outdir: Path
     templates: dict[str, dict[str, Any]]
     report: dict[str, Any] | None
+    control: dict[str, Any] | None
 
     def template_path(self, stage: str) -> Path:
         return self.outdir / f"{stage}.template.json"
@@ -42,19 +43,16 @@ class Synthesis:
 def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
     outdir = tmp_path_factory.mktemp("cdk.out")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env.update({
-        "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({"stages": ",".join(STAGES), "vendor_dependencies": "false"}),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-    })
-    done = subprocess.run([sys.executable, "main.py"], cwd=INFRA, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("synthesize.py")), str(outdir)],
+                          cwd=outdir, env=env, capture_output=True, text=True, timeout=600, check=False)
     templates = {stage: json.loads((outdir / f"{stage}.template.json").read_text())
                  for stage in STAGES if (outdir / f"{stage}.template.json").exists()}
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
-    return Synthesis(done.returncode, done.stdout + done.stderr, outdir, templates, report)
+    control_path = outdir / "control.json"
+    control = json.loads(control_path.read_text()) if control_path.exists() else None
+    return Synthesis(done.returncode, done.stdout + done.stderr, outdir, templates, report, control)
 
 
 @pytest.fixture(scope="session")

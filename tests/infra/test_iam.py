@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.store import keys
 from chalicelib.store.keys import tenant_object_key, tenant_prefix
 from chalicelib.store.schema import data_table_spec
 from tests.infra.conftest import STAGES, resources
@@ -28,7 +29,7 @@ def _env(template: dict[str, Any]) -> dict[str, Any]:
 
 def _roles(template: dict[str, Any]) -> tuple[str, str]:
     """(functions' role, tenant role) logical ids."""
-    tenant_role = _env(template)["TENANT_ROLE_ARN"]["Fn::GetAtt"][0]
+    tenant_role = _env(template)["TENANT_DATA_ROLE_ARN"]["Fn::GetAtt"][0]
     function_role = next(iter(resources(template, "AWS::Serverless::Function").values()))["Properties"]["Role"]
     return function_role["Fn::GetAtt"][0], tenant_role
 
@@ -113,6 +114,25 @@ def test_functions_role_is_lambdas_and_assumes_the_tenant_role_only_with_the_tag
         if s["Resource"] == "*":
             assert _actions(s) == ["kms:CreateKey", "kms:TagResource"]
             assert s["Condition"]["Null"] == {"aws:RequestTag/tenant_id": "false", "aws:ResourceTag/tenant_id": "true"}
+
+
+def test_functions_role_only_adds_trail_and_provisioning_items_to_the_data_table(template):
+    function_role, _ = _roles(template)
+    table = _env(template)["DATA_TABLE"]["Ref"]
+    statements = [s for p in resources(template, "AWS::IAM::Policy").values()
+                  if p["Properties"]["Roles"] == [{"Ref": function_role}]
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    on_data = [s for s in statements if _arn(table) in _resources(s) or any(
+        isinstance(r, dict) and "Fn::Join" in r and _arn(table) in r["Fn::Join"][1] for r in _resources(s))]
+    assert on_data == [{"Sid": "PlatformTrailItems", "Effect": "Allow", "Action": "dynamodb:PutItem",
+                        "Resource": _arn(table),
+                        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+                            f"T#*#{keys.AUDIT}", f"T#*#{keys.AUDIT_DIGEST}", f"T#*#{keys.PROVISIONING}"]}}}]
+
+
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:

@@ -149,7 +149,7 @@ def test_functions_get_every_setting_and_the_tenant_role(template):
         if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")}))
     for env in _function_env(template).values():
         assert required <= env.keys(), required - env.keys()
-        assert env["TENANT_ROLE_ARN"] == {"Fn::GetAtt": [role, "Arn"]}
+        assert env["TENANT_DATA_ROLE_ARN"] == {"Fn::GetAtt": [role, "Arn"]}
 
 
 def test_one_usage_plan_per_plan_on_the_api_stage_and_key_source_authorizer(template, assertions):
