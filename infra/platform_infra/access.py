@@ -143,6 +143,28 @@ def function_role(scope: Construct) -> iam.Role:
     )
 
 
+def api_gateway_arn(path: str) -> str:
+    return f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::{path}"
+
+
+def usage_plan_statements() -> list[iam.PolicyStatement]:
+    """Usage plans and tenant API keys, managed by the app (chalicelib/ratelimit/usage_plans.py).
+
+    API Gateway's IAM actions are HTTP verbs on resource paths: list and create plans and
+    keys, update a plan, attach and detach a key, read a key's usage, tag on creation.
+    """
+    return [
+        iam.PolicyStatement(sid="UsagePlansAndKeys", actions=["apigateway:GET", "apigateway:POST"],
+                            resources=[api_gateway_arn("/usageplans"), api_gateway_arn("/apikeys")]),
+        iam.PolicyStatement(sid="UsagePlanChanges", actions=["apigateway:GET", "apigateway:PATCH"],
+                            resources=[api_gateway_arn("/usageplans/*")]),
+        iam.PolicyStatement(sid="UsagePlanKeys", actions=["apigateway:POST", "apigateway:DELETE"],
+                            resources=[api_gateway_arn("/usageplans/*/keys"), api_gateway_arn("/usageplans/*/keys/*")]),
+        iam.PolicyStatement(sid="TagOnCreation", actions=["apigateway:PUT"],
+                            resources=[api_gateway_arn("/tags/*")]),
+    ]
+
+
 def function_statements(*, tenant_role_arn: str, registry: dynamodb.Table, registry_indexes: Sequence[str],
                         data_table: dynamodb.Table,
                         producer_queues: Sequence[sqs.IQueue], consumer_queues: Sequence[sqs.IQueue],
@@ -188,4 +210,5 @@ def function_statements(*, tenant_role_arn: str, registry: dynamodb.Table, regis
                             resources=[key_arn_pattern()], conditions=tenant_keys),
         iam.PolicyStatement(sid="TenantKeyAliases", actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
                             resources=[alias_arn]),
+        *usage_plan_statements(),
     ]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -18,7 +19,7 @@ def platform_key(scope: Construct, settings: StageSettings, app_name: str) -> km
 
     Tenant PII is additionally sealed by the application under each tenant's own key.
     """
-    return kms.Key(
+    key = kms.Key(
         scope, "PlatformKey",
         alias=f"alias/{app_name}/{settings.name}/platform",
         description=f"{app_name} {settings.name}: tables, buckets, queues and alarm topic at rest",
@@ -26,6 +27,16 @@ def platform_key(scope: Construct, settings: StageSettings, app_name: str) -> km
         removal_policy=RemovalPolicy.RETAIN if settings.protect_data else RemovalPolicy.DESTROY,
         pending_window=Duration.days(30 if settings.protect_data else 7),
     )
+    # CloudWatch alarms publish to the alarm topic, which this key encrypts: without this
+    # grant in the key policy, notifications are dropped silently.
+    key.add_to_resource_policy(iam.PolicyStatement(
+        sid="AlarmsPublishToEncryptedTopic",
+        principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions=["kms:Decrypt", "kms:GenerateDataKey"],
+        resources=["*"],
+        conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+    ))
+    return key
 
 
 def _attribute(spec: dict[str, Any], name: str) -> dynamodb.Attribute:

@@ -191,6 +191,11 @@ class PlatformStack(Stack):
         acknowledge(function_policy, f"AwsSolutions-IAM5[{key_pattern}]",
                     "Management (describe, rotation, alias, retire) of tenant keys only: conditioned on the key "
                     "carrying a tenant_id tag; the keys are created at run time.")
+        for path in ("/usageplans/*", "/usageplans/*/keys", "/usageplans/*/keys/*", "/tags/*"):
+            acknowledge(function_policy,
+                        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
+                        "Usage plans of tenants with their own limits and tenant API keys are created by the app "
+                        "at run time (chalicelib/ratelimit/usage_plans.py); their ids cannot be listed here.")
         acknowledge(function_policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:"
                     f"<AWS::AccountId>:alias/{self.app_name}/{self.settings.name}/tenant/*]",
                     "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for tenants "

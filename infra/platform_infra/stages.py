@@ -43,6 +43,9 @@ DEFAULT_PLAN_LIMITS = {
     "standard": PlanLimits(rate_per_second=25, burst=50, requests_per_day=250_000),
     "premium": PlanLimits(rate_per_second=100, burst=200, requests_per_day=2_000_000),
     "enterprise": PlanLimits(rate_per_second=500, burst=1_000, requests_per_day=50_000_000),
+    # Super-admins acting inside a tenant: counted apart from every tenant
+    # (chalicelib/ratelimit/usage_plans.py PLATFORM_PLAN, bucket.py PLATFORM_LIMITS, branch ratelimit).
+    "platform": PlanLimits(rate_per_second=50, burst=100, requests_per_day=1_000_000),
 }
 
 

@@ -130,6 +130,22 @@ def test_functions_role_only_adds_trail_and_provisioning_items_to_the_data_table
                             f"T#*#{keys.AUDIT}", f"T#*#{keys.AUDIT_DIGEST}", f"T#*#{keys.PROVISIONING}"]}}}]
 
 
+def test_functions_role_manages_usage_plans_and_api_keys_and_nothing_else_of_api_gateway(template):
+    function_role, _ = _roles(template)
+    statements = [s for p in resources(template, "AWS::IAM::Policy").values()
+                  if p["Properties"]["Roles"] == [{"Ref": function_role}]
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]
+                  if any(a.startswith("apigateway:") for a in _actions(s))]
+    paths = {r["Fn::Join"][1][-1].removeprefix("::"): sorted(_actions(s)) for s in statements for r in _resources(s)}
+    assert paths == {
+        "/usageplans": ["apigateway:GET", "apigateway:POST"], "/apikeys": ["apigateway:GET", "apigateway:POST"],
+        "/usageplans/*": ["apigateway:GET", "apigateway:PATCH"],
+        "/usageplans/*/keys": ["apigateway:DELETE", "apigateway:POST"],
+        "/usageplans/*/keys/*": ["apigateway:DELETE", "apigateway:POST"],
+        "/tags/*": ["apigateway:PUT"],
+    }
+
+
 def _resources(statement: dict[str, Any]) -> list[Any]:
     resource = statement["Resource"]
     return resource if isinstance(resource, list) else [resource]

@@ -59,9 +59,14 @@ def test_tables_are_the_schema_with_pitr_kms_ttl_and_stage_protection(template, 
     assert template["Resources"][logical]["DeletionPolicy"] == ("Retain" if stage == "prod" else "Delete")
 
 
-def test_platform_key_rotates(assertions):
+def test_platform_key_rotates_and_lets_alarms_publish_to_the_encrypted_topic(assertions):
     assertions.resource_count_is("AWS::KMS::Key", 1)
-    assertions.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    assertions.has_resource_properties("AWS::KMS::Key", {
+        "EnableKeyRotation": True,
+        "KeyPolicy": {"Statement": Match.array_with([Match.object_like({
+            "Sid": "AlarmsPublishToEncryptedTopic", "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"]})])}})
 
 
 @pytest.mark.parametrize("setting", ["EXPORTS_BUCKET", "ASSETS_BUCKET"])
@@ -152,10 +157,11 @@ def test_functions_get_every_setting_and_the_tenant_role(template):
         assert env["TENANT_DATA_ROLE_ARN"] == {"Fn::GetAtt": [role, "Arn"]}
 
 
-def test_one_usage_plan_per_plan_on_the_api_stage_and_key_source_authorizer(template, assertions):
+def test_one_usage_plan_per_plan_on_the_api_stage_and_key_source_authorizer(template, assertions, stage):
     plans = resources(template, "AWS::ApiGateway::UsagePlan")
-    names = sorted(p["Properties"]["UsagePlanName"].rsplit("-", 1)[1] for p in plans.values())
-    assert names == sorted(PLANS)
+    # Named as chalicelib/ratelimit/usage_plans.py finds them; "platform" counts super-admins.
+    names = sorted(p["Properties"]["UsagePlanName"] for p in plans.values())
+    assert names == sorted(f"tenant-platform-{stage}-plan-{plan}" for plan in (*PLANS, "platform"))
     for plan in plans.values():
         props = plan["Properties"]
         assert props["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
