@@ -6,7 +6,9 @@ from chalicelib.audit.routes import bp as audit_routes
 from chalicelib.config.admin_routes import bp as config_admin_routes
 from chalicelib.config.routes import bp as config_routes
 from chalicelib.crypto.routes import bp as key_routes
+from chalicelib.exports.routes import bp as export_routes
 from chalicelib.jobs import audit as audit_jobs
+from chalicelib.jobs import exports as export_jobs
 from chalicelib.jobs import key_rotation
 from chalicelib.jobs import provisioning as provisioning_jobs
 from chalicelib.members.routes import bp as member_routes
@@ -34,6 +36,7 @@ app.register_blueprint(config_routes)
 app.register_blueprint(config_admin_routes)
 app.register_blueprint(tenant_admin_routes)
 app.register_blueprint(member_routes)
+app.register_blueprint(export_routes)
 
 app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
 app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(audit_jobs.apply_audit_retention)
@@ -41,3 +44,6 @@ app.schedule(provisioning_jobs.RESUME_SCHEDULE, name="provisioning_resume")(
     provisioning_jobs.resume_stuck_provisioning)
 app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,
                    name="key_rotation")(key_rotation.handle)
+app.schedule(export_jobs.CLEANUP_SCHEDULE, name="exports_cleanup")(export_jobs.cleanup)
+app.on_sqs_message(queue=export_jobs.QUEUE, batch_size=export_jobs.BATCH_SIZE,
+                   name="exports_worker")(export_jobs.handle)

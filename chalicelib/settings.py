@@ -21,6 +21,12 @@ SYMMETRIC_ALGORITHMS = frozenset({"HS256"})
 STAGES_ALLOWING_HS256 = frozenset({"local"})
 
 
+# The exports worker's queue, and its dead-letter queue (the bootstrap's and infra's
+# ``-dlq`` suffix). A literal, like the key-rotation queue: one per account.
+EXPORTS_QUEUE = "tenant-platform-exports"
+EXPORTS_DLQ = EXPORTS_QUEUE + "-dlq"
+
+
 class SettingsError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
@@ -62,6 +68,17 @@ class Settings(BaseModel):
     # it was (resolution cache TTL + the longest request): the rotation's last sweep for
     # old-key ciphertext starts only after it, so nothing written meanwhile is missed.
     key_rotation_grace_seconds: float = Field(default=90.0, ge=0, le=900)
+    # Exports (chalicelib/exports): days an export's object and download link live (the
+    # bucket's lifecycle rule on tenants/*/exports/ must say the same), the size of each
+    # multipart part (S3 refuses parts under 5 MiB but the last), items per DynamoDB page,
+    # and how long before the Lambda deadline the worker stops to checkpoint.
+    export_retention_days: int = Field(default=7, ge=1, le=365)
+    export_part_size_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024, le=512 * 1024 * 1024)
+    export_page_size: int = Field(default=1000, ge=1, le=1000)
+    export_checkpoint_margin_seconds: float = Field(default=15.0, ge=1, le=600)
+    # The origin the emailed download link names (e.g. http://127.0.0.1:8000 locally);
+    # unset, it is https://<slug>.<PLATFORM_DOMAIN>.
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+$")
     log_level: str = "INFO"
 
     @field_validator("platform_domain")
@@ -94,6 +111,10 @@ class Settings(BaseModel):
             raise ValueError("exactly one of JWT_JWKS, JWT_JWKS_FILE, JWT_JWKS_URL is required")
         if self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://") and self.stage != "local":
             raise ValueError("JWT_JWKS_URL must be https")
+        if self.exports_queue != EXPORTS_QUEUE:
+            # app.py declares the export worker on this queue when it is imported, before
+            # any settings exist (Chalice packages the app with no stage known).
+            raise ValueError(f"EXPORTS_QUEUE must be {EXPORTS_QUEUE!r}, the queue app.py declares")
         if self.key_rotation_grace_seconds < self.tenant_cache_ttl_seconds:
             raise ValueError("KEY_ROTATION_GRACE_SECONDS must be at least TENANT_CACHE_TTL_SECONDS")
         return self
@@ -122,6 +143,11 @@ _ENV = {
     "max_authorization_header_bytes": "MAX_AUTHORIZATION_HEADER_BYTES",
     "tenant_cache_ttl_seconds": "TENANT_CACHE_TTL_SECONDS",
     "key_rotation_grace_seconds": "KEY_ROTATION_GRACE_SECONDS",
+    "export_retention_days": "EXPORT_RETENTION_DAYS",
+    "export_part_size_bytes": "EXPORT_PART_SIZE_BYTES",
+    "export_page_size": "EXPORT_PAGE_SIZE",
+    "export_checkpoint_margin_seconds": "EXPORT_CHECKPOINT_MARGIN_SECONDS",
+    "public_base_url": "PUBLIC_BASE_URL",
     "log_level": "LOG_LEVEL",
 }
 

@@ -12,6 +12,7 @@ class Principal:
     sub: str
     roles: frozenset[str]
     tenant_id: UUID | None
+    email: str | None = None  # the token's email claim, when well-formed
 
     @property
     def is_platform_admin(self) -> bool:

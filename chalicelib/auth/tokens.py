@@ -8,6 +8,7 @@ fetch anything or supply its own key. Every failure is a 401.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from chalicelib.errors import InternalError, ServiceUnavailableError, Unauthoriz
 from chalicelib.settings import SYMMETRIC_ALGORITHMS, Settings
 
 MAX_KID_LENGTH = 128
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class _Claims(BaseModel):
@@ -34,6 +36,16 @@ class _Claims(BaseModel):
     sub: StrictStr = Field(min_length=1, max_length=256)
     roles: list[StrictStr] = Field(max_length=32)
     tenant_id: StrictStr | None = None
+    # Optional: where mail for the caller goes (the export-ready link). A malformed or
+    # non-string one is ignored rather than refusing the token.
+    email: Any = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: Any) -> str | None:
+        if isinstance(value, str) and len(value) <= 254 and _EMAIL.fullmatch(value):
+            return value
+        return None
 
     @field_validator("roles")
     @classmethod
@@ -140,7 +152,7 @@ class TokenVerifier:
         if not is_platform and claims.tenant_id is None:
             raise UnauthorizedError("token has no tenant claim")
         tenant_id = UUID(claims.tenant_id) if claims.tenant_id else None
-        return Principal(sub=claims.sub, roles=roles, tenant_id=tenant_id)
+        return Principal(sub=claims.sub, roles=roles, tenant_id=tenant_id, email=claims.email)
 
     def _decode(self, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)

@@ -22,6 +22,7 @@ SEALED_KINDS: dict[str, str] = {
     keys.TENANT_SECRET: keys.TENANT_SECRET,  # the blind-index secret, wrapped
     keys.PROVISIONING: keys.PROVISIONING,  # the admin email of the provisioning request
     keys.MEMBER: keys.MEMBER,
+    keys.EXPORT: keys.EXPORT,  # the address an export's link is mailed to
 }
 # Partitions qualified by a category slug: one per category, holding full copies of the
 # professional items (ciphertext included, sealed as PRO).

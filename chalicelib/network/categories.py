@@ -39,6 +39,12 @@ def list_categories(limit: int, cursor: str | None) -> tuple[list[Category], str
     return [_category(i) for i in page.items], page.next_cursor
 
 
+def export_page(limit: int, cursor: str | None) -> tuple[list[Category], str | None]:
+    """Every category, in key order, in pages of up to ``data.MAX_BULK_PAGE`` (exports)."""
+    page = data.query_page(_pk(), limit=limit, cursor=cursor, bulk=True)
+    return [_category(i) for i in page.items], page.next_cursor
+
+
 def get_category(slug: str) -> Category:
     item = data.get(_pk(), slug)
     if item is None:

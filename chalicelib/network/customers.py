@@ -112,6 +112,12 @@ def list_customers(who: Reader, query: ListQuery) -> tuple[list[Customer], str |
     return [_customer(i) for i in page.items], page.next_cursor
 
 
+def export_page(limit: int, cursor: str | None) -> tuple[list[Customer], str | None]:
+    """Every customer, in key order, in pages of up to ``data.MAX_BULK_PAGE`` (exports: staff only)."""
+    page = data.query_page(_pk(), limit=limit, cursor=cursor, bulk=True)
+    return [_customer(i) for i in page.items], page.next_cursor
+
+
 def get_customer(who: Reader, customer_id: UUID) -> Customer:
     return _customer(_load(customer_id, who))
 

@@ -156,6 +156,12 @@ def list_professionals(query: ProfessionalQuery) -> tuple[list[Professional], st
     return [_professional(i) for i in page.items], page.next_cursor
 
 
+def export_page(limit: int, cursor: str | None) -> tuple[list[Professional], str | None]:
+    """Every professional, in key order, in pages of up to ``data.MAX_BULK_PAGE`` (exports)."""
+    page = data.query_page(_pk(), limit=limit, cursor=cursor, bulk=True)
+    return [_professional(i) for i in page.items], page.next_cursor
+
+
 def get_professional(professional_id: UUID) -> Professional:
     return _professional(_load(professional_id))
 

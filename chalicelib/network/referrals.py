@@ -167,6 +167,12 @@ def list_referrals(who: Caller, query: ReferralQuery) -> tuple[list[Referral], s
     return [_referral(i) for i in page.items], page.next_cursor
 
 
+def export_page(limit: int, cursor: str | None) -> tuple[list[Referral], str | None]:
+    """Every referral, in key order, in pages of up to ``data.MAX_BULK_PAGE`` (exports: staff only)."""
+    page = data.query_page(_pk(), limit=limit, cursor=cursor, bulk=True)
+    return [_referral(i) for i in page.items], page.next_cursor
+
+
 def get_referral(who: Caller, referral_id: UUID) -> Referral:
     return _referral(_visible(who, referral_id))
 

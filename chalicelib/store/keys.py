@@ -81,6 +81,9 @@ CONFIG = "CONFIG"  # the tenant's configuration overrides: sk = CURRENT_SK (the 
 CONFIG_VERSION = "CONFIGVER"  # immutable configuration versions: sk = version_sk(n)
 BRANDING = "BRAND"  # the tenant's branding: sk = CURRENT_SK
 BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
+EXPORT = "EXPORT"  # the tenant's data exports: sk = export id
+EXPORT_BY_TIME = "EXPORTS"  # gsi1: the tenant's exports by creation (gsi1sk = time_ordered)
+EXPORT_ACTIVE = "EXPORTACTIVE"  # gsi2, sparse: the tenant's queued and running exports
 CURRENT_SK = "CURRENT"
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
@@ -50,6 +50,16 @@ class TenantContext:
         return self.principal is not None and self.principal.is_platform_admin
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """The SQS delivery being handled: long jobs checkpoint before the Lambda deadline,
+    and give up (recording why) on the last receive before the dead-letter queue."""
+
+    message_id: str
+    receive_count: int
+    remaining_ms: Callable[[], int] | None = None
+
+
 _current: contextvars.ContextVar[TenantContext | None] = contextvars.ContextVar("tenant_context", default=None)
 _origin: contextvars.ContextVar[RequestOrigin | None] = contextvars.ContextVar("request_origin", default=None)
 
@@ -76,6 +86,18 @@ def bound(ctx: TenantContext) -> Iterator[TenantContext]:
         yield ctx
     finally:
         _current.reset(token)
+
+
+_delivery: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar("delivery", default=None)
+
+
+def current_delivery() -> Delivery | None:
+    return _delivery.get()
+
+
+def set_delivery(delivery: Delivery | None) -> None:
+    """Bind the message being handled until :func:`clear` (the handler clears it per message)."""
+    _delivery.set(delivery)
 
 
 def current_origin() -> RequestOrigin | None:
@@ -107,3 +129,4 @@ def clear() -> None:
     """Drop whatever is bound (start of every invocation, before anything else)."""
     _current.set(None)
     _origin.set(None)
+    _delivery.set(None)

@@ -41,7 +41,7 @@ from chalicelib.logs import bind_log_keys, configure_logging, reset_log_keys, se
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
-from chalicelib.tenancy.context import RequestOrigin, TenantContext
+from chalicelib.tenancy.context import Delivery, RequestOrigin, TenantContext
 from chalicelib.tenancy.resolution import references, resolve
 from chalicelib.tenants.models import Tenant, TenantStatus
 
@@ -244,11 +244,20 @@ def _message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
         return None
 
 
-def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any]) -> bool:
+def _receive_count(record: dict[str, Any]) -> int:
+    try:
+        return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any], lambda_context: Any = None) -> bool:
     """Process one SQS record with its tenant bound; False when it must be retried."""
     _reset_request_state()
     message_id = str(record.get("messageId", ""))
     bind_log_keys(request_id=message_id)
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    tenancy_context.set_delivery(Delivery(message_id, _receive_count(record), remaining))
     try:
         try:
             body = json.loads(record.get("body") or "")
@@ -298,10 +307,11 @@ def tenant_handler(fn: Callable[[dict[str, Any]], Any]) -> Callable[..., dict[st
     def wrapper(event: Any) -> dict[str, Any]:
         configure_logging(get_settings().log_level)
         if isinstance(event, SQSEvent):
+            lambda_context = getattr(event, "context", None)
             failures = [
                 {"itemIdentifier": record["messageId"]}
                 for record in (r.to_dict() for r in event)
-                if not _handle_message(fn, record)
+                if not _handle_message(fn, record, lambda_context)
             ]
             # Partial batch response: only failed messages return to the queue.
             return {"batchItemFailures": failures}

@@ -1,0 +1,139 @@
+"""Exports as the API sees them: request, list, read, download; and the cleanup job.
+
+A request writes the record (``queued``) and its ``export.requested`` event in one
+transaction, then sends the worker's message. Downloads are never emailed as presigned
+URLs (one made with the Lambda role's session credentials dies with that session):
+the link names ``GET /api/tenant/exports/{id}/download``, which re-checks the caller
+and redirects to a URL valid for five minutes.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+from chalicelib.audit import Action, Target
+from chalicelib.audit.recording import NEW_EVENT, item_for, tenant_event
+from chalicelib.errors import AppError, ConflictError, NotFoundError, RequestValidationError, ServiceUnavailableError
+from chalicelib.exports import records, storage, worker
+from chalicelib.exports.models import ACTIVE_STATUSES, ExportCreate, ExportStatus, Progress
+from chalicelib.exports.records import Record, RecordChangedError
+from chalicelib.network.common import ListQuery
+from chalicelib.settings import get_settings
+from chalicelib.tenancy.context import current_context
+
+log = logging.getLogger("exports")
+
+# A running export whose record has not moved for this long lost its message (a crash
+# after the lease lapsed and the last receive, or a failed re-send): the cleanup
+# re-sends its step, up to REVIVALS times, then records it failed.
+STALLED_AFTER = timedelta(minutes=15)
+REVIVALS = 3
+
+
+class ExportNotReadyError(ConflictError):
+    code, title = "export_not_ready", "The export has not completed"
+
+
+class ExportGoneError(AppError):
+    status, code, title = 410, "export_expired", "The export has expired"
+
+
+def _recipient(body: ExportCreate) -> str:
+    principal = current_context().principal
+    email = body.notify_email or (principal.email if principal is not None else None)
+    if not email:
+        raise RequestValidationError("no address to send the download link to", extra={"errors": [
+            {"loc": ["body", "notify_email"], "type": "missing",
+             "msg": "required when the token carries no email claim"}]})
+    return email
+
+
+def request_export(body: ExportCreate) -> Record:
+    ctx = current_context()
+    recipient = _recipient(body)
+    export_id = uuid4()
+    now = records.now()
+    record = Record(id=export_id, status=ExportStatus.QUEUED, format=body.format, include=body.include,
+                    requested_by=ctx.principal.sub if ctx.principal else None, created_at=now, updated_at=now,
+                    sealed=records.seal_recipient(export_id, recipient))
+    record = records.save(record, event=Action.EXPORT_REQUESTED,
+                          details={"format": body.format.value, "include": [e.value for e in body.include]})
+    try:
+        worker.enqueue(export_id, record.step)
+    except Exception as exc:
+        log.exception("could not queue an export")
+        worker.fail(export_id, "the export could not be queued; request it again")
+        raise ServiceUnavailableError("could not queue the export; retry", headers={"Retry-After": "5"}) from exc
+    return record
+
+
+def list_exports(query: ListQuery) -> tuple[list[Record], str | None]:
+    return records.list_page(query.limit, query.cursor)
+
+
+def get_export(export_id: UUID) -> Record:
+    record = records.load(export_id)
+    if record is None:
+        raise NotFoundError("no such export")
+    return record
+
+
+def download_url(export_id: UUID) -> str:
+    """A presigned URL of the export's object (five minutes); ``export.downloaded`` audited first."""
+    record = get_export(export_id)
+    if record.status is ExportStatus.EXPIRED or (
+            record.expires_at is not None and record.expires_at <= records.now()):
+        days = get_settings().export_retention_days
+        raise ExportGoneError(f"exports are kept {days} days; request a new one")
+    if record.status is not ExportStatus.COMPLETED or not record.progress.object_key:
+        raise ExportNotReadyError(f"the export is {record.status.value}")
+    # A read changes nothing, so its event is written alone (as record_read_access does).
+    item_for(tenant_event(Action.EXPORT_DOWNLOADED, Target("export", str(record.id)),
+                          details={"size_bytes": record.size_bytes, "sha256": record.sha256})).save(
+        condition=NEW_EVENT)
+    filename = record.progress.object_key.rsplit("/", 1)[-1]
+    return storage.presigned_download(record.progress.object_key, filename)
+
+
+# ---- the cleanup schedule -----------------------------------------------------------------
+
+def cleanup() -> dict[str, int]:
+    """For the bound tenant: expire completed exports past their days, revive or fail stalled ones."""
+    now = records.now()
+    expired = revived = failed = 0
+    oldest_live = now - timedelta(days=get_settings().export_retention_days)
+    for record in records.created_before(oldest_live + timedelta(seconds=1)):
+        if record.status is ExportStatus.COMPLETED and record.expires_at is not None and record.expires_at <= now:
+            try:
+                records.save(record.model_copy(update={"status": ExportStatus.EXPIRED,
+                                                       "progress": Progress(counts=record.counts)}))
+            except RecordChangedError:
+                continue
+            # The bucket's lifecycle rule deletes it too; this makes it immediate.
+            storage.discard(record.progress.object_key)
+            expired += 1
+    for record in records.active():
+        if record.status not in ACTIVE_STATUSES or now - record.updated_at < STALLED_AFTER:
+            continue
+        if record.lease_until is not None and record.lease_until > now:
+            continue
+        if record.revivals >= REVIVALS:
+            worker.fail(record.id, "the export stopped making progress; request a new one")
+            failed += 1
+            continue
+        try:
+            saved = records.save(record.model_copy(update={"revivals": record.revivals + 1, "lease_until": None}))
+        except RecordChangedError:
+            continue
+        worker.enqueue(saved.id, saved.step)
+        revived += 1
+    return {"expired": expired, "revived": revived, "failed": failed}
+
+
+def active_count() -> int:
+    return sum(1 for r in records.active() if r.status in ACTIVE_STATUSES)
+
+
+def created_in_last_day() -> int:
+    return len(records.created_since(records.now() - timedelta(days=1)))
