@@ -99,6 +99,8 @@ class PlatformStack(Stack):
                 "EXPORTS_BUCKET": self.exports_bucket.bucket_name,
                 "ASSETS_BUCKET": self.assets_bucket.bucket_name,
                 "EXPORTS_QUEUE": self.app_environment["EXPORTS_QUEUE"],
+                # The app's retention of an export and the bucket's lifecycle must say the same.
+                "EXPORT_RETENTION_DAYS": str(settings.export_retention_days),
                 "TENANT_DATA_ROLE_ARN": self.tenant_role.role_arn,
             },
         }

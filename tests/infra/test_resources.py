@@ -5,7 +5,10 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from chalice.app import ScheduledEventConfig, SQSEventConfig
+from chalice.utils import to_cfn_resource_name
 
+from app import app
 from chalicelib.settings import _ENV, Settings
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
 from chalicelib.tenants.models import PLANS
@@ -82,8 +85,11 @@ def test_tenant_buckets_are_private_tls_only_kms_encrypted_with_lifecycle(templa
     rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
     assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     if setting == "EXPORTS_BUCKET":
+        # The bucket holds only exports, under tenants/<uuid>/exports/: the app deletes them
+        # after EXPORT_RETENTION_DAYS, the lifecycle rule on the same day at the latest.
         assert rules["expire-exports"]["Prefix"] == "tenants/"
-        assert rules["expire-exports"]["ExpirationInDays"] == 7
+        retention = {env["EXPORT_RETENTION_DAYS"] for env in _function_env(template).values()}
+        assert retention == {str(rules["expire-exports"]["ExpirationInDays"])}
     policy = one(template, "AWS::S3::BucketPolicy", Bucket={"Ref": logical})[1]["Properties"]["PolicyDocument"]
     assert {"Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Effect": "Deny",
             "Principal": {"AWS": "*"},
@@ -99,8 +105,8 @@ def _queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_every_queue_has_an_encrypted_dlq_and_every_queue_is_encrypted(template):
     queues = _queues(template)
     main = {name: q for name, q in queues.items() if not name.endswith("-dlq")}
-    assert "tenant-platform-key-rotation" in main
-    assert f"tenant-platform-{template['Resources'][next(iter(resources(template, FUNCTION)))]['Properties']['Environment']['Variables']['STAGE']}-exports" in main
+    assert {"tenant-platform-key-rotation", "tenant-platform-exports"} <= main.keys()
+    assert {env["EXPORTS_QUEUE"] for env in _function_env(template).values()} <= main.keys()
     for name, queue in main.items():
         dlq = queues[name + "-dlq"]
         assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq["id"], "Arn"]},
@@ -116,13 +122,15 @@ def _sqs_events(template: dict[str, Any]):
                 yield name, function["Properties"], event["Properties"]
 
 
-def test_every_sqs_event_source_reports_batch_item_failures_from_a_queue_of_the_stack(template):
+def test_every_sqs_event_source_reports_batch_item_failures_from_its_queue(template):
+    declared = {to_cfn_resource_name(s.name): s.queue for s in app.event_sources if isinstance(s, SQSEventConfig)}
+    assert "KeyRotation" in declared and "ExportsWorker" in declared
+    queue_ids = {q["id"]: name for name, q in _queues(template).items()}
     events = list(_sqs_events(template))
-    assert [name for name, _, _ in events] == ["KeyRotation"]
-    queue_ids = {q["id"] for q in _queues(template).values()}
-    for _, _, event in events:
+    assert sorted(name for name, _, _ in events) == sorted(declared)
+    for name, _, event in events:
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert event["Queue"]["Fn::GetAtt"][0] in queue_ids
+        assert queue_ids[event["Queue"]["Fn::GetAtt"][0]] == declared[name]
 
 
 def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout(template):
@@ -133,18 +141,14 @@ def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout(template)
 
 
 def test_the_schedules_are_the_ones_the_app_declares(template):
-    from chalice.app import ScheduledEventConfig
-
-    from app import app
-
     declared = {s.name: s.schedule_expression for s in app.event_sources if isinstance(s, ScheduledEventConfig)}
     deployed = {}
     for name, function in resources(template, FUNCTION).items():
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] == "Schedule":
                 deployed[name] = event["Properties"]["Schedule"]
-    assert deployed == {"AuditSeal": declared["audit_seal"], "AuditRetention": declared["audit_retention"],
-                        "ProvisioningResume": declared["provisioning_resume"]}
+    assert {"audit_seal", "audit_retention", "provisioning_resume", "exports_cleanup"} <= declared.keys()
+    assert deployed == {to_cfn_resource_name(name): expression for name, expression in declared.items()}
 
 
 def test_functions_get_every_setting_and_the_tenant_role(template):
