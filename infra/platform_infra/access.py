@@ -1,8 +1,9 @@
 """IAM: the functions' role and the tenant data-access role they assume per tenant.
 
-The functions' role (platform scope) reaches the registry, the queues, mail and the
-management of tenant keys. On the data table it may only put items in a tenant's
-``AUDIT``, ``AUDITDIGEST`` and ``PROV`` partitions: the registry+data transactions
+The functions' role (platform scope) reaches the registry, the queues, mail, the
+management of tenant keys, and the usage plans and tenant API keys. On the data table
+it may only put items in a tenant's ``AUDIT``, ``AUDITDIGEST`` and ``PROV``
+partitions: the registry+data transactions
 (a tenant's creation and changes with their audit events, sealing and retention moving
 the trail's anchor) must be signed by one principal, and the tenant role never reaches
 the registry (chalicelib/store/connection.py ``PLATFORM_WRITABLE_KINDS`` on the
@@ -15,7 +16,9 @@ Tenant-bound work runs under the tenant data-access role, assumed with the sessi
   ``T#<tenant>#``: every partition key of the data table, the index partition keys
   ``gsi1pk``..``gsi3pk`` included, is built by chalicelib/store/keys.py
   ``data_partition`` with that prefix, so one ``dynamodb:LeadingKeys`` pattern covers
-  a Query on the table and on any index;
+  a Query on the table and on any index. IAM checks a written item's table key, not
+  the index keys it carries: that an item's ``gsi*pk`` is its own tenant's is enforced
+  by the guard (chalicelib/store/guard.py), not by this policy;
 * objects under ``tenants/<tenant>/`` (chalicelib/store/keys.py ``tenant_object_key``);
 * cryptographic use of KMS keys tagged ``tenant_id`` = the session's tenant
   (chalicelib/crypto/keys.py tags every tenant key so), and of the platform key only

@@ -81,17 +81,11 @@ class PlatformStack(Stack):
 
     def _application(self, vendor_dependencies: bool) -> None:
         settings = self.settings
-        functions: dict[str, dict[str, int]] = {name: {"lambda_timeout": seconds}
-                                                for name, seconds in settings.timeouts.items()}
-        functions.setdefault(chalice_app.API_HANDLER, {})["lambda_memory_size"] = settings.api_memory_mb
         stage_config = {
             "api_gateway_stage": API_STAGE,
             "manage_iam_role": False,
             "iam_role_arn": self.function_role.role_arn,
             "autogen_policy": False,
-            "lambda_timeout": settings.default_timeout,
-            "lambda_memory_size": settings.memory_mb,
-            "lambda_functions": functions,
             # The names chalicelib/settings.py reads; the rest comes from .chalice/config.json.
             "environment_variables": {
                 "REGISTRY_TABLE": self.registry.table_name,
@@ -110,12 +104,15 @@ class PlatformStack(Stack):
         self.log_groups: dict[str, logs.LogGroup] = {}
         for function in self.app_model.functions:
             logical = chalice_app.logical_id(function)
+            # Set on the template: chalice's stage_config cannot vary them per function.
+            resource = self.chalice.get_resource(logical)
+            resource.add_property_override("Timeout", settings.timeout(function))
+            resource.add_property_override("MemorySize", settings.memory(function))
             group = logs.LogGroup(
                 self, f"Logs{logical}", log_group_name=f"/aws/lambda/{self.prefix}/{function}",
                 retention=settings.log_retention,
                 removal_policy=RemovalPolicy.RETAIN if settings.protect_data else RemovalPolicy.DESTROY)
-            self.chalice.get_resource(logical).add_property_override(
-                "LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "Text"})
+            resource.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "Text"})
             self.log_groups[function] = group
 
     def _queues(self) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from aws_cdk import aws_logs as logs
 
+from chalicelib.exports.worker import WORKER_TIMEOUT_SECONDS
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
 STAGES = ("dev", "prod")
@@ -70,11 +72,17 @@ class StageSettings:
     def timeout(self, function_name: str) -> int:
         return self.timeouts.get(function_name, self.default_timeout)
 
+    def memory(self, function_name: str) -> int:
+        # The API's cold start imports pydantic, pyjwt and the Encryption SDK: more memory, more CPU.
+        return self.api_memory_mb if function_name == "api_handler" else self.memory_mb
 
+
+# API Gateway integrations time out at 29 s: the API function does not need longer. The
+# exports worker's leases and checkpoints assume its timeout (chalicelib/exports/worker.py).
+_TIMEOUTS = {"api_handler": 30, "exports_worker": WORKER_TIMEOUT_SECONDS}
 _SETTINGS = {
-    # API Gateway integrations time out at 29 s: the API function does not need longer.
-    "dev": StageSettings(name="dev", protect_data=False, timeouts={"api_handler": 30}),
-    "prod": StageSettings(name="prod", protect_data=True, timeouts={"api_handler": 30},
+    "dev": StageSettings(name="dev", protect_data=False, timeouts=_TIMEOUTS),
+    "prod": StageSettings(name="prod", protect_data=True, timeouts=_TIMEOUTS,
                           log_retention=logs.RetentionDays.ONE_YEAR),
 }
 

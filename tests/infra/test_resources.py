@@ -133,6 +133,21 @@ def test_every_sqs_event_source_reports_batch_item_failures_from_its_queue(templ
         assert queue_ids[event["Queue"]["Fn::GetAtt"][0]] == declared[name]
 
 
+def test_function_timeouts_and_memory_are_the_stages(template, stage):
+    from platform_infra.stages import stage_settings
+
+    settings = stage_settings(stage)
+    functions = resources(template, FUNCTION)
+    names = {to_cfn_resource_name(s.name): s.name for s in app.event_sources}
+    names["APIHandler"] = "api_handler"
+    assert set(functions) == set(names)
+    for logical, function in functions.items():
+        assert function["Properties"]["Timeout"] == settings.timeout(names[logical])
+        assert function["Properties"]["MemorySize"] == settings.memory(names[logical])
+    # API Gateway gives up on an integration after 29 s.
+    assert functions["APIHandler"]["Properties"]["Timeout"] <= 30
+
+
 def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout(template):
     by_id = {q["id"]: q for q in _queues(template).values()}
     for _, function, event in _sqs_events(template):
