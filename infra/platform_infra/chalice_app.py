@@ -71,11 +71,14 @@ class Schedule:
 class AppModel:
     sqs_consumers: tuple[SqsConsumer, ...]
     schedules: tuple[Schedule, ...]
+    # Built-in authorizers and plain @app.lambda_function functions: Lambdas of their own.
+    other_functions: tuple[str, ...] = ()
 
     @property
     def functions(self) -> tuple[str, ...]:
-        names = [API_HANDLER] + [c.function for c in self.sqs_consumers] + [s.function for s in self.schedules]
-        return tuple(names)
+        """Every Lambda function of the app, by Chalice name."""
+        return (API_HANDLER, *(c.function for c in self.sqs_consumers), *(s.function for s in self.schedules),
+                *self.other_functions)
 
 
 @contextlib.contextmanager
@@ -120,7 +123,8 @@ def package(scope: Construct, stage_config: dict[str, Any], *, vendor_dependenci
             expression = event_source.schedule_expression
             text = expression if isinstance(expression, str) else expression.to_string()
             schedules.append(Schedule(event_source.name, text))
-    return construct, AppModel(tuple(consumers), tuple(schedules))
+    others = [a.name for a in app.builtin_auth_handlers] + [f.name for f in app.pure_lambda_functions]
+    return construct, AppModel(tuple(consumers), tuple(schedules), tuple(others))
 
 
 def logical_id(function: str) -> str:

@@ -138,8 +138,9 @@ def test_function_timeouts_and_memory_are_the_stages(template, stage):
 
     settings = stage_settings(stage)
     functions = resources(template, FUNCTION)
-    names = {to_cfn_resource_name(s.name): s.name for s in app.event_sources}
-    names["APIHandler"] = "api_handler"
+    declared = [s.name for s in app.event_sources] + [a.name for a in app.builtin_auth_handlers] + [
+        f.name for f in app.pure_lambda_functions]
+    names = {to_cfn_resource_name(name): name for name in declared} | {"APIHandler": "api_handler"}
     assert set(functions) == set(names)
     for logical, function in functions.items():
         assert function["Properties"]["Timeout"] == settings.timeout(names[logical])
