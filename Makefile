@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lint install clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# infra/requirements.txt (CDK, cdk-nag, cfn-lint) too: tests/infra synthesizes the stacks.
+$(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r infra/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)

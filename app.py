@@ -50,16 +50,21 @@ app.register_blueprint(usage_key_authorizer.bp)
 # (after every route blueprint is registered).
 usage_key_authorizer.require_usage_key(app, rate_limit_mode_at_import())
 
-app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
-app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(audit_jobs.apply_audit_retention)
-app.schedule(provisioning_jobs.RESUME_SCHEDULE, name="provisioning_resume")(
+# Lambda loads each event handler as "app.<the handler function's name>" (chalice writes
+# that into the template): every registration is bound to that name here, and no two
+# handlers share one (tests/infra/test_handlers.py).
+seal_audit_trail = app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
+apply_audit_retention = app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(
+    audit_jobs.apply_audit_retention)
+resume_stuck_provisioning = app.schedule(provisioning_jobs.RESUME_SCHEDULE, name="provisioning_resume")(
     provisioning_jobs.resume_stuck_provisioning)
-app.schedule(notification_jobs.RETRY_SCHEDULE, name="notifications_retry")(notification_jobs.retry_notifications)
-app.schedule(usage_jobs.RECONCILE_SCHEDULE, name="usage_reconciliation")(usage_jobs.reconcile_usage)
-app.on_sqs_message(queue=usage_jobs.QUEUE, batch_size=usage_jobs.BATCH_SIZE,
-                   name="storage_events")(usage_jobs.handle_storage_event)
-app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,
-                   name="key_rotation")(key_rotation.handle)
-app.schedule(export_jobs.CLEANUP_SCHEDULE, name="exports_cleanup")(export_jobs.cleanup)
-app.on_sqs_message(queue=export_jobs.QUEUE, batch_size=export_jobs.BATCH_SIZE,
-                   name="exports_worker")(export_jobs.handle)
+retry_notifications = app.schedule(notification_jobs.RETRY_SCHEDULE, name="notifications_retry")(
+    notification_jobs.retry_notifications)
+reconcile_usage = app.schedule(usage_jobs.RECONCILE_SCHEDULE, name="usage_reconciliation")(usage_jobs.reconcile_usage)
+handle_storage_event = app.on_sqs_message(queue=usage_jobs.QUEUE, batch_size=usage_jobs.BATCH_SIZE,
+                                          name="storage_events")(usage_jobs.handle_storage_event)
+handle_key_rotation = app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,
+                                         name="key_rotation")(key_rotation.handle_key_rotation)
+cleanup_exports = app.schedule(export_jobs.CLEANUP_SCHEDULE, name="exports_cleanup")(export_jobs.cleanup_exports)
+handle_export = app.on_sqs_message(queue=export_jobs.QUEUE, batch_size=export_jobs.BATCH_SIZE,
+                                   name="exports_worker")(export_jobs.handle_export)

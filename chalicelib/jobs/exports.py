@@ -14,7 +14,7 @@ CLEANUP_SCHEDULE = "rate(1 hour)"
 
 
 @tenant_handler
-def handle(body: dict[str, Any]) -> None:
+def handle_export(body: dict[str, Any]) -> None:
     export_id, step = body.get("export_id"), body.get("step")
     if not isinstance(export_id, str) or not isinstance(step, int) or isinstance(step, bool) or step < 1:
         raise ValueError("an export message names its export and step")
@@ -24,7 +24,7 @@ def handle(body: dict[str, Any]) -> None:
 
 
 @tenant_handler
-def cleanup(detail: dict[str, Any]) -> dict[str, int]:
+def cleanup_exports(detail: dict[str, Any]) -> dict[str, int]:
     from chalicelib.exports import service
 
     return service.cleanup()

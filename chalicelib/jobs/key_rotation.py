@@ -17,7 +17,7 @@ BATCH_SIZE = 1
 
 
 @tenant_handler
-def handle(body: dict[str, Any]) -> None:
+def handle_key_rotation(body: dict[str, Any]) -> None:
     rotation_id = body.get("rotation_id")
     if not isinstance(rotation_id, str) or not rotation_id:
         raise ValueError("a key-rotation message names its rotation")

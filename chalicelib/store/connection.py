@@ -45,8 +45,9 @@ from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_or_none
 
 _TRANSACTIONS = ("TransactWriteItems", "TransactGetItems")
-# The only data-table partitions a platform transaction may add items to.
-PLATFORM_WRITABLE_KINDS = (keys.AUDIT, keys.AUDIT_DIGEST, keys.PROVISIONING, keys.BRANDING_VERSION, keys.USAGE)
+# The only data-table partitions a platform transaction may add items to (kept in keys.py,
+# a leaf module, so infra can read it without importing the store).
+PLATFORM_WRITABLE_KINDS = keys.PLATFORM_WRITABLE_KINDS
 
 
 def _tables(operation_kwargs: dict[str, Any]) -> set[str]:

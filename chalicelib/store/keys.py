@@ -101,6 +101,9 @@ EXPORT_QUOTA = "EXPORTQUOTA"  # export counters (``used``): sk = DAY#<date> (req
 USAGE = "USAGE"  # the tenant's usage counters: sk = the meter (professionals, customers, ...)
 STORED_OBJECT = "OBJ"  # a ledger of the tenant's stored files (S3 events): sk = object key
 CURRENT_SK = "CURRENT"
+# Data-table partitions a platform (registry + data) transaction may add new items to:
+# store/connection.py enforces it, infra's functions role is limited to the same.
+PLATFORM_WRITABLE_KINDS = (AUDIT, AUDIT_DIGEST, PROVISIONING, BRANDING_VERSION, USAGE)
 
 
 def version_sk(number: int) -> str:

@@ -1,0 +1,52 @@
+"""API Gateway around Chalice's REST API: its name, the API key source, one usage plan per plan.
+
+Per-tenant limits (chalicelib/ratelimit, ``RATE_LIMIT_MODE=usage_plans``): each tenant
+gets an API key attached to its plan's usage plan; the authorizer returns that key as
+``usageIdentifierKey``, which API Gateway uses only when the API's key source is
+``AUTHORIZER``. Clients never send an API key themselves.
+
+The application finds the usage plans by name (``<app>-<stage>-plan-<plan>``,
+chalicelib/ratelimit/usage_plans.py ``usage_plan_name``), keeps their limits equal to
+the plans' when a plan is edited, and adds a usage plan of a tenant's own on the same
+API stage when its limits are overridden: infra creates the plans' ones, on the stage.
+"""
+from __future__ import annotations
+
+from aws_cdk import CfnTag, Fn
+from aws_cdk import aws_apigateway as apigateway
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from platform_infra.chalice_app import REST_API
+from platform_infra.nag import acknowledge
+from platform_infra.stages import PlanLimits
+
+
+def configure_rest_api(chalice: Chalice, *, name: str) -> None:
+    api = chalice.get_resource(REST_API)
+    # The API's name is what CloudWatch's ApiName dimension carries: make it per stage.
+    api.add_property_override("Name", name)
+    api.add_property_override("DefinitionBody.x-amazon-apigateway-api-key-source", "AUTHORIZER")
+
+
+def usage_plans(scope: Construct, chalice: Chalice, *, prefix: str,
+                plans: dict[str, PlanLimits]) -> dict[str, apigateway.CfnUsagePlan]:
+    api_id = chalice.get_resource(REST_API).ref
+    created = {}
+    for plan, limits in plans.items():
+        usage_plan = apigateway.CfnUsagePlan(
+            scope, f"UsagePlan{plan.capitalize()}",
+            usage_plan_name=f"{prefix}-plan-{plan}",
+            description=f"Per-tenant limits of plan {plan!r}: one API key per tenant",
+            # "RestAPI.Stage" is SAM's reference to the stage it generates: the plan is created after it.
+            api_stages=[apigateway.CfnUsagePlan.ApiStageProperty(api_id=api_id, stage=Fn.ref(f"{REST_API}.Stage"))],
+            throttle=apigateway.CfnUsagePlan.ThrottleSettingsProperty(
+                rate_limit=limits.rate_per_second, burst_limit=limits.burst),
+            quota=apigateway.CfnUsagePlan.QuotaSettingsProperty(limit=limits.requests_per_day, period="DAY"),
+            tags=[CfnTag(key="plan", value=plan)],
+        )
+        acknowledge(usage_plan, "CloudFormation-Validate::F1020",
+                    "RestAPI.Stage is the SAM transform's reference to the stage it generates for RestAPI; "
+                    "CDK's pre-transform check does not know it, cfn-lint checks it after the transform.")
+        created[plan] = usage_plan
+    return created

@@ -1,0 +1,201 @@
+"""One stage of the platform: data, storage, IAM, the Chalice app, queues, limits and alarms."""
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
+from constructs import Construct
+
+from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
+from platform_infra import access, alarms, api, chalice_app, data, queues, storage
+from platform_infra.nag import acknowledge
+from platform_infra.stages import StageSettings, chalice_stage_environment
+
+API_STAGE = "api"
+
+
+def _index_names(spec: dict[str, object]) -> list[str]:
+    return [i["IndexName"] for i in spec.get("GlobalSecondaryIndexes", [])]  # type: ignore[attr-defined]
+
+
+class PlatformStack(Stack):
+    """The whole system for Chalice stage ``settings.name``.
+
+    The stack's construct id is the stage name: ``chalice.cdk.Chalice`` packages the
+    Chalice stage named by its scope. The CloudFormation stack is ``<app>-<stage>``.
+    """
+
+    def __init__(self, scope: Construct, settings: StageSettings, *, vendor_dependencies: bool = True,
+                 alarm_email: str | None = None, **kwargs: object) -> None:
+        self.app_environment = chalice_stage_environment(settings.name)
+        self.app_name = self.app_environment["APP_NAME"]
+        self.prefix = f"{self.app_name}-{settings.name}"
+        super().__init__(scope, settings.name, stack_name=self.prefix,
+                         description=f"{self.app_name} ({settings.name}): API, workers, schedules, data",
+                         **kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        # Server access logs are delivered under a bucket policy, not the legacy ACL
+        # (the log bucket enforces bucket-owner ownership, which disables ACLs).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+
+        self._data_at_rest()
+        self._roles()
+        self._application(vendor_dependencies)
+        self._queues()
+        self._function_permissions()
+        api.configure_rest_api(self.chalice, name=self.prefix)
+        self.usage_plans = api.usage_plans(self, self.chalice, prefix=self.prefix, plans=settings.plan_limits)
+        self._alarms(alarm_email)
+
+        self._sender_identity()
+
+        CfnOutput(self, "ApiUrl", value=self.chalice.sam_template.get_output("EndpointURL").value)
+        CfnOutput(self, "TenantRoleArn", value=self.tenant_role.role_arn)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+
+    def _data_at_rest(self) -> None:
+        settings = self.settings
+        self.platform_key = data.platform_key(self, settings, self.app_name)
+        registry_spec = registry_table_spec(self.app_environment["REGISTRY_TABLE"])
+        data_spec = data_table_spec(self.app_environment["DATA_TABLE"])
+        self.registry_indexes, self.data_indexes = _index_names(registry_spec), _index_names(data_spec)
+        self.registry = data.table(self, "RegistryTable", registry_spec, key=self.platform_key,
+                                   settings=settings, ttl_attribute=TTL_ATTRIBUTE)
+        self.data_table = data.table(self, "DataTable", data_spec, key=self.platform_key,
+                                     settings=settings, ttl_attribute=TTL_ATTRIBUTE)
+        access_logs = storage.access_log_bucket(self, settings)
+        self.exports_bucket = storage.tenant_bucket(
+            self, "ExportsBucket", key=self.platform_key, settings=settings, logs=access_logs,
+            lifecycle=storage.exports_lifecycle(settings))
+        self.assets_bucket = storage.tenant_bucket(
+            self, "AssetsBucket", key=self.platform_key, settings=settings, logs=access_logs, lifecycle=[])
+
+    def _roles(self) -> None:
+        self.function_role = access.function_role(self)
+        self.tenant_role = access.tenant_role(
+            self, assumed_by=self.function_role,
+            policy=access.tenant_data_policy(data_table=self.data_table, data_indexes=self.data_indexes,
+                                             buckets=[self.exports_bucket, self.assets_bucket],
+                                             platform_key=self.platform_key))
+
+    def _application(self, vendor_dependencies: bool) -> None:
+        settings = self.settings
+        stage_config = {
+            "api_gateway_stage": API_STAGE,
+            "manage_iam_role": False,
+            "iam_role_arn": self.function_role.role_arn,
+            "autogen_policy": False,
+            # The names chalicelib/settings.py reads; the rest comes from .chalice/config.json.
+            "environment_variables": {
+                "REGISTRY_TABLE": self.registry.table_name,
+                "DATA_TABLE": self.data_table.table_name,
+                "EXPORTS_BUCKET": self.exports_bucket.bucket_name,
+                "ASSETS_BUCKET": self.assets_bucket.bucket_name,
+                "EXPORTS_QUEUE": self.app_environment["EXPORTS_QUEUE"],
+                # The app's retention of an export and the bucket's lifecycle must say the same.
+                "EXPORT_RETENTION_DAYS": str(settings.export_retention_days),
+                "TENANT_DATA_ROLE_ARN": self.tenant_role.role_arn,
+            },
+        }
+        self.chalice, self.app_model = chalice_app.package(self, stage_config, vendor_dependencies=vendor_dependencies)
+        # Each function logs to a log group made here, named in its LoggingConfig so it exists
+        # before the function (Chalice's own log groups name the API handler's logical id wrongly).
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        for function in self.app_model.functions:
+            logical = chalice_app.logical_id(function)
+            # Set on the template: chalice's stage_config cannot vary them per function.
+            resource = self.chalice.get_resource(logical)
+            resource.add_property_override("Timeout", settings.timeout(function))
+            resource.add_property_override("MemorySize", settings.memory(function))
+            group = logs.LogGroup(
+                self, f"Logs{logical}", log_group_name=f"/aws/lambda/{self.prefix}/{function}",
+                retention=settings.log_retention,
+                removal_policy=RemovalPolicy.RETAIN if settings.protect_data else RemovalPolicy.DESTROY)
+            resource.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "Text"})
+            self.log_groups[function] = group
+
+    def _queues(self) -> None:
+        """A queue and its DLQ for the queue the settings name and for every queue the app consumes."""
+        consumers = {c.queue: c for c in self.app_model.sqs_consumers}
+        self.queues: dict[str, queues.QueuePair] = {}
+        for name in sorted({self.app_environment["EXPORTS_QUEUE"], *consumers}):
+            consumer = consumers.get(name)
+            timeout = self.settings.timeout(consumer.function) if consumer else self.settings.default_timeout
+            construct_id = "Queue" + "".join(p.capitalize() for p in name.removeprefix(self.app_name).split("-"))
+            self.queues[name] = queues.queue_with_dlq(self, construct_id, name=name, key=self.platform_key,
+                                                      consumer_timeout_seconds=timeout)
+        for consumer in self.app_model.sqs_consumers:
+            function = self.chalice.get_resource(consumer.logical_id)
+            event = f"Events.{consumer.event_name}.Properties"
+            # Chalice cannot set it: only the failed messages of a batch return to the queue.
+            function.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+            # The queue resource instead of an ARN built from its name: the mapping waits for the queue.
+            function.add_property_override(f"{event}.Queue", self.queues[consumer.queue].queue.queue_arn)
+
+    def _function_permissions(self) -> None:
+        sender = self.app_environment["PLATFORM_SENDER_EMAIL"]
+        identity = f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/"
+        policy = iam.Policy(self, "FunctionPolicy", roles=[self.function_role], statements=access.function_statements(
+            tenant_role_arn=self.tenant_role.role_arn,
+            registry=self.registry, registry_indexes=self.registry_indexes,
+            data_table=self.data_table,
+            producer_queues=[p.queue for p in self.queues.values()],
+            consumer_queues=[self.queues[c.queue].queue for c in self.app_model.sqs_consumers],
+            platform_key=self.platform_key, log_group_arns=[g.log_group_arn for g in self.log_groups.values()],
+            sender_identities=[identity + sender, identity + sender.split("@", 1)[1]],
+            tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/",
+        ))
+        self._acknowledge_wildcards(policy)
+
+    def _sender_identity(self) -> None:
+        """SES sends only from a verified identity: the sender's domain, verified by DKIM records.
+
+        Publish the three CNAMEs of the outputs ``Dkim1..3`` in the domain's DNS.
+        """
+        domain = self.app_environment["PLATFORM_SENDER_EMAIL"].split("@", 1)[1]
+        identity = ses.EmailIdentity(self, "SenderDomain", identity=ses.Identity.domain(domain))
+        for n, (name, value) in enumerate(((identity.dkim_dns_token_name1, identity.dkim_dns_token_value1),
+                                           (identity.dkim_dns_token_name2, identity.dkim_dns_token_value2),
+                                           (identity.dkim_dns_token_name3, identity.dkim_dns_token_value3)), 1):
+            CfnOutput(self, f"Dkim{n}", value=f"{name} CNAME {value}")
+
+    def _alarms(self, email: str | None) -> None:
+        self.alarms = alarms.Alarms(self, key=self.platform_key, email=email)
+        for pair in self.queues.values():
+            self.alarms.dlq_not_empty(f"DlqDepth{pair.queue.node.id.removeprefix('Queue')}", pair.dlq)
+        self.alarms.api_5xx("Api5xx", api_name=self.prefix, api_stage=API_STAGE,
+                            rate=self.settings.api_5xx_rate_threshold)
+        for function in self.app_model.functions:
+            logical = chalice_app.logical_id(function)
+            self.alarms.function_throttles(f"Throttles{logical}", label=function,
+                                           function_name=self.chalice.get_resource(logical).ref)
+        self.alarms.table_throttles("ThrottlesRegistry", table_name=self.registry.table_name, label="registry")
+        self.alarms.table_throttles("ThrottlesData", table_name=self.data_table.table_name, label="data")
+
+    def _acknowledge_wildcards(self, function_policy: iam.Policy) -> None:
+        """Every wildcard resource left in the two policies, and why it is bounded."""
+        key_pattern = "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"
+        for bucket in (self.exports_bucket, self.assets_bucket):
+            logical = self.resolve(self.get_logical_id(bucket.node.default_child))  # type: ignore[arg-type]
+            acknowledge(self.tenant_role, f"AwsSolutions-IAM5[Resource::<{logical}.Arn>/tenants/"
+                        "<aws:PrincipalTag/tenant_id>/*]",
+                        "ABAC: only the objects under the session tenant's own prefix tenants/<tenant_id>/.")
+        acknowledge(self.tenant_role, f"AwsSolutions-IAM5[{key_pattern}]",
+                    "ABAC: only KMS keys whose tenant_id tag equals the session's tenant_id tag; tenant keys are "
+                    "created at run time, so their ARNs cannot be listed.")
+        acknowledge(function_policy, "AwsSolutions-IAM5[Resource::*]",
+                    "kms:CreateKey, and kms:TagResource at creation, cannot name a key that does not exist yet; "
+                    "the statement requires the tenant_id request tag, no other tag, and an untagged key.")
+        acknowledge(function_policy, f"AwsSolutions-IAM5[{key_pattern}]",
+                    "Management (describe, rotation, alias, retire) of tenant keys only: conditioned on the key "
+                    "carrying a tenant_id tag; the keys are created at run time.")
+        for path in ("/usageplans/*", "/usageplans/*/keys", "/usageplans/*/keys/*", "/tags/*"):
+            acknowledge(function_policy,
+                        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
+                        "Usage plans of tenants with their own limits and tenant API keys are created by the app "
+                        "at run time (chalicelib/ratelimit/usage_plans.py); their ids cannot be listed here.")
+        acknowledge(function_policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:"
+                    f"<AWS::AccountId>:alias/{self.app_name}/{self.settings.name}/tenant/*]",
+                    "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for tenants "
+                    "created at run time.")

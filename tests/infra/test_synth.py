@@ -1,0 +1,46 @@
+"""The app synthesizes for every stage, cdk-nag and CDK's checks pass, cfn-lint finds nothing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.infra.conftest import STAGES, Synthesis
+
+# Every acknowledged cdk-nag finding, by rule: a new one must be reviewed here too.
+ACKNOWLEDGED_RULES = {"AwsSolutions::AwsSolutions-S1", "AwsSolutions::AwsSolutions-IAM5", "CloudFormation-Validate::F1020"}
+
+
+def test_every_stage_synthesizes_with_no_validation_finding(synthesis: Synthesis) -> None:
+    assert synthesis.returncode == 0, synthesis.output[-4000:]
+    assert set(synthesis.templates) == set(STAGES)
+    assert synthesis.report is not None
+    for plugin in synthesis.report["pluginReports"]:
+        assert plugin["conclusion"] == "success", plugin["pluginName"]
+        assert plugin["violations"] == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_acknowledgment_has_a_reason_and_a_reviewed_rule(synthesis: Synthesis, stage: str) -> None:
+    metadata = json.loads((synthesis.outdir / f"{stage}.metadata.json").read_text())
+    acknowledged = {rule: reason for entries in metadata.values() for entry in entries
+                    if entry["type"] == "aws:cdk:acknowledged-rules" for rule, reason in entry["data"].items()}
+    assert acknowledged
+    for rule, reason in acknowledged.items():
+        base = rule.split("[", 1)[0]
+        assert base in ACKNOWLEDGED_RULES, rule
+        assert len(reason) >= 30, rule
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_cfn_lint_finds_nothing(synthesis: Synthesis, stage: str) -> None:
+    from cfnlint.api import lint
+
+    matches = lint(synthesis.template_path(stage).read_text(), regions=["us-east-1", "eu-west-1"])
+
+    assert [str(m) for m in matches] == []
+
+
+def test_the_same_checks_fail_an_unacknowledged_finding(synthesis: Synthesis) -> None:
+    # The control app: one queue that allows plain HTTP and has no DLQ.
+    assert synthesis.control == {"failed": True, "rules": ["AwsSolutions-SQS3", "AwsSolutions-SQS4"]}
