@@ -12,10 +12,13 @@ the event's template, rendered once with the tenant's branding. Texts go only wh
 digits once spaces and punctuation are removed); nothing at all is sent while
 ``features.referrals`` is off.
 
-Cost of a notice, on top of the referral's own write (DynamoDB; KMS only on a cold
-data-key cache, ``crypto``): the configuration pointer, both professionals, the
-category (its name), the template, the branding and the email integration, one SES
-send per address; a member or customer party adds its reads.
+Cost of a notice, on top of the referral's own write (``python -m bench network``,
+"notices:" rows): one GetItem (the configuration pointer) when the event notifies
+nobody; with the default (one party mailed) 8 GetItems (configuration, both
+professionals, the category's name, the template, the branding twice: rendering and
+sender name, the email integration) and one SES send per address; KMS only on a cold
+data-key cache (``crypto``), 0 calls warm. A staff party adds a Query per page of
+members, a customer party a GetItem.
 """
 from __future__ import annotations
 
