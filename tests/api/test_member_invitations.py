@@ -102,3 +102,23 @@ def test_provisioning_mails_the_admin_once_and_its_welcome_link_accepts(client, 
     assert mail.subject == "Welcome to Rapid"  # the welcome carries the invitation: no second mail
     tenant_id = body_of(created)["id"]
     assert accept(client, tokens, tenant_id, mail, sub="idp|owner").status_code == 200
+
+
+def test_a_mail_that_cannot_even_be_queued_still_answers_201_with_the_member(client, tenant_a, caplog):
+    # Given a member's data key already cached, a dead SMTP server, and KMS refusing new
+    # data keys: the outbox cannot seal the failed mail
+    from tests.security.encryption_support import kms_error, kms_fault
+
+    invite(client, tenant_a, "first@shop.example")
+    configure(client, tenant_a, "email", smtp_body(free_port()))
+    with kms_fault(lambda: kms_error("ThrottlingException"), ("GenerateDataKey",)) as refused:
+        response = client.request("POST", MEMBERS, tenant=tenant_a, body={"email": "second@shop.example",
+                                                                          "role": "manager"})
+    # Then the stored member is still the answer (a retried 500 would invite twice), the loss is logged
+    assert response.status_code == 201, response.body
+    assert refused == ["GenerateDataKey"]
+    emails = {m["email"] for m in body_of(client.get(MEMBERS, tenant=tenant_a))["items"]}
+    assert emails == {"first@shop.example", "second@shop.example"}
+    assert raw_items(tenant_a, "OUTBOX") == []
+    assert [r.fields["notification"] for r in caplog.records if r.getMessage() == "notification not sent"] == \
+        ["member_invitation"]
