@@ -44,6 +44,8 @@ _READS = frozenset({"GetItem", "Query", "BatchGetItem", "TransactGetItems", "Sca
 _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
 _GOAL_READ = "1 read, 0 registry"
 _GOAL_WRITE = "1 transaction (or 1 write), 0 registry"
+# A referral created, accepted or declined then reads what its notice needs (see "notices:").
+_GOAL_NOTICE = "1 transaction + its notice's reads, 0 registry"
 
 
 # ---- counting DynamoDB calls -------------------------------------------------------------
@@ -204,10 +206,11 @@ def _entity_steps(api: Api, n: int, fixtures: dict[str, str]) -> Iterator[Step]:
     ]
     for path, key, create_body, patch_body in entities:
         item = f"{path}/{{{key}}}"
-        yield Step(f"POST {path}", _GOAL_WRITE, create(path, create_body, key))
+        write_goal = _GOAL_NOTICE if path == "/api/referrals" else _GOAL_WRITE
+        yield Step(f"POST {path}", write_goal, create(path, create_body, key))
         yield Step(f"GET {path}", _GOAL_READ, lambda path=path: api.call("GET", f"{path}?limit=25"))
         yield Step(f"GET {item}", _GOAL_READ, lambda path=path: api.call("GET", f"{path}/{state['id']}"))
-        yield Step(f"PATCH {item} (If-Match)", _GOAL_WRITE, patch(path, patch_body))
+        yield Step(f"PATCH {item} (If-Match)", write_goal, patch(path, patch_body))
         yield Step(f"DELETE {item}", _GOAL_WRITE,
                    lambda path=path: api.call("DELETE", f"{path}/{state['id']}", expect=204))
 
@@ -236,6 +239,8 @@ def _fixtures(api: Api, pro_sub: str, customer_sub: str) -> tuple[dict[str, str]
 
 
 def _over_goal(calls: Calls, goal: str) -> bool:
+    if goal == _GOAL_NOTICE:
+        return (calls.writes, calls.registry, calls.other) != (1, 0, 0)
     if goal == _GOAL_READ:
         return (calls.reads, calls.writes, calls.registry, calls.other) != (1, 0, 0, 0)
     return (calls.reads, calls.writes, calls.registry, calls.other) != (0, 1, 0, 0)
@@ -279,6 +284,72 @@ def _call_rows(w: World) -> list[Row]:
     over = [step.label for step, calls in measured if _over_goal(calls, step.goal)]
     rows.append(Row(NAME, f"calls: routes above their goal (TTL {CACHE_TTL} s, warm cache)",
                     f"{len(over)} of {len(measured)}", "routes", "0"))
+    return rows
+
+
+# ---- what a referral's notices cost ------------------------------------------------------
+
+
+class _KmsCalls:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def on_call(self, **_: Any) -> None:
+        self.count += 1
+
+
+def _ses_sent() -> int:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from chalicelib.settings import get_settings
+
+    return len(ses_backends[DEFAULT_ACCOUNT_ID][get_settings().region].sent_messages)
+
+
+def _notice_rows(w: World) -> list[Row]:
+    """POST /api/referrals and its PATCH to accepted with the default notices (receiver,
+    then sender mailed), then with the configuration turning both off, on a warm process:
+    DynamoDB calls, KMS calls (``before-call.kms``) and SES sends of each."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib import aws
+
+    tenant = create_tenant("bench-notices")
+    admin = w.key.token(tenant_id=tenant.id, role="tenant_admin")
+    kms = _KmsCalls()
+    rows: list[Row] = []
+    aws.install_session_hook("before-call.kms", kms.on_call)
+    try:
+        with Client(app, project_dir=str(w.project_dir)) as client:
+            api = Api(client.http, admin)
+            fixtures, _ = _fixtures(api, "bench-pro-sub", "bench-customer-sub")
+            body = {"from_professional_id": fixtures["pro_a"], "to_professional_id": fixtures["pro_b"],
+                    "customer_id": fixtures["customer"], "service_category": fixtures["category"]}
+
+            def create_and_accept(label: str) -> None:
+                for verb in ("POST", "PATCH"):
+                    kms.count, sent = 0, _ses_sent()
+                    with _recorder.counting() as calls:
+                        if verb == "POST":
+                            created, headers = api.call("POST", "/api/referrals", body, expect=201)
+                        else:
+                            api.call("PATCH", f"/api/referrals/{created['id']}", {"status": "accepted"},
+                                     headers=_if_match(headers))
+                    route = "POST /api/referrals" if verb == "POST" else "PATCH /api/referrals/{id} -> accepted"
+                    rows.append(Row(NAME, f"notices: {route}, {label}", calls.summary(), calls.operation_names(),
+                                    f"{kms.count} KMS, {_ses_sent() - sent} SES"))
+
+            api.call("POST", "/api/referrals", body, expect=201)  # uncounted: warm caches
+            create_and_accept("default notices (receiver, then sender mailed)")
+            _, headers = api.call("GET", "/api/tenant/config")
+            off = {"email": [], "sms": []}
+            api.call("PUT", "/api/tenant/config", {"overrides": {"notifications": {
+                "referral_created": off, "referral_accepted": off}}}, headers=_if_match(headers))
+            create_and_accept("notices configured off")
+    finally:
+        aws.remove_session_hook("before-call.kms", kms.on_call)
     return rows
 
 
@@ -431,5 +502,6 @@ def run(quick: bool = False) -> list[Row]:
     install_call_recorder()
     with world({"TENANT_CACHE_TTL_SECONDS": CACHE_TTL}) as w, quiet_request_logs():
         rows = _call_rows(w)
+        rows += _notice_rows(w)
         rows += _latency_rows(w, others=others, per_other=20, own=50, iterations=iterations, warmup=warmup)
     return rows

@@ -13,7 +13,7 @@ action or on a subject with ``<subject>.*``. Where an event is written:
 | tenant.accessed | tenant | a platform admin reading inside the tenant |
 | config.updated, branding.updated, integration.updated, key.rotated | tenant | their features |
 | export.requested, export.completed, export.failed, export.downloaded | tenant | exports |
-| member.added, member.updated, member.removed | tenant | members |
+| member.added, member.updated, member.joined, member.invitation_sent, member.removed | tenant | members |
 | role.created, role.updated, role.deleted | tenant | roles |
 | service_category.created/.updated/.deleted | tenant | network.categories |
 | professional.created/.updated/.deleted | tenant | network.professionals |
@@ -52,6 +52,7 @@ class Action(StrEnum):
     MEMBER_ADDED = "member.added"
     MEMBER_UPDATED = "member.updated"
     MEMBER_JOINED = "member.joined"
+    MEMBER_INVITATION_SENT = "member.invitation_sent"
     MEMBER_REMOVED = "member.removed"
     ROLE_CREATED = "role.created"
     ROLE_UPDATED = "role.updated"

@@ -45,8 +45,16 @@ def list_members(query: ListQuery) -> dict[str, Any]:
 @tenant_route(P.MEMBERS_WRITE, body=MemberInvite, response=Member, status=201,
               summary="Invite a member by email with a role")
 def invite_member(body: MemberInvite) -> http.Reply:
-    member = service.invite_member(body)
+    member = service.invite_member(body, mail_invitation=True)
     return http.Reply(member, 201, {"ETag": etag(member.version)})
+
+
+@bp.route("/api/tenant/members/{id}/invitation", methods=["POST"])
+@tenant_route(P.MEMBERS_WRITE, response=Member, status=202,
+              summary="Send an invited member its invitation mail again (409 once it is not invited)")
+def resend_invitation(id: str) -> http.Reply:
+    member = service.resend_invitation(id)
+    return http.Reply(member, 202, {"ETag": etag(member.version)})
 
 
 @bp.route("/api/tenant/members/{id}", methods=["GET"])

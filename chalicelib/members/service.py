@@ -6,6 +6,12 @@ in a key). An invitation's link carries a token derived from the member id with 
 tenant's blind-index secret, so re-sending it (a provisioning retry) sends the same link.
 The invitee signs in with the identity provider and accepts with that token: the
 member becomes ``active`` and is bound to the caller's subject, once.
+
+The invitation mail (the tenant's ``member_invitation`` template) is sent after the
+member's transaction commits, through ``notifications`` (the tenant's provider, its
+outbox on failure), so a failed send never undoes or half-writes the member; an admin
+can send it again while the member is still invited. Provisioning invites its admin
+without this mail: its welcome mail carries the same invitation link.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from chalicelib.members import roles
 from chalicelib.members.models import Member, MemberInvite, MemberUpdate
 from chalicelib.network.blind_index import blind_index, normalise_email
 from chalicelib.network.common import PreconditionFailedError, now_iso
+from chalicelib.notifications import after_commit, app_url, email_template
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 
@@ -56,6 +63,18 @@ def invitation_token(member_id: str) -> str:
     return blind_index(INVITATION_PURPOSE, member_id)
 
 
+def invitation_url(member_id: str) -> str:
+    """The link the invitee opens (the tenant's app), carrying the token it accepts with."""
+    return app_url(f"/invitations/{member_id}?token={invitation_token(member_id)}")
+
+
+def _mail_invitation(member: Member) -> bool:
+    """Send ``member`` its invitation (after its write committed); False if it could not
+    even be queued (logged)."""
+    return after_commit("member_invitation", lambda: email_template(
+        member.email, "member_invitation", {"role": member.role, "invitation_url": invitation_url(member.id)}))
+
+
 def list_members(limit: int = MAX_PAGE, cursor: str | None = None) -> tuple[list[Member], str | None]:
     page = data.query_page(_pk(), limit=min(limit, MAX_PAGE), cursor=cursor)
     return [_member(i) for i in page.items], page.next_cursor
@@ -82,8 +101,11 @@ def member_by_email(email: str) -> Member | None:
     return get_member(str(pointer.entity_id)) if pointer is not None else None
 
 
-def invite_member(body: MemberInvite) -> Member:
-    """A new member in status ``invited``; 409 ``member_exists`` for an email already a member."""
+def invite_member(body: MemberInvite, *, mail_invitation: bool = True) -> Member:
+    """A new member in status ``invited``; 409 ``member_exists`` for an email already a member.
+
+    ``mail_invitation``: send the invitation mail once the member is stored (provisioning
+    passes False: its welcome mail is the admin's invitation)."""
     _check_role(body.role)
     member_id, now = str(uuid4()), now_iso()
     email = normalise_email(body.email)
@@ -105,7 +127,35 @@ def invite_member(body: MemberInvite) -> Member:
         if exc.failed(0):
             raise ConflictError("that email is already a member", extra={"conflict": "member_exists"}) from exc
         raise
-    return _member(item)
+    member = _member(item)
+    if mail_invitation:
+        _mail_invitation(member)
+    return member
+
+
+def resend_invitation(member_id: str) -> Member:
+    """Mail an invited member its invitation again (the same link); 409 once it is not invited.
+
+    The event (``member.invitation_sent``) is written with a check that the member is
+    still invited, in one transaction, and the mail goes after it commits."""
+    item = _load(member_id)
+    if item.status != "invited":
+        raise ConflictError("only an invited member's invitation can be sent", extra={"conflict": "not_invited"})
+
+    def build(tx: TransactWrite) -> None:
+        tx.condition_check(DataItem, item.pk, item.sk, condition=DataItem.status == "invited")  # reason 0
+        audit.record(tx, audit.Action.MEMBER_INVITATION_SENT, audit.Target("member", member_id))
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(0):
+            raise ConflictError("only an invited member's invitation can be sent",
+                                extra={"conflict": "not_invited"}) from exc
+        raise
+    member = _member(item)
+    _mail_invitation(member)
+    return member
 
 
 def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:

@@ -31,6 +31,9 @@ every TransactWriteItems below also Puts its audit event ``AUDIT``, see ``chalic
 | POST /api/referrals | TransactWriteItems: ConditionCheck CAT (exists, active), Put REF (not exists), |
 | | Update PRO(from) and PRO(to) refs+1 (exists, active), Update CUS refs+1 (exists) |
 | PATCH /api/referrals/{id} | GetItem REF, TransactWriteItems: Update REF (status, version), refs-1 on closing |
+| after a referral is created, accepted or declined | GetItem CONFIG pointer; if the event mails or texts anyone: |
+| | GetItem PRO x2, CAT, TPL, BRAND x2, INTEG (7 more; KMS only on a cold data-key cache), |
+| | Query MEMBER pages for a staff party, GetItem CUS for the customer (``network.referral_notices``) |
 | DELETE /api/referrals/{id} | GetItem REF, TransactWriteItems: Delete REF (version), refs-1 if open |
 | any referral route, as a professional | first GetItem PROUSER#<sub> (its professional) |
 """

@@ -24,6 +24,7 @@ from chalicelib import audit
 from chalicelib.auth.permissions import Permission
 from chalicelib.crypto import pii
 from chalicelib.errors import AppError, ConflictError, ForbiddenError, NotFoundError, RequestValidationError
+from chalicelib.network import referral_notices
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import (
     OPEN_REFERRAL_STATUSES,
@@ -183,7 +184,9 @@ def _event(tx: TransactWrite, action: audit.Action, referral_id: str, before: di
     audit.record(tx, action, audit.Target("referral", referral_id), changes=audit.changes(before, after, pii=PII))
 
 
-def create_referral(who: Caller, body: ReferralCreate) -> Referral:
+def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -> Referral:
+    """``notify``: send the configured ``referral_created`` notices once it is stored (demo
+    data passes False: its professionals' addresses are made up)."""
     if who.professional_id is not None and body.from_professional_id != who.professional_id:
         raise ForbiddenError("professionals send referrals only from their own professional")
     if body.from_professional_id == body.to_professional_id:
@@ -219,7 +222,10 @@ def create_referral(who: Caller, body: ReferralCreate) -> Referral:
         if not invalid:
             raise
         raise InvalidReferenceError(invalid) from exc
-    return _referral(item)
+    referral = _referral(item)
+    if notify:
+        referral_notices.notify(referral)
+    return referral
 
 
 def _check_transition(role: str, current: ReferralStatus, target: ReferralStatus) -> None:
@@ -270,7 +276,10 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
             raise PreconditionFailedError() from exc
         raise
     item.status, item.version, item.updated_at = target.value, expected + 1, now
-    return _referral(item)
+    referral = _referral(item)
+    if target != current:
+        referral_notices.notify(referral)  # accepted or declined: the configured notices
+    return referral
 
 
 def _delete_once(item: DataItem) -> bool:

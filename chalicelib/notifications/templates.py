@@ -69,9 +69,14 @@ def install_default_templates() -> int:
 
 
 def get_template(name: str) -> EmailTemplate:
+    """The bound tenant's template ``name``; the platform default of that name when the
+    tenant has none stored (a tenant created before that template existed)."""
     item = data.get(_pk(), name)
     if item is None:
-        raise NotFoundError("no such email template")
+        default = next((t for t in DEFAULT_TEMPLATES if t.name == name), None)
+        if default is None:
+            raise NotFoundError("no such email template")
+        return default
     fields = data.loads(item.data)
     return EmailTemplate(name, fields["subject"], fields["body"])
 

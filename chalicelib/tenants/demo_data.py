@@ -71,7 +71,7 @@ def seed_referrals() -> None:
             referrals.create_referral(_STAFF, ReferralCreate(
                 from_professional_id=pro_ids[sender], to_professional_id=pro_ids[receiver],
                 customer_id=customer_ids[customer], service_category=category,
-                notes="Demo referral created at provisioning"))
+                notes="Demo referral created at provisioning"), notify=False)  # made-up addresses
 
 
 def seed_all() -> None:

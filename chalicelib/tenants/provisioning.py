@@ -31,7 +31,6 @@ from chalicelib.network.common import now_iso
 from chalicelib.network.models import CategoryCreate
 from chalicelib.notifications import install_default_templates, render, send_email
 from chalicelib.ratelimit import service as rate_limit
-from chalicelib.settings import get_settings
 from chalicelib.store import data, keys, registry
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy import context as tenancy_context
@@ -130,7 +129,8 @@ def _demo_data(tenant: Tenant, request: ProvisioningRequest) -> None:
 def _admin_member(tenant: Tenant, request: ProvisioningRequest) -> None:
     if members.member_by_email(request.admin_email) is None:
         try:
-            members.invite_member(MemberInvite(email=request.admin_email, role=ADMIN_ROLE))
+            # No invitation mail here: the welcome mail (next step) carries the invitation.
+            members.invite_member(MemberInvite(email=request.admin_email, role=ADMIN_ROLE), mail_invitation=False)
         except ConflictError as exc:
             if exc.extra.get("conflict") != "member_exists":
                 raise
@@ -140,8 +140,7 @@ def _welcome_email(tenant: Tenant, request: ProvisioningRequest) -> None:
     member = members.member_by_email(request.admin_email)
     if member is None:
         raise ConflictError("the tenant admin member is missing", extra={"conflict": "admin_missing"})
-    host = f"{tenant.slug}.{get_settings().platform_domain}"
-    url = f"https://{host}/invitations/{member.id}?token={members.invitation_token(member.id)}"
+    url = members.invitation_url(member.id)
     subject, body = render("welcome", {"network_name": tenant.display_name, "invitation_url": url})
     send_email(request.admin_email, subject, body)
 

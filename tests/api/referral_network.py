@@ -30,19 +30,25 @@ class Network:
     category: str = "brakes"
 
     def _put(self, kind: str, sk: str, status: str | None, fields: dict[str, Any], pii: dict[str, Any]) -> None:
+        from chalicelib.crypto import pii as sealing
         from chalicelib.store import data
 
         with _bound(self.tenant):
+            # PII sealed as the features seal it, so the referral notices can read the parties.
+            sealed = sealing.seal(kind, sk, pii) if pii else None
             data.new_item(pk=data.partition(kind), sk=sk, kind=kind, entity_id=sk, status=status, version=1,
                           created_at="2024-01-01T00:00:00.000Z", updated_at="2024-01-01T00:00:00.000Z",
-                          data=data.dumps(fields), pii=data.dumps(pii), refs=0).save()
+                          data=data.dumps(fields), pii=sealed, refs=0).save()
 
     def professional(self, status: str = "active") -> str:
         from chalicelib.store import keys
 
         pro_id = str(uuid.uuid4())
-        self._put(keys.PROFESSIONAL, pro_id, status, {"business_name": f"Shop {len(self.pros)}"},
-                  {"contact_name": "Pat", "email": "pat@example.com"})
+        self._put(keys.PROFESSIONAL, pro_id, status,
+                  {"business_name": f"Shop {len(self.pros)}", "service_categories": [], "status": status,
+                   "user_sub": None},
+                  {"contact_name": "Pat", "email": "pat@example.com", "phone": None, "license_number": None,
+                   "address": None})
         self.pros.append(pro_id)
         return pro_id
 
@@ -50,7 +56,8 @@ class Network:
         from chalicelib.store import keys
 
         customer_id = str(uuid.uuid4())
-        self._put(keys.CUSTOMER, customer_id, None, {"vehicles": []}, {"name": "Casey"})
+        self._put(keys.CUSTOMER, customer_id, None, {"user_sub": None},
+                  {"name": "Casey", "email": None, "phone": None, "notes": None, "vehicles": []})
         self.customers.append(customer_id)
         return customer_id
 

@@ -103,6 +103,8 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
     step("PUT", roles + "/{name}", roles + "/dispatcher", "role.created", {"permissions": ["referrals:read"]},
          target="dispatcher")
     member = step("POST", members, members, "member.added", {"email": "new.member@shop.example", "role": "manager"})
+    step("POST", members + "/{id}/invitation", f"{members}/{member['id']}/invitation", "member.invitation_sent",
+         target=member["id"])
     step("POST", "/api/tenant/invitations/{id}/accept", f"/api/tenant/invitations/{member['id']}/accept",
          "member.joined", {"token": _invitation_token(s.tenant, member["id"])}, target=member["id"])
     step("PATCH", members + "/{id}", f"{members}/{member['id']}", "member.updated", {"role": "dispatcher"}, 2,

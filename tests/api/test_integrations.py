@@ -179,7 +179,10 @@ def test_email_test_goes_only_to_members(client, tenant_a, certificate):
         named = client.request("POST", f"{INTEGRATIONS}/email/test", tenant=tenant_a,
                                body={"to": "ops@acme-motors.example"})
         assert named.status_code == 200, named.body
-    assert [m.rcpt_tos for m in server.messages] == [["ops@acme-motors.example"]]
+    # The member's invitation went through the tenant's SMTP server too, then the test mail
+    assert [m.rcpt_tos for m in server.messages] == [["ops@acme-motors.example"]] * 2
+    assert "You are invited to join" in server.messages[0].content
+    assert "You are invited to join" not in server.messages[1].content
 
 
 def test_test_needs_a_configured_integration(client, tenant_a):

@@ -34,6 +34,7 @@ TARGETS: dict[str, tuple[str, dict[str, Any]]] = {
 # Action routes on one object (no GET of their own): path template -> (entity, body).
 ACTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "/api/tenant/invitations/{id}/accept": ("member", {"token": "0" * 64}),
+    "/api/tenant/members/{id}/invitation": ("member", {}),
 }
 # Tenant routes with a path parameter that is not another tenant's id, each with its reason.
 EXCLUDED: dict[str, str] = {
