@@ -2,7 +2,7 @@
 client never sees it. A long one is a 503 with nothing written: tests/api/test_kms_failures.py.
 
 The fault is injected at the HTTP layer (``before-send``), below botocore's retry handler,
-on the session the Encryption SDK builds its KMS clients from.
+on the tenant's pooled KMS client, the one the Encryption SDK is given.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSResponse
 from chalicelib import aws
 from chalicelib.crypto import pii
 from chalicelib.store import keys as store_keys
+from chalicelib.tenancy import clients
 from tests.conftest import body_of
 from tests.security.encryption_support import customer_body, raw_partition
 
@@ -41,7 +42,7 @@ def test_a_short_kms_throttle_is_absorbed_by_the_sdk_retries(client, tenant_a):
             return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, _Body(throttle))
         return None
 
-    aws.kms_botocore_session().register("before-send.kms", throttle_twice)
+    clients.pool().for_tenant(tenant_a.id).kms.meta.events.register("before-send.kms", throttle_twice)
     # When a customer (PII, so a data key) is created
     response = client.request("POST", "/api/customers", tenant=tenant_a, body=customer_body(1))
     # Then the request succeeded after the retries, and stored one customer
