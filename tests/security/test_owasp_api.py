@@ -144,7 +144,19 @@ def test_an_edit_with_a_server_owned_field_is_refused_and_changes_nothing(client
 
 
 INTERNAL_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "pii", "refs",
-                 "expires_at", "entity_id", "kind_sk", "email_hash", "blind_index", "secret"}
+                 "entity_id", "kind_sk", "email_hash", "blind_index", "secret"}
+# The TTL attribute's name is also an export's public expiry (an ISO time); the stored TTL
+# is an epoch number, and that must never reach a client.
+TTL_ATTRIBUTE = "expires_at"
+
+
+def _ttl_leaks(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k == TTL_ATTRIBUTE and isinstance(v, (int, float))]
+        return found + [leak for value in node.values() for leak in _ttl_leaks(value)]
+    if isinstance(node, list):
+        return [leak for value in node for leak in _ttl_leaks(value)]
+    return []
 
 
 def _keys(node: Any) -> Iterator[str]:
@@ -172,7 +184,8 @@ def _stored_secrets(tenant: Any) -> set[str]:
 
 
 # GET routes that answer without a JSON body, each with where it is tested.
-NO_BODY = {"/api/tenant/branding/assets/{name}": "a 302 to a presigned URL: tests/api/test_branding.py"}
+NO_BODY = {"/api/tenant/branding/assets/{name}": "a 302 to a presigned URL: tests/api/test_branding.py",
+           "/api/tenant/exports/{id}/download": "a 302 to a presigned URL: tests/api/test_exports.py"}
 
 
 def readable_urls(world: dict[str, Any]) -> list[tuple[str, str]]:
@@ -201,6 +214,7 @@ def test_no_response_exposes_storage_internals(client, world):
         assert response.status_code in (200, 304), (url, response.body)
         text = response.body.decode()
         assert not INTERNAL_KEYS & set(_keys(json.loads(text))), (url, INTERNAL_KEYS & set(_keys(json.loads(text))))
+        assert not _ttl_leaks(json.loads(text)), url
         assert not [s for s in secrets if s in text], url
         assert '"T#' not in text, url
         checked += 1
