@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
+from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
 from platform_infra import access, alarms, api, chalice_app, data, queues, storage
 from platform_infra.nag import acknowledge
@@ -43,6 +47,7 @@ class PlatformStack(Stack):
         self._roles()
         self._application(vendor_dependencies)
         self._queues()
+        self._storage_events()
         self._function_permissions()
         api.configure_rest_api(self.chalice, name=self.prefix)
         self.usage_plans = api.usage_plans(self, self.chalice, prefix=self.prefix, plans=settings.plan_limits)
@@ -123,7 +128,7 @@ class PlatformStack(Stack):
             consumer = consumers.get(name)
             timeout = self.settings.timeout(consumer.function) if consumer else self.settings.default_timeout
             construct_id = "Queue" + "".join(p.capitalize() for p in name.removeprefix(self.app_name).split("-"))
-            self.queues[name] = queues.queue_with_dlq(self, construct_id, name=name, key=self.platform_key,
+            self.queues[name] = queues.queue_with_dlq(self, construct_id, name=name, key=self._queue_key(name),
                                                       consumer_timeout_seconds=timeout)
         for consumer in self.app_model.sqs_consumers:
             function = self.chalice.get_resource(consumer.logical_id)
@@ -132,6 +137,37 @@ class PlatformStack(Stack):
             function.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
             # The queue resource instead of an ARN built from its name: the mapping waits for the queue.
             function.add_property_override(f"{event}.Queue", self.queues[consumer.queue].queue.queue_arn)
+
+    def _queue_key(self, name: str) -> kms.IKey:
+        """The platform key, except for the storage-events queue: S3 writes to it, so its key's
+        policy names the assets bucket, which the platform key encrypts (a cycle)."""
+        if name != STORAGE_EVENTS_QUEUE:
+            return self.platform_key
+        return kms.Key(self, "StorageEventsKey", enable_key_rotation=True,
+                       alias=f"alias/{self.app_name}/{self.settings.name}/storage-events",
+                       description="the assets bucket's object events on their way to the app",
+                       removal_policy=RemovalPolicy.RETAIN if self.settings.protect_data else RemovalPolicy.DESTROY)
+
+    def _storage_events(self) -> None:
+        """The assets bucket tells the ``storage_events`` consumer of every object created or
+        removed under ``tenants/`` (the tenants' storage counters: chalicelib/jobs/usage.py)."""
+        queue = self.queues[STORAGE_EVENTS_QUEUE].queue
+        for event in (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED):
+            self.assets_bucket.add_event_notification(event, s3n.SqsDestination(queue),
+                                                      s3.NotificationKeyFilter(prefix="tenants/"))
+        notifications = self.assets_bucket.node.try_find_child("Notifications")
+        if notifications is not None:
+            # CDK makes the notification wait for the queue both by DependsOn and by the
+            # queue's ARN; cfn-lint's W3005 flags the redundant DependsOn it generates.
+            notifications.node.default_child.add_metadata(
+                "cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        handler = self.node.try_find_child("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
+        if handler is not None:
+            # Its function waits for its role by DependsOn and by the role's ARN (cfn-lint W3005).
+            handler.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+            acknowledge(handler, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                                 "AWSLambdaBasicExecutionRole]",
+                        "CDK's own bucket-notifications custom resource; it only writes its logs with this policy")
 
     def _function_permissions(self) -> None:
         sender = self.app_environment["PLATFORM_SENDER_EMAIL"]

@@ -33,7 +33,8 @@ def assertions(template: dict[str, Any]) -> Template:
 
 
 def _key_id(template: dict[str, Any]) -> str:
-    return next(iter(resources(template, "AWS::KMS::Key")))
+    """The platform key's logical id (the storage-events queue has a key of its own)."""
+    return next(k for k in resources(template, "AWS::KMS::Key") if k.startswith("PlatformKey"))
 
 
 def _function_env(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -63,7 +64,7 @@ def test_tables_are_the_schema_with_pitr_kms_ttl_and_stage_protection(template, 
 
 
 def test_platform_key_rotates_and_lets_alarms_publish_to_the_encrypted_topic(assertions):
-    assertions.resource_count_is("AWS::KMS::Key", 1)
+    assertions.resource_count_is("AWS::KMS::Key", 2)  # the platform's, and the storage-events queue's
     assertions.has_resource_properties("AWS::KMS::Key", {
         "EnableKeyRotation": True,
         "KeyPolicy": {"Statement": Match.array_with([Match.object_like({
@@ -111,8 +112,13 @@ def test_every_queue_has_an_encrypted_dlq_and_every_queue_is_encrypted(template)
         dlq = queues[name + "-dlq"]
         assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq["id"], "Arn"]},
                                           "maxReceiveCount": 3}
-    for queue in queues.values():
-        assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": [_key_id(template), "Arn"]}
+    from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
+
+    keys = {name: q["KmsMasterKeyId"]["Fn::GetAtt"][0] for name, q in queues.items()}
+    # S3 writes the storage events: that queue has its own key (see its test below).
+    own = (STORAGE_EVENTS_QUEUE, STORAGE_EVENTS_QUEUE + "-dlq")
+    assert {k for n, k in keys.items() if n not in own} == {_key_id(template)}
+    assert all(keys[name].startswith("StorageEventsKey") for name in own)
 
 
 def _sqs_events(template: dict[str, Any]):
@@ -208,3 +214,19 @@ def test_alarms_on_every_dlq_api_5xx_and_throttles_notify_the_topic(template):
     assert metrics.count(("AWS/DynamoDB", "ThrottledRequests")) == 2
     topic_props = template["Resources"][topic]["Properties"]
     assert topic_props["KmsMasterKeyId"] == {"Fn::GetAtt": [_key_id(template), "Arn"]}
+
+
+def test_the_assets_bucket_reports_object_events_to_the_storage_events_queue(template):
+    from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
+
+    [notifications] = resources(template, "Custom::S3BucketNotifications").values()
+    configs = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert sorted(c["Events"][0] for c in configs) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    queues = {name: q for name, q in resources(template, "AWS::SQS::Queue").items()
+              if q["Properties"].get("QueueName") == STORAGE_EVENTS_QUEUE}
+    [queue_id] = queues
+    assert all(c["QueueArn"] == {"Fn::GetAtt": [queue_id, "Arn"]} for c in configs)
+    assert all(c["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "tenants/"}] for c in configs)
+    # Its own key (S3 must be allowed to use it), not the platform key that encrypts the bucket.
+    key = queues[queue_id]["Properties"]["KmsMasterKeyId"]
+    assert key != {"Fn::GetAtt": [_key_id(template), "Arn"]}
