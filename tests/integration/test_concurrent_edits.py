@@ -12,7 +12,6 @@ test_local_runner.py. Quota exactness and concurrent export requests come with t
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from chalicelib.tenancy import context
 from chalicelib.tenancy.context import TenantContext
 from tests.audit_helpers import stored_events
 from tests.conftest import create_tenant
+from tests.integration.racing import run_together
 
 THREADS = 12
 JOIN_TIMEOUT = 90
@@ -52,30 +52,13 @@ def as_admin(tenant: Any) -> Iterator[None]:
 
 def race(tenant: Any, attempts: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
     """Run every attempt in its own thread, as its own request, all released at once."""
-    barrier = threading.Barrier(len(attempts))
-    lock = threading.Lock()
-    won: list[Any] = []
-    lost: list[BaseException] = []
-
-    def run(attempt: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
+    def as_request(attempt: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
             with as_admin(tenant):
-                result = attempt()
-        except BaseException as exc:  # noqa: BLE001 - every outcome is recorded and checked
-            with lock:
-                lost.append(exc)
-        else:
-            with lock:
-                won.append(result)
+                return attempt()
+        return run
 
-    threads = [threading.Thread(target=run, args=(a,), name=f"edit-{i}") for i, a in enumerate(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "an editing thread did not finish"
-    return won, lost
+    return run_together([as_request(a) for a in attempts], timeout=JOIN_TIMEOUT, name="edit")
 
 
 def assert_lost_cleanly(lost: list[BaseException], expected: int) -> None:

@@ -7,7 +7,6 @@ win, and afterwards the counter equals the number of items really stored.
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from chalicelib.store import keys
 from chalicelib.tenancy import context
 from chalicelib.tenancy.context import TenantContext
 from tests.conftest import create_tenant
+from tests.integration.racing import run_together
 
 THREADS = 50
 JOIN_TIMEOUT = 120
@@ -37,30 +37,13 @@ def tenant(moto_env: str) -> Iterator[Any]:
 
 
 def race(tenant: Any, create: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(THREADS)
-    lock = threading.Lock()
-    made: list[Any] = []
-    failures: list[BaseException] = []
-
-    def attempt(index: int) -> None:
-        try:
+    def attempt(index: int) -> Callable[[], Any]:
+        def run() -> Any:
             with context.bound(TenantContext(tenant=tenant, request_id=f"race-{index}")):
-                barrier.wait(timeout=JOIN_TIMEOUT)
-                result = create(index)
-        except BaseException as exc:  # noqa: BLE001 - every outcome is recorded and checked
-            with lock:
-                failures.append(exc)
-        else:
-            with lock:
-                made.append(result)
+                return create(index)
+        return run
 
-    threads = [threading.Thread(target=attempt, args=(i,), name=f"create-{i}") for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a creating thread did not finish"
-    return made, failures
+    return run_together([attempt(i) for i in range(THREADS)], timeout=JOIN_TIMEOUT, name="create")
 
 
 CASES = {

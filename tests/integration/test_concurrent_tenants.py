@@ -10,7 +10,6 @@ Concurrency needs moto to isolate DynamoDB requests as DynamoDB does: see
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenants.models import Tenant, TenantCreate
 from chalicelib.tenants.service import create_tenant
+from tests.integration.racing import run_together
 
 THREADS = 20
 JOIN_TIMEOUT = 60
@@ -35,30 +35,9 @@ def local_aws(moto_env: str) -> Iterator[str]:
 
 def race(make: Callable[[int], TenantCreate]) -> tuple[list[Tenant], list[BaseException]]:
     """Run ``create_tenant(make(i))`` in THREADS threads released together."""
-    barrier = threading.Barrier(THREADS)
-    lock = threading.Lock()
-    created: list[Tenant] = []
-    failures: list[BaseException] = []
-
-    def attempt(index: int) -> None:
-        data = make(index)
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            tenant = create_tenant(data)
-        except BaseException as exc:  # noqa: BLE001 - every outcome is recorded and checked
-            with lock:
-                failures.append(exc)
-        else:
-            with lock:
-                created.append(tenant)
-
-    threads = [threading.Thread(target=attempt, args=(i,), name=f"create-{i}") for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a creating thread did not finish"
-    return created, failures
+    requests = [make(i) for i in range(THREADS)]
+    return run_together([lambda data=data: create_tenant(data) for data in requests], timeout=JOIN_TIMEOUT,
+                        name="create")
 
 
 def tenants_in_registry() -> list[Tenant]:
