@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.crypto import pii
-from chalicelib.exports.models import ACTIVE_STATUSES, Entity, Export, ExportFormat, ExportStatus, Progress
+from chalicelib.exports.models import ACTIVE_STATUSES, Export, ExportStatus, Progress
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy.context import current_tenant_id
@@ -31,23 +31,11 @@ class RecordChangedError(Exception):
     """The record was saved by someone else since it was read: this run stops."""
 
 
-class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Record(Export):
+    """The stored export: what the API shows, and the worker's own fields."""
 
-    id: UUID
-    status: ExportStatus
-    format: ExportFormat
-    include: list[Entity]
-    requested_by: str | None
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    expires_at: datetime | None = None
-    counts: dict[str, int] = Field(default_factory=dict)
-    size_bytes: int | None = None
-    sha256: str | None = None
-    error: str | None = None
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
     # The worker: which run may go on (messages carry it), until when the run holding it
     # is presumed alive, and where it stopped.
     step: int = 1
