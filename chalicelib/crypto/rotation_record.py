@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
@@ -89,14 +88,9 @@ def save(rotation: Rotation, *, audit_details: dict[str, Any] | None = None) -> 
                          entity_id=stored.id, status=stored.status.value, version=stored.version,
                          created_at=stored.started_at.isoformat(), updated_at=now().isoformat(),
                          data=data.dumps(document))
-    condition = DataItem.pk.does_not_exist() if rotation.version == 0 else DataItem.version == rotation.version
+    condition = data.version_condition(rotation.version)
     if audit_details is None:
-        try:
-            item.save(condition=condition)
-        except PutError as exc:
-            if data.condition_failed(exc):
-                raise RecordChangedError() from exc
-            raise
+        data.save_versioned(item, rotation.version, RecordChangedError)
         return stored
 
     def build(tx: TransactWrite) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ConfigDict, Field
-from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
@@ -180,14 +179,9 @@ def save(record: Record, *, event: audit.Action | None = None, details: dict[str
     """
     stored = record.model_copy(update={"version": record.version + 1, "updated_at": now()})
     item = _item(stored)
-    condition = DataItem.pk.does_not_exist() if record.version == 0 else DataItem.version == record.version
+    condition = data.version_condition(record.version)
     if event is None:
-        try:
-            item.save(condition=condition)
-        except PutError as exc:
-            if data.condition_failed(exc):
-                raise RecordChangedError() from exc
-            raise
+        data.save_versioned(item, record.version, RecordChangedError)
         return stored
     if quota is not None:
         if quota.per_day < 1:

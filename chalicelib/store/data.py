@@ -23,7 +23,7 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -303,3 +303,18 @@ def transact(build: Callable[[TransactWrite], None], *, with_registry: bool = Fa
 
 def condition_failed(exc: PynamoDBException) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def version_condition(read_version: int) -> Any:
+    """The stored item is still the version it was read as (version 0: no item yet)."""
+    return DataItem.pk.does_not_exist() if read_version == 0 else DataItem.version == read_version
+
+
+def save_versioned(item: DataItem, read_version: int, changed: type[Exception]) -> None:
+    """Put ``item`` if the stored one is still ``read_version``; else raise ``changed``."""
+    try:
+        item.save(condition=version_condition(read_version))
+    except PutError as exc:
+        if condition_failed(exc):
+            raise changed() from exc
+        raise
