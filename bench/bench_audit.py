@@ -98,6 +98,7 @@ def _latency_rows(tenant: Any, iterations: int) -> list[Row]:
     from chalicelib.network.models import CategoryCreate
     from chalicelib.store import data, keys
     from chalicelib.store.data import DataItem
+    from chalicelib.store.unit_of_work import UnitOfWork
     from chalicelib.tenancy.context import TenantContext, bound
 
     fields = {"name": "Brakes", "description": None, "active": True}
@@ -109,7 +110,9 @@ def _latency_rows(tenant: Any, iterations: int) -> list[Row]:
         item = data.new_item(pk=data.partition(keys.CATEGORY), sk=f"alone-{i}", kind=keys.CATEGORY,
                              entity_id=f"alone-{i}", version=1, created_at="2025-01-01T00:00:00.000Z",
                              updated_at="2025-01-01T00:00:00.000Z", data=data.dumps(fields), refs=0, status="active")
-        data.transact(lambda tx: tx.save(item, condition=DataItem.pk.does_not_exist()))
+        uow = UnitOfWork()
+        uow.put("category", item, DataItem.pk.does_not_exist())
+        uow.commit()
 
     def build_event() -> DataItem:
         return audit.event_item(audit.Action.SERVICE_CATEGORY_CREATED, audit.Target("service_category", "brakes"),

@@ -112,21 +112,22 @@ def _without_limits() -> Iterator[None]:
     """The create as it was before limits: no counter Update in its transaction, no lookup."""
     from chalicelib.limits import DEFAULT_PLANS
     from chalicelib.network import professionals
+    from chalicelib.store.unit_of_work import UnitOfWork
 
-    original_update = professionals._Plan.update
+    original_update = UnitOfWork.update
     original_lookup = professionals.effective_limits
     fixed = DEFAULT_PLANS["enterprise"].model_copy()
 
-    def update(self: Any, label: str | None, *args: Any, **kwargs: Any) -> None:
+    def update(self: Any, label: str, *args: Any, **kwargs: Any) -> None:
         if label != professionals.LIMIT:
             original_update(self, label, *args, **kwargs)
 
-    professionals._Plan.update = update  # type: ignore[method-assign]
+    UnitOfWork.update = update  # type: ignore[method-assign]
     professionals.effective_limits = lambda tenant=None: fixed  # type: ignore[assignment]
     try:
         yield
     finally:
-        professionals._Plan.update = original_update  # type: ignore[method-assign]
+        UnitOfWork.update = original_update  # type: ignore[method-assign]
         professionals.effective_limits = original_lookup
 
 

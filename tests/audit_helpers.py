@@ -80,14 +80,11 @@ def set_retention(tenant: Any, days: Any) -> Any:
 def backdated_event(tenant: Any, at: datetime, target_id: str = "old") -> dict[str, Any]:
     """An event written as if at ``at`` (its id and time), the way every event is written."""
     from chalicelib import audit
-    from chalicelib.store import data
-
-    written: dict[str, Any] = {}
-
-    def build(tx: Any) -> None:
-        written.update(audit.record(tx, audit.Action.SERVICE_CATEGORY_CREATED,
-                                    audit.Target("service_category", target_id), at=at))
+    from chalicelib.store.unit_of_work import UnitOfWork
 
     with bound(tenant):
-        data.transact(build)
+        uow = UnitOfWork()
+        written = audit.record(uow, audit.Action.SERVICE_CATEGORY_CREATED,
+                               audit.Target("service_category", target_id), at=at)
+        uow.commit()
     return written

@@ -1,8 +1,8 @@
 """The audit trail: events written with every change, per tenant and for the platform.
 
-What other features use: :func:`record` (add an event to the transaction that makes
-the change), :func:`event_item` (the same event as an item, for services that collect
-their actions first), :func:`changes` (field-level before/after with PII and secrets
+What other features use: :func:`record` (add an event to the unit of work that makes
+the change, ``store/unit_of_work.py``), :func:`event_item` (the same event as an item,
+for writers outside a unit of work), :func:`changes` (field-level before/after with PII and secrets
 redacted), :class:`Action` (the vocabulary) and :class:`Target`. Lifecycle events that
 belong in both trails go through :func:`record_lifecycle`.
 

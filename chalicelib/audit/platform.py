@@ -23,13 +23,13 @@ from uuid import UUID
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import events, policy, recording
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
 from chalicelib.errors import BadRequestError
 from chalicelib.store import keys, registry
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy.context import current_context, current_origin
 
 
@@ -66,22 +66,23 @@ registry.register_model(AnchorItem)
 
 # ---- writing ---------------------------------------------------------------------------
 
-def record_lifecycle(tx: TransactWrite, action: Action, *, changes: dict[str, dict[str, Any]],
-                     at: datetime | None = None) -> dict[str, Any]:
-    """The event in the bound tenant's trail and, with the same id, in the platform trail."""
+def record_lifecycle(uow: UnitOfWork, action: Action, *, changes: dict[str, dict[str, Any]],
+                     at: datetime | None = None, label: str = recording.EVENT) -> dict[str, Any]:
+    """The event in the bound tenant's trail (``label``) and, with the same id, in the
+    platform trail (``label`` + ``:platform``)."""
     ctx = current_context()
-    event = recording.record(tx, action, Target("tenant", str(ctx.tenant_id)), changes=changes, at=at)
+    event = recording.record(uow, action, Target("tenant", str(ctx.tenant_id)), changes=changes, at=at, label=label)
     registry.bind()
     item = PlatformEventItem(
         pk=keys.PLATFORM_AUDIT_PK, sk=event["id"], tenant_id=event["tenant_id"], action=event["action"],
         actor=events.actor_ref(event), target=f"tenant:{ctx.tenant_id}", data=events.canonical(event),
         expires_at=policy.ttl_backstop(datetime.fromisoformat(event["at"])),
     )
-    tx.save(item, condition=PlatformEventItem.pk.does_not_exist())
+    uow.put(f"{label}:platform", item, PlatformEventItem.pk.does_not_exist())
     return event
 
 
-def record_platform(tx: TransactWrite, action: Action, target: Target, *,
+def record_platform(uow: UnitOfWork, action: Action, target: Target, *,
                     changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """An event of the platform itself (a plan edited), in the platform trail only."""
     event = events.new_event(action, target, tenant_id=None, source=current_origin(),
@@ -92,7 +93,7 @@ def record_platform(tx: TransactWrite, action: Action, target: Target, *,
         target=target.ref, data=events.canonical(event),
         expires_at=policy.ttl_backstop(datetime.fromisoformat(event["at"])),
     )
-    tx.save(item, condition=PlatformEventItem.pk.does_not_exist())
+    uow.put(recording.EVENT, item, PlatformEventItem.pk.does_not_exist())
     return event
 
 
@@ -101,18 +102,21 @@ def _anchor_key(tenant_id: UUID) -> AnchorItem:
     return AnchorItem(pk=keys.tenant_pk(tenant_id), sk=keys.AUDIT_ANCHOR_SK)
 
 
-def seal_anchor(tx: TransactWrite, tenant_id: UUID, *, previous_end: str | None, end: str,
+ANCHOR = "anchor"  # the label of the anchor's Update in its unit of work
+
+
+def seal_anchor(uow: UnitOfWork, tenant_id: UUID, *, previous_end: str | None, end: str,
                 digest_hash: str) -> None:
     """Move the anchor from the seal ending at ``previous_end`` (None: the first seal) to
     one ending at ``end``; conditioned on it, so two sealing runs cannot both extend the
     chain."""
     previous = (AnchorItem.sealed_end == previous_end) if previous_end else AnchorItem.sealed_end.does_not_exist()
-    tx.update(_anchor_key(tenant_id), actions=[AnchorItem.sealed_end.set(end), AnchorItem.sealed_hash.set(digest_hash)],
-              condition=previous)
+    uow.update(ANCHOR, _anchor_key(tenant_id),
+               [AnchorItem.sealed_end.set(end), AnchorItem.sealed_hash.set(digest_hash)], previous)
 
 
-def purge_anchor(tx: TransactWrite, tenant_id: UUID, purged_before: str) -> None:
-    tx.update(_anchor_key(tenant_id), actions=[AnchorItem.purged_before.set(purged_before)])
+def purge_anchor(uow: UnitOfWork, tenant_id: UUID, purged_before: str) -> None:
+    uow.update(ANCHOR, _anchor_key(tenant_id), [AnchorItem.purged_before.set(purged_before)])
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Writing an event: always as one more action of the transaction that makes the change.
 
-``record(tx, ...)`` adds a Put of the event to ``tx``, so the change and its event are
-written together or not at all: a refused or failed write leaves no event, and no
-change is ever stored without one. Services that collect their actions first (a plan
-of labelled actions) take the item from :func:`event_item` and add the Put themselves.
+``record(uow, ...)`` adds a Put of the event, labelled ``event``, to the change's unit
+of work (``store/unit_of_work.py``), so the change and its event are written together or
+not at all: a refused or failed write leaves no event, and no change is ever stored
+without one.
 
 The event's id (its sort key) is minted here, as the transaction is built, so the
 event's hour is the hour it is written in (see ``policy.SEAL_MARGIN``).
@@ -13,18 +13,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.audit import events, policy
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy.context import current_context
 
 # The id is random, so this never fails in practice; it makes overwriting an event
 # impossible rather than unlikely.
 NEW_EVENT = DataItem.pk.does_not_exist()
+# The label of an event's Put in its unit of work.
+EVENT = "event"
 
 
 def tenant_event(action: Action, target: Target, *, changes: dict[str, dict[str, Any]] | None = None,
@@ -50,12 +51,13 @@ def event_item(action: Action, target: Target, *, changes: dict[str, dict[str, A
     return item_for(tenant_event(action, target, changes=changes, details=details))
 
 
-def record(tx: TransactWrite, action: Action, target: Target, *, changes: dict[str, dict[str, Any]] | None = None,
-           details: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
-    """Add the event's Put to ``tx`` (a Put: pynamodb sends it after every Delete and
-    before every Update, which callers reading cancellation reasons by index must count)."""
+def record(uow: UnitOfWork, action: Action, target: Target, *, changes: dict[str, dict[str, Any]] | None = None,
+           details: dict[str, Any] | None = None, at: datetime | None = None,
+           label: str = EVENT) -> dict[str, Any]:
+    """Add the event's Put to ``uow`` under ``label`` (another label only for a unit that
+    records more than one event)."""
     event = tenant_event(action, target, changes=changes, details=details, at=at)
-    tx.save(item_for(event), condition=NEW_EVENT)
+    uow.put(label, item_for(event), NEW_EVENT)
     return event
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.audit import ids, platform, policy, recording, trail
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
-from chalicelib.store import data
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy.context import current_context
 
 
@@ -43,10 +41,9 @@ def apply_retention(now: datetime | None = None) -> dict[str, Any]:
         "purged_before": ids.iso(ids.moment(purged_before)),
     }
 
-    def build(tx: TransactWrite) -> None:
-        recording.record(tx, Action.AUDIT_RETENTION_APPLIED, Target("audit_trail", str(ctx.tenant_id)),
-                         details=details)
-        platform.purge_anchor(tx, ctx.tenant_id, purged_before)
-
-    data.transact(build, with_registry=True)
+    uow = UnitOfWork(with_registry=True)
+    recording.record(uow, Action.AUDIT_RETENTION_APPLIED, Target("audit_trail", str(ctx.tenant_id)),
+                     details=details)
+    platform.purge_anchor(uow, ctx.tenant_id, purged_before)
+    uow.commit()
     return details

@@ -18,10 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.audit import chain, ids, platform, policy, trail
-from chalicelib.store import data
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy.context import current_context
 
 # One run catches up at most this many digests (a week of hours); the next run continues.
@@ -84,13 +82,11 @@ def seal(now: datetime | None = None) -> dict[str, Any]:
         digest = chain.make_digest(ctx.tenant_id, start, end, entries, previous, now)
         digest_hash = chain.digest_hash(digest)
 
-        def build(tx: TransactWrite, digest: dict[str, Any] = digest, digest_hash: str = digest_hash,
-                  previous_end: str | None = previous_end) -> None:
-            tx.save(trail.digest_item(digest, now), condition=trail.NEW_DIGEST)
-            platform.seal_anchor(tx, ctx.tenant_id, previous_end=previous_end, end=digest["end"],
-                                 digest_hash=digest_hash)
-
-        data.transact(build, with_registry=True)
+        uow = UnitOfWork(with_registry=True)
+        uow.put("digest", trail.digest_item(digest, now), trail.NEW_DIGEST)
+        platform.seal_anchor(uow, ctx.tenant_id, previous_end=previous_end, end=digest["end"],
+                             digest_hash=digest_hash)
+        uow.commit()
         start, previous, previous_end = end, digest_hash, end
         written += 1
     return {"digests_written": written, "sealed_through": ids.iso(ids.moment(start))}

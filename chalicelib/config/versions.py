@@ -1,6 +1,6 @@
 """Immutable versions of a tenant document (configuration, branding).
 
-A write is one TransactWriteItems: the current-version pointer (conditioned on the
+A write is one unit of work (``store/unit_of_work.py``): the current-version pointer (conditioned on the
 version the client read, so of two writers from the same version exactly one wins),
 the new version item (a full snapshot, the field-level diff, the actor, the time and
 an optional comment; conditioned on not existing, never updated or deleted afterwards)
@@ -20,7 +20,8 @@ from chalicelib.config import current, schema
 from chalicelib.errors import NotFoundError
 from chalicelib.network.common import PreconditionFailedError, now_iso
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.context import current_context
 from chalicelib.tenants.models import Tenant
 
@@ -107,12 +108,12 @@ def list_versions(doc: Document, limit: int, cursor: str | None) -> tuple[list[V
 
 @dataclass(frozen=True)
 class PreparedWrite:
-    """A new version ready to be written: ``add`` puts it into a transaction, whose
-    cancellation reasons ``0..writes-1`` are this write's (a concurrent write won)."""
+    """A new version ready to be written: ``add`` puts it into a unit of work; if any of
+    ``labels`` then fails, a concurrent write from the same version won."""
 
     version: Version
-    add: Callable[[Any], None]
-    writes: int
+    add: Callable[[UnitOfWork], None]
+    labels: frozenset[str]
 
 
 def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
@@ -134,23 +135,28 @@ def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: 
     items = ([_item(doc, _initial(doc, tenant))] if pointer is None else []) + [_item(doc, new)]
     changes = audit.changes(schema.flatten(before_snapshot), schema.flatten(after_snapshot), pii=doc.pii)
 
-    def add(tx: Any) -> None:
-        tx.save(pointer_item, condition=condition)  # the first Put: reason 0
-        for item in items:
-            tx.save(item, condition=DataItem.pk.does_not_exist())
-        audit.record(tx, doc.action, audit.Target(doc.target_kind, str(new.version)), changes=changes,
-                     details={"version": new.version, "restored_from": restored_from})
+    pointer_label = f"{doc.kind}:pointer"
+    item_labels = [f"{doc.kind}:{item.sk}" for item in items]
 
-    return PreparedWrite(new, add, len(items) + 1)
+    def add(uow: UnitOfWork) -> None:
+        uow.put(pointer_label, pointer_item, condition)
+        for label, item in zip(item_labels, items, strict=True):
+            uow.put(label, item, DataItem.pk.does_not_exist())
+        audit.record(uow, doc.action, audit.Target(doc.target_kind, str(new.version)), changes=changes,
+                     details={"version": new.version, "restored_from": restored_from}, label=f"{doc.kind}:event")
+
+    return PreparedWrite(new, add, frozenset({pointer_label, *item_labels}))
 
 
 def write(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
           restored_from: int | None = None) -> Version:
     prepared = prepare(doc, document, expected, comment=comment, restored_from=restored_from)
+    uow = UnitOfWork()
+    prepared.add(uow)
     try:
-        data.transact(prepared.add)
-    except TransactionCancelledError as exc:
-        if any(exc.failed(i) for i in range(prepared.writes)):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if exc.failed & prepared.labels:
             raise PreconditionFailedError() from exc  # another write from the same version won
         raise
     return prepared.version

@@ -12,11 +12,11 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 
 _SK = "ROTATION"
 
@@ -93,14 +93,13 @@ def save(rotation: Rotation, *, audit_details: dict[str, Any] | None = None) -> 
         data.save_versioned(item, rotation.version, RecordChangedError)
         return stored
 
-    def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=condition)
-        audit.record(tx, audit.Action.KEY_ROTATED, audit.Target("tenant_key", stored.id), details=audit_details)
-
+    uow = UnitOfWork()
+    uow.put("rotation", item, condition)
+    audit.record(uow, audit.Action.KEY_ROTATED, audit.Target("tenant_key", stored.id), details=audit_details)
     try:
-        data.transact(build)
-    except data.TransactionCancelledError as exc:
-        if "ConditionalCheckFailed" in exc.reasons:
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "rotation" in exc.failed:
             raise RecordChangedError() from exc
         raise
     return stored

@@ -14,13 +14,13 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ConfigDict, Field
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.crypto import pii
 from chalicelib.exports.models import ACTIVE_STATUSES, Export, ExportStatus, Progress
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.context import current_tenant_id
 
 _PUBLIC = set(Export.model_fields)
@@ -149,9 +149,9 @@ def _counter(sk: str, delta: int, expires: datetime | None = None) -> tuple[Data
     return DataItem(pk=data.partition(keys.EXPORT_QUOTA), sk=sk), actions
 
 
-def _take(tx: TransactWrite, sk: str, limit: int, expires: datetime | None = None) -> None:
+def _take(uow: UnitOfWork, label: str, sk: str, limit: int, expires: datetime | None = None) -> None:
     item, actions = _counter(sk, 1, expires)
-    tx.update(item, actions=actions, condition=DataItem.used.does_not_exist() | (DataItem.used < limit))
+    uow.update(label, item, actions, DataItem.used.does_not_exist() | (DataItem.used < limit))
 
 
 def active_in_use() -> int:
@@ -189,25 +189,23 @@ def save(record: Record, *, event: audit.Action | None = None, details: dict[str
         if quota.concurrent < 1:
             raise QuotaError("concurrent", quota.concurrent)
 
-    def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=condition)
-        audit.record(tx, event, audit.Target("export", str(record.id)), details=details)
-        if quota is not None:
-            # pynamodb sends Puts before Updates: reasons 2 and 3 are these two.
-            _take(tx, day_key(stored.created_at), quota.per_day, stored.created_at + timedelta(days=2))
-            _take(tx, ACTIVE_SK, quota.concurrent)
-        if release_slot:
-            counter, actions = _counter(ACTIVE_SK, -1)
-            tx.update(counter, actions=actions)
-
+    uow = UnitOfWork()
+    uow.put("record", item, condition)
+    audit.record(uow, event, audit.Target("export", str(record.id)), details=details)
+    if quota is not None:
+        _take(uow, "per_day", day_key(stored.created_at), quota.per_day, stored.created_at + timedelta(days=2))
+        _take(uow, "concurrent", ACTIVE_SK, quota.concurrent)
+    if release_slot:
+        counter, actions = _counter(ACTIVE_SK, -1)
+        uow.update("release_slot", counter, actions)
     try:
-        data.transact(build)
-    except data.TransactionCancelledError as exc:
-        if quota is not None and exc.failed(2):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if quota is not None and "per_day" in exc.failed:
             raise QuotaError("per_day", quota.per_day) from exc
-        if quota is not None and exc.failed(3):
+        if quota is not None and "concurrent" in exc.failed:
             raise QuotaError("concurrent", quota.concurrent) from exc
-        if "ConditionalCheckFailed" in exc.reasons:
+        if "record" in exc.failed:
             raise RecordChangedError() from exc
         raise
     return stored

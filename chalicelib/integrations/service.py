@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.crypto import pii
@@ -29,7 +28,8 @@ from chalicelib.integrations.schemas import (
 from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError, now_iso
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.context import current_context
 
 # Audit field names: provider, enabled, config.<name>, secret.<name>; every secret.* is redacted.
@@ -156,15 +156,14 @@ def put(kind: Kind, body: IntegrationPut, expected: int | None) -> tuple[StoredI
     changes = audit.changes(_flat_stored(current), _flat(spec.name, body.enabled, public, secrets),
                             pii=AUDIT_SECRETS)
 
-    def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=condition)  # reason 0
-        audit.record(tx, audit.Action.INTEGRATION_UPDATED, audit.Target("integration", kind.value), changes=changes,
-                     details={"operation": "created" if current is None else "updated", "version": version})
-
+    uow = UnitOfWork()
+    uow.put("integration", item, condition)
+    audit.record(uow, audit.Action.INTEGRATION_UPDATED, audit.Target("integration", kind.value), changes=changes,
+                 details={"operation": "created" if current is None else "updated", "version": version})
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "integration" in exc.failed:
             raise PreconditionFailedError() from exc
         raise
     return StoredIntegration(kind, spec.name, body.enabled, public, secrets, version, now), current is None
@@ -178,15 +177,14 @@ def delete(kind: Kind, expected: int | None) -> None:
     if expected is not None and expected != current.version:
         raise PreconditionFailedError()
 
-    def build(tx: TransactWrite) -> None:
-        tx.delete(DataItem(pk=_pk(), sk=kind.value), condition=DataItem.version == current.version)  # reason 0
-        audit.record(tx, audit.Action.INTEGRATION_UPDATED, audit.Target("integration", kind.value),
-                     changes=audit.changes(_flat_stored(current), None, pii=AUDIT_SECRETS),
-                     details={"operation": "deleted", "version": current.version})
-
+    uow = UnitOfWork()
+    uow.delete("integration", DataItem(pk=_pk(), sk=kind.value), DataItem.version == current.version)
+    audit.record(uow, audit.Action.INTEGRATION_UPDATED, audit.Target("integration", kind.value),
+                 changes=audit.changes(_flat_stored(current), None, pii=AUDIT_SECRETS),
+                 details={"operation": "deleted", "version": current.version})
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "integration" in exc.failed:
             raise PreconditionFailedError() from exc
         raise

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.limits.errors import LimitExceededError
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork
 
 PROFESSIONALS = "professionals"
 CUSTOMERS = "customers"
@@ -46,18 +46,33 @@ def counter_item(meter: str, used: int, reconciled_at: str | None = None) -> Dat
                          updated_at=reconciled_at)
 
 
-def add_initial(tx: TransactWrite) -> None:
-    """Zero counters for a tenant being created (in the tenant's creation transaction)."""
+def limit_label(meter: str) -> str:
+    """The label of :class:`Take`'s Update in a unit of work."""
+    return f"limit:{meter}"
+
+
+def counter_label(meter: str) -> str:
+    """The label of :class:`GiveBack`'s Update in a unit of work."""
+    return f"counter:{meter}"
+
+
+def add_initial(uow: UnitOfWork) -> None:
+    """Zero counters for a tenant being created (in the tenant's creation unit of work)."""
     for meter in METERS:
-        tx.save(counter_item(meter, 0), condition=DataItem.pk.does_not_exist())
+        uow.put(f"new_counter:{meter}", counter_item(meter, 0), DataItem.pk.does_not_exist())
 
 
 @dataclass(frozen=True)
 class Take:
-    """The counter Update a create adds to its transaction (its only condition on usage)."""
+    """The counter Update a create adds to its unit of work (its only condition on usage),
+    labelled :attr:`label`: when that label failed, see :func:`refused`."""
 
     meter: str
     limit: int
+
+    @property
+    def label(self) -> str:
+        return limit_label(self.meter)
 
     @property
     def item(self) -> DataItem:
@@ -71,15 +86,20 @@ class Take:
     def condition(self) -> Condition:
         return DataItem.used < self.limit
 
-    def add(self, tx: TransactWrite) -> None:
-        tx.update(self.item, actions=self.actions, condition=self.condition)
+    def add(self, uow: UnitOfWork) -> None:
+        uow.update(self.label, self.item, self.actions, self.condition)
 
 
 @dataclass(frozen=True)
 class GiveBack:
-    """The counter Update a delete adds to its transaction (fails only if there is no counter)."""
+    """The counter Update a delete adds to its unit of work, labelled :attr:`label` (it
+    fails only if there is no counter: :func:`initialise`, then run the delete again)."""
 
     meter: str
+
+    @property
+    def label(self) -> str:
+        return counter_label(self.meter)
 
     @property
     def item(self) -> DataItem:
@@ -93,8 +113,8 @@ class GiveBack:
     def condition(self) -> Condition:
         return DataItem.used.exists()
 
-    def add(self, tx: TransactWrite) -> None:
-        tx.update(self.item, actions=self.actions, condition=self.condition)
+    def add(self, uow: UnitOfWork) -> None:
+        uow.update(self.label, self.item, self.actions, self.condition)
 
 
 def current(meter: str) -> int | None:

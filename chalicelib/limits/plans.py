@@ -13,23 +13,22 @@ tenant's overrides: the tenant's trail and the platform's).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.limits.models import LIMIT_FIELDS, LimitOverrides, Limits, Plan, PlanUpdate
 from chalicelib.network.common import PreconditionFailedError
 from chalicelib.store import data, keys, registry
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenants.models import Tenant
 
 GiB = 1024**3
+STORED = "stored"  # the label of the plan's or overrides' Put
 MiB = 1024**2
 DEFAULT_PLANS: dict[str, PlanUpdate] = {
     "free": PlanUpdate(
@@ -131,11 +130,10 @@ def put_plan(name: str, body: PlanUpdate, expected: int | None) -> Plan:
     condition = PlanItem.pk.does_not_exist() if current.version == 0 else PlanItem.version == current.version
     changes = audit.changes(before, document, pii=frozenset())
 
-    def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=condition)
-        audit.record_platform(tx, audit.Action.PLAN_UPDATED, audit.Target("plan", name), changes=changes)
-
-    _write(build, "the plan")
+    uow = UnitOfWork(with_registry=True)
+    uow.put(STORED, item, condition)
+    audit.record_platform(uow, audit.Action.PLAN_UPDATED, audit.Target("plan", name), changes=changes)
+    _write(uow, "the plan")
     return _plan(name, item)
 
 
@@ -167,29 +165,25 @@ def put_overrides(tenant: Tenant, body: LimitOverrides, expected: int | None) ->
     condition = OverridesItem.pk.does_not_exist() if version == 0 else OverridesItem.version == version
     changes = audit.changes(before, after, pii=frozenset())
 
-    def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=condition)
-        audit.record_lifecycle(tx, audit.Action.TENANT_LIMITS_CHANGED, changes=changes)
-
     with tenancy_context.bound(tenancy_context.acting_in(tenant)):
-        _write(build, "the tenant's limits")
+        uow = UnitOfWork(with_registry=True)
+        uow.put(STORED, item, condition)
+        audit.record_lifecycle(uow, audit.Action.TENANT_LIMITS_CHANGED, changes=changes)
+        _write(uow, "the tenant's limits")
     return after, version + 1
 
 
-def _write(build: Callable[[TransactWrite], None], what: str) -> None:
-    """One transaction; the stored item's condition is the first action (the only Put
-    that can fail: audit event ids are new)."""
+def _write(uow: UnitOfWork, what: str) -> None:
+    """Commit ``uow``: 412 when the stored item (``STORED``) changed since it was read."""
     registry.bind()
     try:
-        with TransactWrite(connection=data.platform_transaction_connection()) as tx:
-            build(tx)
-    except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        uow.commit()
+    except WriteCancelledError as exc:
+        if STORED in exc.failed:
             raise PreconditionFailedError(f"{what} changed meanwhile; read it again") from exc
-        if any(r is not None and r.code == "TransactionConflict" for r in reasons):
-            raise ConflictError(f"a concurrent request is changing {what}; retry") from exc
         raise
+    except data.ConcurrentWriteError as exc:
+        raise ConflictError(f"a concurrent request is changing {what}; retry") from exc
 
 
 def merge(plan: Limits, overrides: dict[str, int]) -> Limits:

@@ -29,14 +29,13 @@ from typing import Any
 from urllib.parse import unquote_plus
 from uuid import UUID
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.limits import counters
 from chalicelib.limits.effective import effective_limits
 from chalicelib.limits.errors import LimitExceededError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.context import current_tenant_id
 from chalicelib.tenancy.decorators import NOT_FOR_A_TENANT
 
@@ -143,23 +142,22 @@ def _ledger(key: str, size: int | None = None) -> DataItem:
     return data.new_item(pk=data.partition(keys.STORED_OBJECT), sk=key, kind=keys.STORED_OBJECT, used=size)
 
 
-def _adjust(tx: TransactWrite, delta: int) -> None:
+def _adjust(uow: UnitOfWork, delta: int) -> None:
     """Change ``file_bytes``; creates the counter with the tenant's id if it is missing."""
-    tx.update(counters.key(counters.FILE_BYTES), actions=[
+    uow.update("counter", counters.key(counters.FILE_BYTES), [
         DataItem.used.add(delta), DataItem.tenant_id.set(str(current_tenant_id())),
         DataItem.kind.set(keys.USAGE), DataItem.entity_id.set(counters.FILE_BYTES)])
 
 
 def object_created(key: str, size: int) -> bool:
     """Count a new object once (False: already in the ledger, a redelivered event)."""
-    def build(tx: TransactWrite) -> None:
-        tx.save(_ledger(key, size), condition=DataItem.pk.does_not_exist())
-        _adjust(tx, size)
-
+    uow = UnitOfWork()
+    uow.put("ledger", _ledger(key, size), DataItem.pk.does_not_exist())
+    _adjust(uow, size)
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "ledger" in exc.failed:
             return False
         raise
     return True
@@ -172,14 +170,13 @@ def object_removed(key: str) -> bool:
         return False
     size = int(entry.used or 0)
 
-    def build(tx: TransactWrite) -> None:
-        tx.delete(_ledger(key), condition=DataItem.used == size)
-        _adjust(tx, -size)
-
+    uow = UnitOfWork()
+    uow.delete("ledger", _ledger(key), DataItem.used == size)
+    _adjust(uow, -size)
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "ledger" in exc.failed:
             return False
         raise
     return True

@@ -13,15 +13,14 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import audit
 from chalicelib.auth.permissions import DEFAULT_ROLES, TENANT_PERMISSIONS, Permission, Role, permissions_for
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
 from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError, now_iso
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.context import current_tenant_id
 
 TENANT_ROLES = tuple(r for r in Role if r is not Role.PLATFORM_ADMIN)
@@ -51,15 +50,14 @@ def install_default_roles() -> int:
                              created_at=now, updated_at=now, data=data.dumps(fields))
         changes = audit.changes(None, fields, pii=frozenset())
 
-        def build(tx: TransactWrite, item: DataItem = item, changes: dict[str, Any] = changes) -> None:
-            tx.save(item, condition=DataItem.pk.does_not_exist())  # the only Put before the event: reason 0
-            audit.record(tx, audit.Action.ROLE_CREATED, audit.Target("role", item.sk), changes=changes)
-
+        uow = UnitOfWork()
+        uow.put("role", item, DataItem.pk.does_not_exist())
+        audit.record(uow, audit.Action.ROLE_CREATED, audit.Target("role", item.sk), changes=changes)
         try:
-            data.transact(build)
+            uow.commit()
             written += 1
-        except TransactionCancelledError as exc:
-            if not exc.failed(0):
+        except WriteCancelledError as exc:
+            if "role" not in exc.failed:
                 raise
     _cache.drop(current_tenant_id())
     return written
@@ -102,14 +100,13 @@ def put_role(name: str, permissions: list[Permission], expected: int | None) -> 
     condition = DataItem.pk.does_not_exist() if current is None else DataItem.version == expected
     action = audit.Action.ROLE_CREATED if current is None else audit.Action.ROLE_UPDATED
 
-    def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=condition)
-        audit.record(tx, action, audit.Target("role", name), changes=audit.changes(before, fields, pii=frozenset()))
-
+    uow = UnitOfWork()
+    uow.put("role", item, condition)
+    audit.record(uow, action, audit.Target("role", name), changes=audit.changes(before, fields, pii=frozenset()))
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "role" in exc.failed:
             raise PreconditionFailedError() from exc
         raise
     _cache.drop(current_tenant_id())

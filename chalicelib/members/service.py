@@ -19,8 +19,6 @@ import hmac
 from typing import Any
 from uuid import UUID, uuid4
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import audit
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
@@ -30,7 +28,8 @@ from chalicelib.network.blind_index import blind_index, normalise_email
 from chalicelib.network.common import PreconditionFailedError, now_iso
 from chalicelib.notifications import after_commit, app_url, email_template
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 
 EMAIL_PURPOSE = "member-email"
 INVITATION_PURPOSE = "member-invitation"
@@ -115,16 +114,15 @@ def invite_member(body: MemberInvite, *, mail_invitation: bool = True) -> Member
     key = _email_key(email)
     pointer = data.new_item(pk=key.pk, sk=key.sk, kind=keys.MEMBER_EMAIL, entity_id=member_id)
 
-    def build(tx: TransactWrite) -> None:
-        tx.save(pointer, condition=DataItem.pk.does_not_exist())  # reason 0
-        tx.save(item, condition=DataItem.pk.does_not_exist())
-        audit.record(tx, audit.Action.MEMBER_ADDED, audit.Target("member", member_id),
-                     changes=audit.changes(None, {"email": email, "role": body.role, "status": "invited"}, pii=PII))
-
+    uow = UnitOfWork()
+    uow.put("email", pointer, DataItem.pk.does_not_exist())
+    uow.put("member", item, DataItem.pk.does_not_exist())
+    audit.record(uow, audit.Action.MEMBER_ADDED, audit.Target("member", member_id),
+                 changes=audit.changes(None, {"email": email, "role": body.role, "status": "invited"}, pii=PII))
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "email" in exc.failed:
             raise ConflictError("that email is already a member", extra={"conflict": "member_exists"}) from exc
         raise
     member = _member(item)
@@ -142,14 +140,13 @@ def resend_invitation(member_id: str) -> Member:
     if item.status != "invited":
         raise ConflictError("only an invited member's invitation can be sent", extra={"conflict": "not_invited"})
 
-    def build(tx: TransactWrite) -> None:
-        tx.condition_check(DataItem, item.pk, item.sk, condition=DataItem.status == "invited")  # reason 0
-        audit.record(tx, audit.Action.MEMBER_INVITATION_SENT, audit.Target("member", member_id))
-
+    uow = UnitOfWork()
+    uow.check("invited", DataItem(pk=item.pk, sk=item.sk), DataItem.status == "invited")
+    audit.record(uow, audit.Action.MEMBER_INVITATION_SENT, audit.Target("member", member_id))
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "invited" in exc.failed:
             raise ConflictError("only an invited member's invitation can be sent",
                                 extra={"conflict": "not_invited"}) from exc
         raise
@@ -171,15 +168,14 @@ def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:
     actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
                DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
 
-    def build(tx: TransactWrite) -> None:
-        tx.update(item, actions=actions, condition=DataItem.version == expected)
-        audit.record(tx, audit.Action.MEMBER_UPDATED, audit.Target("member", member_id),
-                     changes=audit.changes(before, after, pii=PII))
-
+    uow = UnitOfWork()
+    uow.update("member", item, actions, DataItem.version == expected)
+    audit.record(uow, audit.Action.MEMBER_UPDATED, audit.Target("member", member_id),
+                 changes=audit.changes(before, after, pii=PII))
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(1):  # the event's Put is sent before the Update
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "member" in exc.failed:
             raise PreconditionFailedError() from exc
         raise
     return _member(item)
@@ -206,15 +202,14 @@ def accept_invitation(member_id: str, token: str, subject: str) -> Member:
     actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
                DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
 
-    def build(tx: TransactWrite) -> None:
-        tx.update(item, actions=actions, condition=(DataItem.version == expected) & (DataItem.status == "invited"))
-        audit.record(tx, audit.Action.MEMBER_JOINED, audit.Target("member", member_id),
-                     changes=audit.changes(before, after, pii=PII))
-
+    uow = UnitOfWork()
+    uow.update("member", item, actions, (DataItem.version == expected) & (DataItem.status == "invited"))
+    audit.record(uow, audit.Action.MEMBER_JOINED, audit.Target("member", member_id),
+                 changes=audit.changes(before, after, pii=PII))
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(1):  # the event's Put is sent before the Update
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "member" in exc.failed:
             raise ConflictError("the invitation changed meanwhile; try again",
                                 extra={"conflict": "invitation_changed"}) from exc
         raise
@@ -226,16 +221,15 @@ def remove_member(member_id: str) -> None:
     member = _member(item)
     key = _email_key(member.email)
 
-    def build(tx: TransactWrite) -> None:
-        tx.delete(DataItem(pk=item.pk, sk=item.sk), condition=DataItem.version == item.version)  # reason 0
-        tx.delete(DataItem(pk=key.pk, sk=key.sk))
-        audit.record(tx, audit.Action.MEMBER_REMOVED, audit.Target("member", member_id),
-                     changes=audit.changes({"email": member.email, "role": member.role, "status": member.status},
-                                           None, pii=PII))
-
+    uow = UnitOfWork()
+    uow.delete("member", DataItem(pk=item.pk, sk=item.sk), DataItem.version == item.version)
+    uow.delete("email", DataItem(pk=key.pk, sk=key.sk))
+    audit.record(uow, audit.Action.MEMBER_REMOVED, audit.Target("member", member_id),
+                 changes=audit.changes({"email": member.email, "role": member.role, "status": member.status},
+                                       None, pii=PII))
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "member" in exc.failed:
             raise PreconditionFailedError() from exc
         raise

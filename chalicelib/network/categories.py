@@ -1,20 +1,19 @@
 """Service categories: the kinds of work a tenant's professionals do.
 
-Every write is one TransactWriteItems with its audit event (``chalicelib.audit``).
+Every write is one unit of work (``store/unit_of_work.py``) with its audit event
+(``chalicelib.audit``); the category's own action is labelled ``category``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.network.common import PreconditionFailedError, now_iso
 from chalicelib.network.models import Category, CategoryCreate, CategoryUpdate
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 
 
 def _category(item: DataItem) -> Category:
@@ -52,14 +51,16 @@ def get_category(slug: str) -> Category:
     return _category(item)
 
 
-def _event(action: audit.Action, slug: str, before: dict[str, Any] | None,
-           after: dict[str, Any] | None) -> Callable[[TransactWrite], None]:
-    def add(tx: TransactWrite) -> None:
-        # Categories hold no PII.
-        audit.record(tx, action, audit.Target("service_category", slug),
-                     changes=audit.changes(before, after, pii=frozenset()))
+CATEGORY = "category"  # the label of the category's own action
 
-    return add
+
+def _unit(action: audit.Action, slug: str, before: dict[str, Any] | None,
+          after: dict[str, Any] | None) -> UnitOfWork:
+    """A unit of work holding the change's audit event (categories hold no PII)."""
+    uow = UnitOfWork()
+    audit.record(uow, action, audit.Target("service_category", slug),
+                 changes=audit.changes(before, after, pii=frozenset()))
+    return uow
 
 
 def create_category(body: CategoryCreate) -> Category:
@@ -68,16 +69,12 @@ def create_category(body: CategoryCreate) -> Category:
     item = data.new_item(pk=_pk(), sk=body.slug, kind=keys.CATEGORY, entity_id=body.slug, version=1,
                          created_at=now, updated_at=now, data=data.dumps(fields), refs=0,
                          status=_status(body.active))
-    event = _event(audit.Action.SERVICE_CATEGORY_CREATED, body.slug, None, fields)
-
-    def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=DataItem.pk.does_not_exist())  # sent first: reason 0
-        event(tx)
-
+    uow = _unit(audit.Action.SERVICE_CATEGORY_CREATED, body.slug, None, fields)
+    uow.put(CATEGORY, item, DataItem.pk.does_not_exist())
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if CATEGORY in exc.failed:
             raise ConflictError("a category with this slug exists", extra={"conflict": "category_exists"}) from exc
         raise
     return _category(item)
@@ -94,16 +91,12 @@ def update_category(slug: str, body: CategoryUpdate, expected: int) -> Category:
     item.data, item.version, item.updated_at = data.dumps(fields), expected + 1, now_iso()
     actions: list[Any] = [DataItem.data.set(item.data), DataItem.version.set(item.version),
                           DataItem.updated_at.set(item.updated_at), DataItem.status.set(_status(fields["active"]))]
-    event = _event(audit.Action.SERVICE_CATEGORY_UPDATED, slug, before, fields)
-
-    def build(tx: TransactWrite) -> None:
-        tx.update(item, actions=actions, condition=DataItem.version == expected)
-        event(tx)
-
+    uow = _unit(audit.Action.SERVICE_CATEGORY_UPDATED, slug, before, fields)
+    uow.update(CATEGORY, item, actions, DataItem.version == expected)
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(1):  # the event's Put is sent before the Update
+        uow.commit()
+    except WriteCancelledError as exc:
+        if CATEGORY in exc.failed:
             raise PreconditionFailedError() from exc
         raise
     return _category(item)
@@ -116,16 +109,12 @@ def delete_category(slug: str) -> None:
     unreferenced = DataItem.refs.does_not_exist() | (DataItem.refs == 0)
     # Conditioned on the version read, so the event records what was deleted.
     condition = DataItem.pk.exists() & unreferenced & (DataItem.version == item.version)
-    event = _event(audit.Action.SERVICE_CATEGORY_DELETED, slug, data.loads(item.data), None)
-
-    def build(tx: TransactWrite) -> None:
-        tx.delete(DataItem(pk=item.pk, sk=item.sk), condition=condition)  # sent first: reason 0
-        event(tx)
-
+    uow = _unit(audit.Action.SERVICE_CATEGORY_DELETED, slug, data.loads(item.data), None)
+    uow.delete(CATEGORY, DataItem(pk=item.pk, sk=item.sk), condition)
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if not exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if CATEGORY not in exc.failed:
             raise
         current = data.get(_pk(), slug)
         if current is None:

@@ -12,12 +12,9 @@ decision and every read takes its :class:`Reader`, so none runs without the chec
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
-
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.auth.permissions import Permission
@@ -27,7 +24,8 @@ from chalicelib.limits import counters, effective_limits
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import Customer, CustomerCreate, CustomerUpdate, pii_fields
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.context import current_context
 
 PII = pii_fields(CustomerCreate)
@@ -35,6 +33,8 @@ DELETE_ATTEMPTS = 3
 # A create runs again when its usage counter was missing (now initialised) or a slot was
 # freed between the failed condition and the re-read.
 CREATE_ATTEMPTS = 3
+# Labels of a customer write's own actions (the customer, its login link).
+CUSTOMER, USER = "customer", "user"
 
 
 @dataclass(frozen=True)
@@ -59,17 +59,6 @@ def reader() -> Reader:
 
 def _pk() -> str:
     return data.partition(keys.CUSTOMER)
-
-
-def _write(build: Callable[[TransactWrite], None]) -> TransactionCancelledError | None:
-    """One transaction: None when written, the cancellation when a condition of ours failed."""
-    try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if "ConditionalCheckFailed" in exc.reasons:
-            return exc
-        raise  # not a condition of ours: a programming or data error, a 500
-    return None
 
 
 def _user_pk() -> str:
@@ -128,10 +117,10 @@ def get_customer(who: Reader, customer_id: UUID) -> Customer:
 
 # ---- writes ----------------------------------------------------------------------------
 
-def _event(tx: TransactWrite, action: audit.Action, customer_id: str, before: dict[str, Any] | None,
+def _event(uow: UnitOfWork, action: audit.Action, customer_id: str, before: dict[str, Any] | None,
            after: dict[str, Any] | None) -> None:
-    """The audit event joins the write's transaction (PII fields listed, values redacted)."""
-    audit.record(tx, action, audit.Target("customer", customer_id), changes=audit.changes(before, after, pii=PII))
+    """The audit event joins the write's unit of work (PII fields listed, values redacted)."""
+    audit.record(uow, action, audit.Target("customer", customer_id), changes=audit.changes(before, after, pii=PII))
 
 
 def create_customer(body: CustomerCreate) -> Customer:
@@ -142,25 +131,25 @@ def create_customer(body: CustomerCreate) -> Customer:
     absent = DataItem.pk.does_not_exist()
     take = counters.Take(counters.CUSTOMERS, effective_limits().max_customers)
 
-    def build(tx: TransactWrite) -> None:
-        # Puts are sent in this order (reason 1 is the login link's), then the one Update,
-        # the usage counter's, last.
-        tx.save(item, condition=absent)
-        if body.user_sub:
-            link = data.new_item(pk=_user_pk(), sk=body.user_sub, kind=keys.CUSTOMER_USER, entity_id=customer_id)
-            tx.save(link, condition=absent)
-        _event(tx, audit.Action.CUSTOMER_CREATED, customer_id, None, fields)
-        take.add(tx)
-
+    uow = UnitOfWork()
+    uow.put(CUSTOMER, item, absent)
+    if body.user_sub:
+        link = data.new_item(pk=_user_pk(), sk=body.user_sub, kind=keys.CUSTOMER_USER, entity_id=customer_id)
+        uow.put(USER, link, absent)
+    _event(uow, audit.Action.CUSTOMER_CREATED, customer_id, None, fields)
+    take.add(uow)
     for _ in range(CREATE_ATTEMPTS):
-        cancelled = _write(build)
-        if cancelled is None:
-            return _customer(item)
-        if body.user_sub and cancelled.failed(1):
-            raise ConflictError("this login is linked to another customer", extra={"conflict": "user_taken"})
-        if not cancelled.failed(len(cancelled.reasons) - 1):
-            raise data.ConcurrentWriteError()  # the new id was taken (a uuid4 collision): a retry gets another
-        counters.refused(take)  # 403 at the limit; else the counter was just made, or a slot freed
+        try:
+            uow.commit()
+        except WriteCancelledError as exc:
+            if USER in exc.failed:
+                raise ConflictError("this login is linked to another customer",
+                                    extra={"conflict": "user_taken"}) from exc
+            if take.label not in exc.failed:
+                raise data.ConcurrentWriteError() from exc  # a uuid4 collision: a retry gets another id
+            counters.refused(take)  # 403 at the limit; else the counter was just made, or a slot freed
+            continue
+        return _customer(item)
     raise data.ConcurrentWriteError()
 
 
@@ -175,33 +164,35 @@ def update_customer(customer_id: UUID, body: CustomerUpdate, expected: int) -> C
     actions = [DataItem.data.set(item.data), DataItem.pii.set(item.pii), DataItem.version.set(item.version),
                DataItem.updated_at.set(item.updated_at)]
 
-    def build(tx: TransactWrite) -> None:
-        tx.update(item, actions=actions, condition=DataItem.version == expected)
-        _event(tx, audit.Action.CUSTOMER_UPDATED, item.sk, before, after)
-
-    if _write(build) is not None:
+    uow = UnitOfWork()
+    uow.update(CUSTOMER, item, actions, DataItem.version == expected)
+    _event(uow, audit.Action.CUSTOMER_UPDATED, item.sk, before, after)
+    try:
+        uow.commit()
+    except WriteCancelledError as exc:
+        if CUSTOMER not in exc.failed:
+            raise
         _load(customer_id)  # 404 if it was deleted meanwhile
-        raise PreconditionFailedError()
+        raise PreconditionFailedError() from exc
     return _customer(item)
 
 
-def _delete(item: DataItem) -> TransactionCancelledError | None:
-    """Delete the customer and its login link as read; the cancellation if it changed
-    since (reason 0) or the tenant has no customers counter yet (the last reason)."""
+def _delete(item: DataItem, give_back: counters.GiveBack) -> frozenset[str]:
+    """Delete the customer and its login link as read; the failed labels (none: deleted):
+    ``CUSTOMER`` if it changed since, ``give_back``'s if the tenant has no counter yet."""
     unreferenced = DataItem.refs.does_not_exist() | (DataItem.refs == 0)
     user_sub = data.loads(item.data).get("user_sub")
-    before = _fields(item)
-
-    def build(tx: TransactWrite) -> None:
-        # Deletes are sent first, in this order: reason 0 is the customer's.
-        tx.delete(item, condition=DataItem.pk.exists() & unreferenced & (DataItem.version == item.version))
-        if user_sub:
-            tx.delete(DataItem(pk=_user_pk(), sk=user_sub))
-        _event(tx, audit.Action.CUSTOMER_DELETED, item.sk, before, None)
-        counters.GiveBack(counters.CUSTOMERS).add(tx)  # the only Update: sent last
-
-    # Only the customer's Delete and the counter have conditions that can fail.
-    return _write(build)
+    uow = UnitOfWork()
+    uow.delete(CUSTOMER, item, DataItem.pk.exists() & unreferenced & (DataItem.version == item.version))
+    if user_sub:
+        uow.delete(USER, DataItem(pk=_user_pk(), sk=user_sub))
+    _event(uow, audit.Action.CUSTOMER_DELETED, item.sk, _fields(item), None)
+    give_back.add(uow)
+    try:
+        uow.commit()
+    except WriteCancelledError as exc:
+        return exc.failed
+    return frozenset()
 
 
 def delete_customer(customer_id: UUID) -> None:
@@ -209,10 +200,11 @@ def delete_customer(customer_id: UUID) -> None:
         item = _load(customer_id)
         if int(item.refs or 0) > 0:
             raise ConflictError("open referrals name this customer", extra={"conflict": "has_open_referrals"})
-        cancelled = _delete(item)
-        if cancelled is None:
+        give_back = counters.GiveBack(counters.CUSTOMERS)
+        failed = _delete(item, give_back)
+        if not failed:
             return
-        if cancelled.failed(len(cancelled.reasons) - 1):
+        if give_back.label in failed:
             counters.initialise(counters.CUSTOMERS)  # a tenant from before counters: count, then again
         # Or it changed between the read and the write (an edit or a new referral): decide again.
     raise data.ConcurrentWriteError()

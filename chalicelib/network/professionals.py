@@ -14,13 +14,8 @@ One professional is several items, always written together in one TransactWriteI
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
-
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.crypto import pii
@@ -36,7 +31,8 @@ from chalicelib.network.models import (
     pii_fields,
 )
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 
 EMAIL_PURPOSE = "professional-email"
 PII = pii_fields(ProfessionalCreate)
@@ -44,8 +40,9 @@ DELETE_ATTEMPTS = 3
 # A create runs again when its usage counter was missing (now initialised) or a slot was
 # freed between the failed condition and the re-read.
 CREATE_ATTEMPTS = 3
-LIMIT, COUNTER = "limit", "counter"
 _ABSENT = DataItem.pk.does_not_exist()
+LIMIT, COUNTER = counters.limit_label(counters.PROFESSIONALS), counters.counter_label(counters.PROFESSIONALS)
+_DECIDED = frozenset({"item", "email", "user", LIMIT, COUNTER})
 _EXISTS = DataItem.pk.exists()
 
 
@@ -60,44 +57,21 @@ class UnknownCategoryError(RequestValidationError):
         super().__init__("unknown service category", extra={"errors": errors})
 
 
-class _Plan:
-    """The actions of one TransactWriteItems, each with an optional label.
+def _commit(uow: UnitOfWork) -> frozenset[str]:
+    """Write ``uow``; the failed labels this module decides on (none: written).
 
-    pynamodb sends a transaction's actions grouped (ConditionCheck, Delete, Put,
-    Update) whatever order they were added in, and DynamoDB's cancellation reason i
-    belongs to the i-th action sent; so actions are kept in that same grouped order,
-    and :meth:`run` can say which labelled conditions failed.
+    Those are the item, its email and login link, the categories it joins and the usage
+    counter. Any other action's condition holds by construction (a category with members
+    cannot be deleted; event ids are new): its failure is not ours to translate, a 500.
     """
-
-    def __init__(self) -> None:
-        self._groups: dict[str, list[tuple[str | None, Callable[[TransactWrite], None]]]] = {
-            "delete": [], "put": [], "update": []}
-
-    def delete(self, label: str | None, item: DataItem, condition: Condition | None = None) -> None:
-        self._groups["delete"].append((label, lambda tx: tx.delete(item, condition=condition)))
-
-    def put(self, label: str | None, item: DataItem, condition: Condition | None = None) -> None:
-        self._groups["put"].append((label, lambda tx: tx.save(item, condition=condition)))
-
-    def update(self, label: str | None, item: DataItem, actions: list[Action], condition: Condition) -> None:
-        self._groups["update"].append((label, lambda tx: tx.update(item, actions=actions, condition=condition)))
-
-    def run(self) -> frozenset[str]:
-        """Write everything or nothing; the labels whose condition failed (empty: written)."""
-        ordered = [entry for group in self._groups.values() for entry in group]
-
-        def build(tx: TransactWrite) -> None:
-            for _, add in ordered:
-                add(tx)
-
-        try:
-            data.transact(build)
-        except TransactionCancelledError as exc:
-            failed = frozenset(label for i, (label, _) in enumerate(ordered) if label and exc.failed(i))
-            if failed:
-                return failed
-            raise  # not a condition of ours: a programming or data error, a 500
-        return frozenset()
+    try:
+        uow.commit()
+    except WriteCancelledError as exc:
+        decided = frozenset(label for label in exc.failed if label in _DECIDED or label.startswith("category:"))
+        if decided:
+            return decided
+        raise
+    return frozenset()
 
 
 # ---- items -----------------------------------------------------------------------------
@@ -186,11 +160,11 @@ def _raise_for(failed: frozenset[str], categories: list[str]) -> None:
         raise data.ConcurrentWriteError()
 
 
-def _event(action: audit.Action, professional_id: str, before: dict[str, Any] | None,
-           after: dict[str, Any] | None) -> DataItem:
-    """The audit event, for the plan's transaction (PII fields listed, values redacted)."""
-    return audit.event_item(action, audit.Target("professional", professional_id),
-                            changes=audit.changes(before, after, pii=PII))
+def _event(uow: UnitOfWork, action: audit.Action, professional_id: str, before: dict[str, Any] | None,
+           after: dict[str, Any] | None) -> None:
+    """The audit event joins the write's unit of work (PII fields listed, values redacted)."""
+    audit.record(uow, action, audit.Target("professional", professional_id),
+                 changes=audit.changes(before, after, pii=PII))
 
 
 def create_professional(body: ProfessionalCreate) -> Professional:
@@ -199,46 +173,45 @@ def create_professional(body: ProfessionalCreate) -> Professional:
     item = data.new_item(pk=_pk(), sk=professional_id, kind=keys.PROFESSIONAL, entity_id=professional_id,
                          status=fields["status"], version=1, created_at=now, updated_at=now, refs=0,
                          **_documents(professional_id, fields))
-    plan = _Plan()
-    plan.put("item", item, _ABSENT)
-    plan.put("email", _pointer(keys.PROFESSIONAL_EMAIL, _email_sk(body.email), professional_id), _ABSENT)
+    uow = UnitOfWork()
+    uow.put("item", item, _ABSENT)
+    uow.put("email", _pointer(keys.PROFESSIONAL_EMAIL, _email_sk(body.email), professional_id), _ABSENT)
     if body.user_sub:
-        plan.put("user", _pointer(keys.PROFESSIONAL_USER, body.user_sub, professional_id), _ABSENT)
+        uow.put("user", _pointer(keys.PROFESSIONAL_USER, body.user_sub, professional_id), _ABSENT)
     for slug in body.service_categories:
-        plan.update(f"category:{slug}", _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(1)],
-                    _EXISTS)
-        plan.put(None, _copy(item, slug))
-    plan.put(None, _event(audit.Action.PROFESSIONAL_CREATED, professional_id, None, fields), audit.NEW_EVENT)
+        uow.update(f"category:{slug}", _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(1)], _EXISTS)
+        uow.put(f"copy:{slug}", _copy(item, slug))
+    _event(uow, audit.Action.PROFESSIONAL_CREATED, professional_id, None, fields)
     take = counters.Take(counters.PROFESSIONALS, effective_limits().max_professionals)
-    plan.update(LIMIT, take.item, take.actions, take.condition)
+    take.add(uow)
     for _ in range(CREATE_ATTEMPTS):
-        failed = plan.run()
-        _raise_for(failed - {LIMIT}, body.service_categories)
-        if LIMIT not in failed:
+        failed = _commit(uow)
+        _raise_for(failed - {take.label}, body.service_categories)
+        if take.label not in failed:
             return _professional(item)
         counters.refused(take)  # 403 at the limit; else the counter was just made, or a slot freed
     raise data.ConcurrentWriteError()
 
 
-def _plan_email(plan: _Plan, item: DataItem, old: str, new: str) -> None:
+def _move_email(uow: UnitOfWork, item: DataItem, old: str, new: str) -> None:
     old_sk, new_sk = _email_sk(old), _email_sk(new)
     if old_sk != new_sk:
-        plan.delete(None, _key(data.partition(keys.PROFESSIONAL_EMAIL), old_sk))
-        plan.put("email", _pointer(keys.PROFESSIONAL_EMAIL, new_sk, item.sk), _ABSENT)
+        uow.delete("old_email", _key(data.partition(keys.PROFESSIONAL_EMAIL), old_sk))
+        uow.put("email", _pointer(keys.PROFESSIONAL_EMAIL, new_sk, item.sk), _ABSENT)
 
 
-def _plan_categories(plan: _Plan, item: DataItem, old: list[str], new: list[str]) -> None:
+def _move_categories(uow: UnitOfWork, item: DataItem, old: list[str], new: list[str]) -> None:
     """Category refs move with membership; every current copy is rewritten with the item."""
     category_pk = data.partition(keys.CATEGORY)
     for slug in new:
         if slug not in old:
-            plan.update(f"category:{slug}", _key(category_pk, slug), [DataItem.refs.add(1)], _EXISTS)
-        plan.put(None, _copy(item, slug))
+            uow.update(f"category:{slug}", _key(category_pk, slug), [DataItem.refs.add(1)], _EXISTS)
+        uow.put(f"copy:{slug}", _copy(item, slug))
     for slug in old:
         if slug not in new:
             # A category with members cannot be deleted, so this one exists.
-            plan.update(None, _key(category_pk, slug), [DataItem.refs.add(-1)], _EXISTS)
-            plan.delete(None, _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
+            uow.update(f"leave_category:{slug}", _key(category_pk, slug), [DataItem.refs.add(-1)], _EXISTS)
+            uow.delete(f"copy:{slug}", _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
 
 
 def update_professional(professional_id: UUID, body: ProfessionalUpdate, expected: int) -> Professional:
@@ -250,15 +223,15 @@ def update_professional(professional_id: UUID, body: ProfessionalUpdate, expecte
     documents = _documents(item.sk, after)
     item.data, item.pii, item.status = documents["data"], documents["pii"], after["status"]
     item.version, item.updated_at = expected + 1, now_iso()
-    plan = _Plan()
+    uow = UnitOfWork()
     # An Update, not a Put: ``refs`` belongs to the referrals' transactions.
-    plan.update("item", item, [DataItem.data.set(item.data), DataItem.pii.set(item.pii),
-                               DataItem.status.set(item.status), DataItem.version.set(item.version),
-                               DataItem.updated_at.set(item.updated_at)], DataItem.version == expected)
-    _plan_email(plan, item, before["email"], after["email"])
-    _plan_categories(plan, item, before["service_categories"], after["service_categories"])
-    plan.put(None, _event(audit.Action.PROFESSIONAL_UPDATED, item.sk, before, after), audit.NEW_EVENT)
-    failed = plan.run()
+    uow.update("item", item, [DataItem.data.set(item.data), DataItem.pii.set(item.pii),
+                              DataItem.status.set(item.status), DataItem.version.set(item.version),
+                              DataItem.updated_at.set(item.updated_at)], DataItem.version == expected)
+    _move_email(uow, item, before["email"], after["email"])
+    _move_categories(uow, item, before["service_categories"], after["service_categories"])
+    _event(uow, audit.Action.PROFESSIONAL_UPDATED, item.sk, before, after)
+    failed = _commit(uow)
     if "item" in failed:
         _load(professional_id)  # 404 if it was deleted meanwhile
         raise PreconditionFailedError()
@@ -266,22 +239,22 @@ def update_professional(professional_id: UUID, body: ProfessionalUpdate, expecte
     return _professional(item)
 
 
-def _plan_delete(item: DataItem) -> _Plan:
+def _deletion(item: DataItem) -> UnitOfWork:
     fields = _fields(item)
     unreferenced = DataItem.refs.does_not_exist() | (DataItem.refs == 0)
-    plan = _Plan()
+    uow = UnitOfWork()
     # Conditioned on the version read too, so the index items removed are the current ones.
-    plan.delete("item", item, _EXISTS & unreferenced & (DataItem.version == item.version))
-    plan.delete(None, _key(data.partition(keys.PROFESSIONAL_EMAIL), _email_sk(fields["email"])))
+    uow.delete("item", item, _EXISTS & unreferenced & (DataItem.version == item.version))
+    uow.delete("email", _key(data.partition(keys.PROFESSIONAL_EMAIL), _email_sk(fields["email"])))
     if fields.get("user_sub"):
-        plan.delete(None, _key(data.partition(keys.PROFESSIONAL_USER), fields["user_sub"]))
+        uow.delete("user", _key(data.partition(keys.PROFESSIONAL_USER), fields["user_sub"]))
     for slug in fields["service_categories"]:
-        plan.update(None, _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(-1)], _EXISTS)
-        plan.delete(None, _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
-    plan.put(None, _event(audit.Action.PROFESSIONAL_DELETED, item.sk, fields, None), audit.NEW_EVENT)
-    give_back = counters.GiveBack(counters.PROFESSIONALS)
-    plan.update(COUNTER, give_back.item, give_back.actions, give_back.condition)
-    return plan
+        uow.update(f"leave_category:{slug}", _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(-1)],
+                   _EXISTS)
+        uow.delete(f"copy:{slug}", _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
+    _event(uow, audit.Action.PROFESSIONAL_DELETED, item.sk, fields, None)
+    counters.GiveBack(counters.PROFESSIONALS).add(uow)
+    return uow
 
 
 def delete_professional(professional_id: UUID) -> None:
@@ -290,7 +263,7 @@ def delete_professional(professional_id: UUID) -> None:
         if int(item.refs or 0) > 0:
             raise ConflictError("open referrals point at this professional",
                                 extra={"conflict": "has_open_referrals"})
-        failed = _plan_delete(item).run()
+        failed = _commit(_deletion(item))
         if not failed:
             return
         if COUNTER in failed:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from chalicelib import audit
@@ -36,20 +36,18 @@ from chalicelib.network.models import (
     pii_fields,
 )
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.context import current_context
-
-if TYPE_CHECKING:
-    from pynamodb.transactions import TransactWrite
 
 S = ReferralStatus
 ACTIVE = "active"
 SENDER_MAY_SET = frozenset({S.CANCELLED})
 RECEIVER_MAY_SET = frozenset({S.ACCEPTED, S.DECLINED, S.COMPLETED})
-# The create transaction's actions, in the order pynamodb sends them (it groups
-# ConditionCheck, Delete, Put, Update whatever the call order), so that cancellation
-# reason i belongs to entry i. None: the referral's own Put, then its audit event's.
-CREATE_ACTIONS = ("service_category", None, None, "from_professional_id", "to_professional_id", "customer_id")
+# The referenced items a create conditions on, each labelled by the body field naming it
+# (the order an InvalidReferenceError lists them in).
+REFERENCES = ("service_category", "from_professional_id", "to_professional_id", "customer_id")
+REFERRAL = "referral"  # the label of the referral's own action
 PII = pii_fields(ReferralCreate)
 DELETE_ATTEMPTS = 3
 
@@ -178,10 +176,10 @@ def get_referral(who: Caller, referral_id: UUID) -> Referral:
     return _referral(_visible(who, referral_id))
 
 
-def _event(tx: TransactWrite, action: audit.Action, referral_id: str, before: dict[str, Any] | None,
+def _event(uow: UnitOfWork, action: audit.Action, referral_id: str, before: dict[str, Any] | None,
            after: dict[str, Any] | None) -> None:
-    """The audit event joins the write's transaction (a Put; notes listed, never shown)."""
-    audit.record(tx, action, audit.Target("referral", referral_id), changes=audit.changes(before, after, pii=PII))
+    """The audit event joins the write's unit of work (notes listed, never shown)."""
+    audit.record(uow, action, audit.Target("referral", referral_id), changes=audit.changes(before, after, pii=PII))
 
 
 def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -> Referral:
@@ -206,19 +204,16 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
     )
     active = DataItem.pk.exists() & (DataItem.status == ACTIVE)
 
-    def build(tx: TransactWrite) -> None:
-        tx.condition_check(DataItem, data.partition(keys.CATEGORY), body.service_category, condition=active)
-        tx.save(item, condition=DataItem.pk.does_not_exist())
-        _event(tx, audit.Action.REFERRAL_CREATED, item.sk, None,
-               {**fields, "status": status.value, "notes": body.notes})
-        for name, target in _counted(fields):
-            exists = active if name != "customer_id" else DataItem.pk.exists()
-            tx.update(target, actions=[DataItem.refs.add(1)], condition=exists)
-
+    uow = UnitOfWork()
+    uow.check("service_category", _key(data.partition(keys.CATEGORY), body.service_category), active)
+    uow.put(REFERRAL, item, DataItem.pk.does_not_exist())
+    _event(uow, audit.Action.REFERRAL_CREATED, item.sk, None, {**fields, "status": status.value, "notes": body.notes})
+    for name, target in _counted(fields):
+        uow.update(name, target, [DataItem.refs.add(1)], active if name != "customer_id" else DataItem.pk.exists())
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        invalid = [name for i, name in enumerate(CREATE_ACTIONS) if name and exc.failed(i)]
+        uow.commit()
+    except WriteCancelledError as exc:
+        invalid = [name for name in REFERENCES if name in exc.failed]
         if not invalid:
             raise
         raise InvalidReferenceError(invalid) from exc
@@ -261,18 +256,17 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
 
     action = audit.Action.REFERRAL_STATUS_CHANGED if target != current else audit.Action.REFERRAL_UPDATED
 
-    def build(tx: TransactWrite) -> None:
-        tx.update(_key(item.pk, item.sk), actions=actions, condition=DataItem.version == expected)
-        _event(tx, action, item.sk, before, after)
-        if closing:
-            for _, counted in _counted(fields):
-                # Referenced items cannot be deleted while refs > 0, so they exist.
-                tx.update(counted, actions=[DataItem.refs.add(-1)], condition=DataItem.pk.exists())
-
+    uow = UnitOfWork()
+    uow.update(REFERRAL, _key(item.pk, item.sk), actions, DataItem.version == expected)
+    _event(uow, action, item.sk, before, after)
+    if closing:
+        for name, counted in _counted(fields):
+            # Referenced items cannot be deleted while refs > 0, so they exist.
+            uow.update(name, counted, [DataItem.refs.add(-1)], DataItem.pk.exists())
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(1):  # the event's Put is sent first, then the referral's Update
+        uow.commit()
+    except WriteCancelledError as exc:
+        if REFERRAL in exc.failed:
             raise PreconditionFailedError() from exc
         raise
     item.status, item.version, item.updated_at = target.value, expected + 1, now
@@ -288,18 +282,16 @@ def _delete_once(item: DataItem) -> bool:
     is_open = S(item.status) in OPEN_REFERRAL_STATUSES
     before = {**fields, "status": item.status, "notes": _referral(item).notes}
 
-    def build(tx: TransactWrite) -> None:
-        # The Delete is sent first (reason 0), then the event's Put, then the Updates.
-        tx.delete(_key(item.pk, item.sk), condition=DataItem.pk.exists() & (DataItem.version == version))
-        _event(tx, audit.Action.REFERRAL_DELETED, item.sk, before, None)
-        if is_open:
-            for _, counted in _counted(fields):
-                tx.update(counted, actions=[DataItem.refs.add(-1)], condition=DataItem.pk.exists())
-
+    uow = UnitOfWork()
+    uow.delete(REFERRAL, _key(item.pk, item.sk), DataItem.pk.exists() & (DataItem.version == version))
+    _event(uow, audit.Action.REFERRAL_DELETED, item.sk, before, None)
+    if is_open:
+        for name, counted in _counted(fields):
+            uow.update(name, counted, [DataItem.refs.add(-1)], DataItem.pk.exists())
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if not exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if REFERRAL not in exc.failed:
             raise
         return False
     return True

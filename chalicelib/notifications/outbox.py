@@ -19,13 +19,13 @@ from typing import Any
 from uuid import uuid4
 
 from pynamodb.exceptions import PynamoDBException
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.crypto import pii
 from chalicelib.integrations.errors import ProviderError
 from chalicelib.network.common import now_iso
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 
 log = logging.getLogger("notifications")
 
@@ -81,13 +81,12 @@ def pending() -> Iterator[DataItem]:
 def _update(item: DataItem, actions: list[Any]) -> None:
     expected = int(item.version or 1)
 
-    def build(tx: TransactWrite) -> None:
-        tx.update(item, actions=[*actions, DataItem.version.set(expected + 1)], condition=DataItem.version == expected)
-
+    uow = UnitOfWork()
+    uow.update("message", item, [*actions, DataItem.version.set(expected + 1)], DataItem.version == expected)
     try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if not exc.failed(0):
+        uow.commit()
+    except WriteCancelledError as exc:
+        if "message" not in exc.failed:
             raise
         # Another run of the schedule handled it meanwhile.
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from string import Template
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.errors import NotFoundError
 from chalicelib.network.common import now_iso
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,13 @@ def install_default_templates() -> int:
                              version=1, created_at=now, updated_at=now,
                              data=data.dumps({"subject": template.subject, "body": template.body}))
 
-        def build(tx: TransactWrite, item: DataItem = item) -> None:
-            tx.save(item, condition=DataItem.pk.does_not_exist())
-
+        uow = UnitOfWork()
+        uow.put("template", item, DataItem.pk.does_not_exist())
         try:
-            data.transact(build)
+            uow.commit()
             written += 1
-        except TransactionCancelledError as exc:
-            if not exc.failed(0):
+        except WriteCancelledError as exc:
+            if "template" not in exc.failed:
                 raise
     return written
 

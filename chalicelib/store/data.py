@@ -1,4 +1,7 @@
-"""The pooled data table: one pynamodb model, tenant-scoped helpers, cursors, transactions.
+"""The pooled data table: one pynamodb model, tenant-scoped helpers, cursors, single-item writes.
+
+Writes of several items go through ``store/unit_of_work.py`` (labelled actions, one
+transaction), on the connections made here.
 
 Every helper derives keys from the bound tenant (``tenancy.current_tenant_id``); none
 takes a tenant id. Importing this module installs the guard, so nothing can reach the
@@ -17,16 +20,14 @@ import base64
 import binascii
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PutError, PynamoDBException
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
@@ -255,7 +256,7 @@ def query_page(
     return Page(items, encode_cursor(results.last_evaluated_key))
 
 
-# ---- transactions ----------------------------------------------------------------------
+# ---- writes ----------------------------------------------------------------------------
 
 
 class ConcurrentWriteError(ConflictError):
@@ -263,42 +264,6 @@ class ConcurrentWriteError(ConflictError):
 
     def __init__(self) -> None:
         super().__init__(headers={"Retry-After": "1"})
-
-
-class TransactionCancelledError(Exception):
-    """A write transaction was cancelled; ``reasons`` has one code (or None) per action."""
-
-    def __init__(self, reasons: list[str | None]) -> None:
-        super().__init__(f"transaction cancelled: {reasons}")
-        self.reasons = reasons
-
-    def failed(self, index: int) -> bool:
-        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
-
-
-def transact(build: Callable[[TransactWrite], None], *, with_registry: bool = False) -> None:
-    """Run the actions ``build`` adds as one TransactWriteItems call.
-
-    ``with_registry``: the transaction also changes registry items (the trail's anchor),
-    so it is signed with the process's credentials instead of the tenant's.
-
-    pynamodb sends actions grouped as ConditionCheck, Delete, Put, Update, whatever the
-    order they were added in; ``TransactionCancelledError.reasons`` follows that order.
-    A cancellation caused by a concurrent transaction on the same items (not a failed
-    condition) is a retryable 409.
-    """
-    bind()
-    try:
-        connection = platform_transaction_connection() if with_registry else transaction_connection()
-        with TransactWrite(connection=connection) as tx:
-            build(tx)
-    except TransactWriteError as exc:
-        if exc.cause_response_code != "TransactionCanceledException":
-            raise
-        reasons = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
-        if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
-            raise ConcurrentWriteError() from exc
-        raise TransactionCancelledError(reasons) from exc
 
 
 def condition_failed(exc: PynamoDBException) -> bool:

@@ -18,14 +18,16 @@ from typing import Any
 from uuid import UUID
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
-from chalicelib.store import data, keys
+
+# A module import: the store's import cycle (guard -> tenancy -> registry) may reach here
+# while unit_of_work is still loading; its names are used only when a write runs.
+from chalicelib.store import data, keys, unit_of_work
 from chalicelib.tenants.models import Tenant, TenantStatus
 
 
@@ -304,46 +306,48 @@ def release_provisioning_lease(tenant_id: UUID, owner: str) -> None:
             raise
 
 
-def insert_tenant(tenant: Tenant, also: Callable[[TransactWrite], None] | None = None) -> None:
-    """Write the tenant and its slug and domain reservations in one transaction.
+# Labels of the registry's own actions in a tenant's unit of work.
+TENANT = "tenant"
 
-    ``also`` adds Puts of its own (the audit events) after the reservations, so the
-    reservations' cancellation reasons keep their places. Raises ``ConflictError``
-    (``slug_taken`` or ``domain_taken``) when any is already held.
+
+def _reservation_label(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
+
+
+def insert_tenant(tenant: Tenant, also: Callable[[unit_of_work.UnitOfWork], None] | None = None) -> None:
+    """Write the tenant and its slug and domain reservations in one unit of work.
+
+    ``also`` adds actions of its own (the audit events, the usage counters). Raises
+    ``ConflictError`` (``slug_taken`` or ``domain_taken``) when any is already held.
     """
     _bind()
-    reservations = [(keys.slug_reservation_pk(tenant.slug), "slug")] + [
-        (keys.domain_reservation_pk(d), "domain") for d in tenant.domains
+    reservations = [("slug", tenant.slug, keys.slug_reservation_pk(tenant.slug))] + [
+        ("domain", d, keys.domain_reservation_pk(d)) for d in tenant.domains
     ]
+    uow = unit_of_work.UnitOfWork(with_registry=True)
+    uow.put(TENANT, _to_item(tenant), TenantItem.pk.does_not_exist())
+    for kind, value, pk in reservations:
+        item = ReservationItem(pk=pk, sk=keys.RESERVATION_SK, tenant_id=str(tenant.id), kind=kind)
+        uow.put(_reservation_label(kind, value), item, ReservationItem.pk.does_not_exist())
+    if also is not None:
+        also(uow)
     try:
-        with TransactWrite(connection=data.platform_transaction_connection()) as tx:
-            tx.save(_to_item(tenant), condition=TenantItem.pk.does_not_exist())
-            for pk, kind in reservations:
-                item = ReservationItem(pk=pk, sk=keys.RESERVATION_SK, tenant_id=str(tenant.id), kind=kind)
-                tx.save(item, condition=ReservationItem.pk.does_not_exist())
-            if also is not None:
-                also(tx)
-    except TransactWriteError as exc:
-        raise _reservation_conflict(exc, reservations) from exc
-
-
-def _reservation_conflict(exc: TransactWriteError, reservations: list[tuple[str, str]]) -> Exception:
-    reasons = exc.cancellation_reasons or []
-    for index, reason in enumerate(reasons):
-        if reason is not None and reason.code == "ConditionalCheckFailed" and 0 < index <= len(reservations):
-            kind = reservations[index - 1][1]
-            return ConflictError(f"that {kind} is already taken", extra={"conflict": f"{kind}_taken"})
-    if any(r is not None and r.code == "TransactionConflict" for r in reasons):
-        return ConflictError("a concurrent request is creating the same tenant; retry")
-    return exc
+        uow.commit()
+    except unit_of_work.WriteCancelledError as exc:
+        for kind, value, _ in reservations:
+            if _reservation_label(kind, value) in exc.failed:
+                raise ConflictError(f"that {kind} is already taken", extra={"conflict": f"{kind}_taken"}) from exc
+        raise
+    except data.ConcurrentWriteError as exc:
+        raise ConflictError("a concurrent request is creating the same tenant; retry") from exc
 
 
 def update_tenant(tenant: Tenant, expected_version: int,
-                  also: Callable[[TransactWrite], None] | None = None,
+                  also: Callable[[unit_of_work.UnitOfWork], None] | None = None,
                   previous_domains: tuple[str, ...] | None = None) -> Tenant:
     """Replace mutable tenant fields if the stored version is ``expected_version``.
 
-    One transaction, with whatever Puts ``also`` adds (the audit events). With
+    One unit of work, with whatever ``also`` adds (the audit events). With
     ``previous_domains``, the domains move too: reservations of new ones are written
     (``attribute_not_exists``: ``ConflictError`` ``domain_taken``), those of removed ones
     deleted (conditioned on belonging to this tenant).
@@ -367,33 +371,29 @@ def update_tenant(tenant: Tenant, expected_version: int,
     ]
     if previous_domains is not None:
         actions.append(TenantItem.domains.set(list(tenant.domains)))
+    uow = unit_of_work.UnitOfWork(with_registry=True)
+    uow.update(TENANT, item, actions, TenantItem.version == expected_version)
+    for domain in removed:
+        uow.delete(f"release:{domain}", ReservationItem(pk=keys.domain_reservation_pk(domain), sk=keys.RESERVATION_SK),
+                   ReservationItem.tenant_id == str(tenant.id))
+    for domain in added:
+        reservation = ReservationItem(pk=keys.domain_reservation_pk(domain), sk=keys.RESERVATION_SK,
+                                      tenant_id=str(tenant.id), kind="domain")
+        uow.put(_reservation_label("domain", domain), reservation, ReservationItem.pk.does_not_exist())
+    if also is not None:
+        also(uow)
     try:
-        with TransactWrite(connection=data.platform_transaction_connection()) as tx:
-            tx.update(item, actions=actions, condition=TenantItem.version == expected_version)
-            for domain in removed:
-                tx.delete(ReservationItem(pk=keys.domain_reservation_pk(domain), sk=keys.RESERVATION_SK),
-                          condition=ReservationItem.tenant_id == str(tenant.id))
-            for domain in added:
-                reservation = ReservationItem(pk=keys.domain_reservation_pk(domain), sk=keys.RESERVATION_SK,
-                                              tenant_id=str(tenant.id), kind="domain")
-                tx.save(reservation, condition=ReservationItem.pk.does_not_exist())
-            if also is not None:
-                also(tx)
-    except TransactWriteError as exc:
-        # pynamodb sends Deletes, then Puts (reservations before events), then the Update.
-        reasons = exc.cancellation_reasons or []
-        taken = reasons[len(removed):len(removed) + len(added)]
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in taken):
+        uow.commit()
+    except unit_of_work.WriteCancelledError as exc:
+        if any(_reservation_label("domain", d) in exc.failed for d in added):
             raise ConflictError("that domain is already taken", extra={"conflict": "domain_taken"}) from exc
-        if reasons and reasons[-1] is not None and reasons[-1].code == "ConditionalCheckFailed":
+        if TENANT in exc.failed:
             raise ConflictError("the tenant was changed by someone else", extra={"conflict": "stale"}) from exc
-        if any(r is not None and r.code == "TransactionConflict" for r in reasons):
-            raise ConflictError("a concurrent request is changing the tenant; retry") from exc
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
-            # One of ``also``'s conditional writes (a document version another request wrote first).
-            raise ConflictError("a concurrent request changed the tenant's documents; retry",
-                                extra={"conflict": "concurrent_change"}) from exc
-        raise
+        # One of ``also``'s conditional writes (a document version another request wrote first).
+        raise ConflictError("a concurrent request changed the tenant's documents; retry",
+                            extra={"conflict": "concurrent_change"}) from exc
+    except data.ConcurrentWriteError as exc:
+        raise ConflictError("a concurrent request is changing the tenant; retry") from exc
     return _to_tenant(item)
 
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import audit
 from chalicelib.config import branding, versions
 from chalicelib.errors import ConflictError
 from chalicelib.network.common import PreconditionFailedError
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import registry
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
 from chalicelib.tenants import service
@@ -58,11 +57,11 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
         with tenancy_context.bound(tenancy_context.acting_in(tenant)):
             rebrand = _branding_follows(update.get("display_name"))
 
-            def add(tx: TransactWrite) -> None:
-                for action, changes in events:
-                    audit.record_lifecycle(tx, action, changes=changes)
+            def add(uow: UnitOfWork) -> None:
+                for action, changes in events:  # one event per kind of change
+                    audit.record_lifecycle(uow, action, changes=changes, label=f"event:{action.value}")
                 if rebrand is not None:
-                    rebrand.add(tx)
+                    rebrand.add(uow)
 
             stored = registry.update_tenant(changed, expected_version=expected, also=add,
                                             previous_domains=tenant.domains if "domains" in update else None)

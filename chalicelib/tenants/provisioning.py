@@ -20,8 +20,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import audit, members
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError
@@ -33,6 +31,7 @@ from chalicelib.notifications import install_default_templates, render, send_ema
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import data, keys, registry
 from chalicelib.store.data import DataItem
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
 from chalicelib.tenants import demo_data, service
@@ -76,14 +75,14 @@ def _request_pk() -> str:
     return data.partition(keys.PROVISIONING)
 
 
-def _request_writer(body: TenantAdminCreate) -> Callable[[TransactWrite], None]:
-    def add(tx: TransactWrite) -> None:
+def _request_writer(body: TenantAdminCreate) -> Callable[[UnitOfWork], None]:
+    def add(uow: UnitOfWork) -> None:
         now = now_iso()
         item = data.new_item(pk=_request_pk(), sk=REQUEST_SK, kind=keys.PROVISIONING, entity_id=REQUEST_SK,
                              version=1, created_at=now, updated_at=now,
                              data=data.dumps({"seed_demo_data": body.seed_demo_data}),
                              pii=pii.seal(keys.PROVISIONING, REQUEST_SK, {"admin_email": str(body.admin_email)}))
-        tx.save(item, condition=DataItem.pk.does_not_exist())
+        uow.put("provisioning_request", item, DataItem.pk.does_not_exist())
 
     return add
 
@@ -206,8 +205,8 @@ def _activate(tenant_id: UUID) -> Tenant:
     changes = audit.changes({"status": current.status.value}, {"status": TenantStatus.ACTIVE.value},
                             pii=frozenset())
 
-    def add(tx: TransactWrite) -> None:
-        audit.record_lifecycle(tx, audit.Action.TENANT_PROVISIONED, changes=changes)
+    def add(uow: UnitOfWork) -> None:
+        audit.record_lifecycle(uow, audit.Action.TENANT_PROVISIONED, changes=changes)
 
     with tenancy_context.bound(tenancy_context.acting_in(current)):
         try:

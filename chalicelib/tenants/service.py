@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.config import schema as config_schema
@@ -18,6 +17,7 @@ from chalicelib.limits import counters
 from chalicelib.limits.plans import plan_names
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
 from chalicelib.tenants.models import Tenant, TenantCreate, TenantStatus
@@ -33,11 +33,11 @@ STATUS_ACTIONS = {
 
 
 def _audited(action: audit.Action, changes: dict[str, dict[str, Any]],
-             at: datetime | None = None) -> Callable[[TransactWrite], None]:
-    """Adds the event to the registry transaction, in the tenant's trail and the platform's.
+             at: datetime | None = None) -> Callable[[UnitOfWork], None]:
+    """Adds the event to the registry's unit of work, in the tenant's trail and the platform's.
     The caller binds the tenant (the guard admits data-table items of the bound tenant only)."""
-    def add(tx: TransactWrite) -> None:
-        audit.record_lifecycle(tx, action, changes=changes, at=at)
+    def add(uow: UnitOfWork) -> None:
+        audit.record_lifecycle(uow, action, changes=changes, at=at)
 
     return add
 
@@ -73,7 +73,7 @@ def check_plan(plan: str) -> None:
 
 
 def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: TenantStatus = TenantStatus.ACTIVE,
-                  steps: tuple[str, ...] = (), also: Callable[[TransactWrite], None] | None = None) -> Tenant:
+                  steps: tuple[str, ...] = (), also: Callable[[UnitOfWork], None] | None = None) -> Tenant:
     """Create a tenant with its slug and domains reserved atomically, and its KMS key.
 
     The key comes first, so a tenant never exists without one; if the insert then fails
@@ -110,11 +110,11 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
         with tenancy_context.bound(tenancy_context.acting_in(tenant)):
             audited = _audited(audit.Action.TENANT_CREATED, created, at=now)
 
-            def add(tx: TransactWrite) -> None:
-                audited(tx)
-                counters.add_initial(tx)
+            def add(uow: UnitOfWork) -> None:
+                audited(uow)
+                counters.add_initial(uow)
                 if also is not None:
-                    also(tx)
+                    also(uow)
 
             registry.insert_tenant(tenant, also=add)
     except BaseException:
