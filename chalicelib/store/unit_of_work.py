@@ -16,7 +16,7 @@ this against one failing action of each kind).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +74,7 @@ class UnitOfWork:
         """Write ``item`` whole (if ``condition`` holds)."""
         self._add(_Entry(label, "put", item, condition))
 
-    def update(self, label: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
+    def update(self, label: str, item: Model, actions: Sequence[Action], condition: Condition | None = None) -> None:
         """Apply ``actions`` to the item with ``item``'s key (if ``condition`` holds)."""
         self._add(_Entry(label, "update", item, condition, tuple(actions)))
 
@@ -149,6 +149,7 @@ def _send(tx: TransactWrite, entry: _Entry) -> None:
 def _key_of(item: Model) -> tuple[Any, Any]:
     """The hash and range key values of ``item`` (range None for a hash-only model)."""
     model = type(item)
-    hash_name = model._hash_keyname
-    range_name = model._range_keyname
+    hash_name, range_name = model._hash_keyname, model._range_keyname
+    if hash_name is None:
+        raise ValueError(f"{model.__name__} has no hash key")
     return getattr(item, hash_name), getattr(item, range_name) if range_name else None
