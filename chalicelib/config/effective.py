@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.config import current, schema
+from chalicelib.config import current
+from chalicelib.config import models as schema
 from chalicelib.store import keys
 from chalicelib.tenancy.context import current_or_none
 from chalicelib.tenants.models import Tenant

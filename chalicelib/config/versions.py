@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib import audit
-from chalicelib.config import current, schema
+from chalicelib.config import current
+from chalicelib.config import models as schema
 from chalicelib.errors import NotFoundError
 from chalicelib.network.common import PreconditionFailedError, now_iso
 from chalicelib.store import data, keys

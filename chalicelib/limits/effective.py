@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from chalicelib.limits import plans
+from chalicelib.limits import plan_catalogue as plans
 from chalicelib.limits.models import Limits
 from chalicelib.tenancy.context import current_context
 from chalicelib.tenants.models import Tenant

@@ -26,7 +26,7 @@ from chalicelib import audit, members
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError
 from chalicelib.members.models import MemberInvite
-from chalicelib.network import categories
+from chalicelib.network.categories import service as categories
 from chalicelib.network.common import now_iso
 from chalicelib.network.models import CategoryCreate
 from chalicelib.notifications import install_default_templates, render, send_email

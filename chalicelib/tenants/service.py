@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
-from chalicelib.config import schema as config_schema
+from chalicelib.config import models as config_schema
 from chalicelib.crypto import keys as tenant_keys
 from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
 from chalicelib.limits import counters
-from chalicelib.limits.plans import plan_names
+from chalicelib.limits.plan_catalogue import plan_names
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context

@@ -31,11 +31,11 @@ from uuid import UUID, uuid4
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws
-from chalicelib.crypto import KEY_ROTATION_QUEUE, inventory, keys, pii
-from chalicelib.crypto import rotation_record as record
+from chalicelib.crypto import KEY_ROTATION_QUEUE, keys, pii
 from chalicelib.crypto.errors import DataIntegrityError
-from chalicelib.crypto.rotation_record import Checkpoint, RecordChangedError, Rotation, RotationStatus
 from chalicelib.errors import ConflictError, InternalError, ServiceUnavailableError
+from chalicelib.key_rotation import inventory, record
+from chalicelib.key_rotation.record import Checkpoint, RecordChangedError, Rotation, RotationStatus
 from chalicelib.settings import get_settings
 from chalicelib.store import data, registry
 from chalicelib.store.data import DataItem
