@@ -135,7 +135,7 @@ def _cmd_usage_plans(args: argparse.Namespace) -> None:
     from chalicelib.ratelimit import usage_plans
     from chalicelib.settings import get_settings
     from chalicelib.store import registry
-    from chalicelib.tenants.models import TenantStatus
+    from chalicelib.tenancy.tenant import TenantStatus
 
     get_settings()
     stages = [(args.api_id, args.api_stage)] if args.api_id else None

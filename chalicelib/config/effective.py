@@ -14,7 +14,7 @@ from chalicelib.config import current
 from chalicelib.config import models as schema
 from chalicelib.store import keys
 from chalicelib.tenancy.context import current_or_none
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 
 def stored_overrides(tenant: Tenant) -> tuple[int, dict[str, Any], current.Stored | None]:

@@ -23,7 +23,7 @@ from chalicelib.network.common import PreconditionFailedError, now_iso
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 from chalicelib.tenancy.context import current_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 MAX_COMMENT = 500
 

@@ -47,7 +47,7 @@ from chalicelib.store.faults import unavailable_error
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import Delivery, RequestOrigin, TenantContext
 from chalicelib.tenancy.resolution import references, resolve, resolve_for_platform_read
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 log = logging.getLogger("request")
 # Kept in audit events: an IPv6 address is at most 45 characters; user agents run long.

@@ -42,7 +42,7 @@ from chalicelib.store.data import DataItem
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import TenantContext, current_context
 from chalicelib.tenancy.resolution import invalidate_tenant
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 QUEUE = KEY_ROTATION_QUEUE
 # Work per invocation, well inside Chalice's default 60 s Lambda timeout; then the job

@@ -6,7 +6,7 @@ from chalicelib.limits import effective
 from chalicelib.limits import plan_catalogue as plans
 from chalicelib.limits.models import LimitOverrides, Plan, PlanList, PlanUpdate, TenantLimits
 from chalicelib.ratelimit import service as rate_limit
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 
 def list_plans() -> PlanList:

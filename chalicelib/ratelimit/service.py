@@ -25,7 +25,7 @@ from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
 from chalicelib.ratelimit.limiter import Clock, InProcessLimiter
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import TenantContext
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 Access = Literal["public", "public_tenant", "tenant", "platform"]
 

@@ -12,10 +12,10 @@ from chalicelib import http
 from chalicelib.entry import platform_route
 from chalicelib.network.common import etag, expected_version
 from chalicelib.store import registry
+from chalicelib.tenancy.tenant import Tenant
 from chalicelib.tenants import admin, provisioning
 from chalicelib.tenants.admin_models import TenantAdminCreate, TenantAdminView, TenantListQuery, TenantUpdate
 from chalicelib.tenants.lookup import tenant_by_reference
-from chalicelib.tenants.models import Tenant
 
 bp = Blueprint(__name__)
 

@@ -35,9 +35,9 @@ from chalicelib.store import data, keys, registry
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 from chalicelib.tenants import demo_data, service
 from chalicelib.tenants.admin_models import TenantAdminCreate
-from chalicelib.tenants.models import Tenant, TenantStatus
 
 log = logging.getLogger("provisioning")
 TENANT_STEP = "tenant"

@@ -20,7 +20,8 @@ from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
-from chalicelib.tenants.models import Tenant, TenantCreate, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
+from chalicelib.tenants.models import TenantCreate
 
 # What a lifecycle event lists of a new tenant (its key ARN is infrastructure, not a setting).
 _AUDITED_FIELDS = frozenset({"slug", "name", "display_name", "logo_url", "primary_color", "configuration",

@@ -22,7 +22,7 @@ from chalicelib.local.bootstrap import DLQ_SUFFIX, MAX_RECEIVES, bootstrap
 from chalicelib.local.pump import EventPump
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import current_or_none, current_tenant_id
-from chalicelib.tenants.models import TenantStatus
+from chalicelib.tenancy.tenant import TenantStatus
 from chalicelib.tenants.service import change_status
 from tests.conftest import create_tenant
 
