@@ -14,10 +14,11 @@ fails, for this tenant, and verification reports why).
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from chalicelib import clock
 from chalicelib.audit import chain, ids, platform, policy, trail
 from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.tenancy.context import current_context
@@ -73,7 +74,7 @@ def _head(tenant_id: UUID, created_at: datetime) -> tuple[str, str, str | None]:
 def seal(now: datetime | None = None) -> dict[str, Any]:
     """Seal every closed hour of the bound tenant not sealed yet; what was written."""
     ctx = current_context()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     limit = sealable_end(now)
     start, previous, previous_end = _head(ctx.tenant_id, ctx.tenant.created_at)
     written = 0
@@ -89,4 +90,4 @@ def seal(now: datetime | None = None) -> dict[str, Any]:
         uow.commit()
         start, previous, previous_end = end, digest_hash, end
         written += 1
-    return {"digests_written": written, "sealed_through": ids.iso(ids.moment(start))}
+    return {"digests_written": written, "sealed_through": clock.iso(ids.moment(start))}
