@@ -17,8 +17,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
+# pytest-xdist, one worker per core; each test module runs whole on one worker (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -46,6 +46,27 @@ os.environ.update(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist (make test), two workers may start local runners and CLIs at once:
+    # make the .local dev signing key here, before any worker starts, so none races to write it.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from chalicelib.local.devkeys import ensure_dev_key
+
+        ensure_dev_key()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # make test runs `-n auto --dist loadgroup`: each module goes to one worker whole, in file
+    # order (module worlds, and tests that keep last); tests/infra shares one CDK synthesis.
+    if not hasattr(config, "workerinput"):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            module = item.nodeid.split("::", 1)[0]
+            item.add_marker(pytest.mark.xdist_group("tests/infra" if module.startswith("tests/infra/") else module))
+
+
 @dataclass(frozen=True)
 class SigningKeys:
     ec_key: Any
