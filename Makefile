@@ -17,8 +17,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
-# pytest-xdist, one worker per core; each test module runs whole on one worker (tests/conftest.py).
+# The layering contract (pyproject.toml [tool.importlinter]) and mypy run before the suite;
+# the suite runs on pytest-xdist, one worker per core, each test module whole on one worker
+# (tests/conftest.py).
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy chalicelib app.py
 	$(PY) -m pytest -n auto --dist loadgroup
 
 bench: $(STAMP)
@@ -26,6 +30,8 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy chalicelib app.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache
