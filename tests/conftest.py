@@ -55,16 +55,22 @@ def pytest_configure(config: pytest.Config) -> None:
         ensure_dev_key()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # make test runs `-n auto --dist loadgroup`: each module goes to one worker whole, in file
-    # order (module worlds, and tests that keep last); tests/infra shares one CDK synthesis.
-    if not hasattr(config, "workerinput"):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            module = item.nodeid.split("::", 1)[0]
-            item.add_marker(pytest.mark.xdist_group("tests/infra" if module.startswith("tests/infra/") else module))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """make test runs `-n auto --dist loadfile`: each module goes to one worker whole, in file
+    order (module worlds, tests that must come last); tests/infra shares one CDK synthesis.
+    (`--dist loadgroup` marks do not group on pytest 9 with pytest-xdist 3.8: the worker's
+    node id suffix is lost, so it distributes test by test.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/infra" if module.startswith("tests/infra/") else module
+
+    return ModuleScheduling(config, log)
 
 
 @dataclass(frozen=True)
