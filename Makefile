@@ -17,11 +17,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
-# The layering contract (pyproject.toml [tool.importlinter]) and mypy run before the suite.
+# The layering contract (pyproject.toml [tool.importlinter]) and mypy run before the suite;
+# the suite runs on pytest-xdist, one worker per core, each test module whole on one worker
+# (tests/conftest.py).
 test: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy chalicelib app.py
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -46,6 +46,33 @@ os.environ.update(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist (make test), two workers may start local runners and CLIs at once:
+    # make the .local dev signing key here, before any worker starts, so none races to write it.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from chalicelib.local.devkeys import ensure_dev_key
+
+        ensure_dev_key()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """make test runs `-n auto --dist loadfile`: each module goes to one worker whole, in file
+    order (module worlds, tests that must come last); tests/infra shares one CDK synthesis.
+    (`--dist loadgroup` marks do not group on pytest 9 with pytest-xdist 3.8: the worker's
+    node id suffix is lost, so it distributes test by test.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/infra" if module.startswith("tests/infra/") else module
+
+    return ModuleScheduling(config, log)
+
+
 @dataclass(frozen=True)
 class SigningKeys:
     ec_key: Any

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from chalicelib.tenancy import context
+from chalicelib.tenancy.resolution import clear_cache
 from tests.api.referral_network import PATH, Network, build_network, create, created, ids, patch
-from tests.conftest import body_of
+from tests.conftest import TenantClient, body_of, module_world
 
 
 @pytest.fixture
@@ -21,8 +24,7 @@ def listed(client: Any, net: Network, query: str = "", **kwargs: Any) -> Any:
 
 # ---- filters and pages ------------------------------------------------------------------
 
-@pytest.fixture
-def four(client, net) -> dict[str, str]:
+def make_four(client: Any, net: Network) -> dict[str, str]:
     """a: 0->1 pending, b: 0->2 accepted, c: 1->0 pending, d: 2->1 declined."""
     a, b, c, d = (created(client, net, src=s, dst=t) for s, t in ((0, 1), (0, 2), (1, 0), (2, 1)))
     patch(client, net, b, status="accepted")
@@ -30,21 +32,62 @@ def four(client, net) -> dict[str, str]:
     return {"a": a["id"], "b": b["id"], "c": c["id"], "d": d["id"]}
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("", "abcd"),
-    ("?status=pending", "ac"),
-    ("?status=accepted", "b"),
-    ("?status=completed", ""),
-    ("?professional_id={0}&direction=sent", "ab"),
-    ("?professional_id={0}&direction=received", "c"),
-    ("?professional_id={1}&direction=received", "ad"),
-    ("?professional_id={1}&direction=received&status=pending", "a"),
-    ("?professional_id={2}&direction=sent&status=declined", "d"),
-    ("?professional_id={2}&direction=sent&status=pending", ""),
-])
-def test_filters_return_the_right_set(client, net, four, query, expected):
-    response = listed(client, net, query.format(*net.pros))
-    assert ids(response) == {four[k] for k in expected}
+@pytest.fixture
+def four(client, net) -> dict[str, str]:
+    return make_four(client, net)
+
+
+@pytest.fixture(scope="class")
+def read_only_world(signing_keys, tmp_path_factory) -> Iterator[tuple[TenantClient, Network, dict[str, str]]]:
+    """One world for a class of tests that change nothing; class scope, so it is torn down
+    before the module's per-test worlds start again."""
+    with module_world(signing_keys, tmp_path_factory.mktemp("chalice")) as built:
+        net = build_network(built["acme"])
+        yield built["client"], net, make_four(built["client"], net)
+
+
+@pytest.fixture
+def reader(read_only_world) -> tuple[TenantClient, Network, dict[str, str]]:
+    clear_cache()
+    context.clear()
+    return read_only_world
+
+
+class TestQueriesThatOnlyRead:
+    """List queries that change nothing share one world, built once for the class."""
+
+    @pytest.mark.parametrize("query,expected", [
+        ("", "abcd"),
+        ("?status=pending", "ac"),
+        ("?status=accepted", "b"),
+        ("?status=completed", ""),
+        ("?professional_id={0}&direction=sent", "ab"),
+        ("?professional_id={0}&direction=received", "c"),
+        ("?professional_id={1}&direction=received", "ad"),
+        ("?professional_id={1}&direction=received&status=pending", "a"),
+        ("?professional_id={2}&direction=sent&status=declined", "d"),
+        ("?professional_id={2}&direction=sent&status=pending", ""),
+    ])
+    def test_filters_return_the_right_set(self, reader, query, expected):
+        client, net, four = reader
+        response = listed(client, net, query.format(*net.pros))
+        assert ids(response) == {four[k] for k in expected}
+
+    @pytest.mark.parametrize("query,field_name", [
+        ("?professional_id={0}", "direction"),
+        ("?direction=sent", "professional_id"),
+        ("?status=lost", "status"),
+        ("?direction=sideways&professional_id={0}", "direction"),
+        ("?professional_id=not-a-uuid&direction=sent", "professional_id"),
+        ("?limit=101", "limit"),
+        ("?colour=red", "colour"),
+    ])
+    def test_bad_list_queries_are_422(self, reader, query, field_name):
+        client, net, _ = reader
+        response = listed(client, net, query.format(*net.pros))
+        problem = body_of(response)
+        assert response.status_code == 422 and problem["code"] == "validation_error"
+        assert problem["errors"][0]["loc"] == ["query", field_name]
 
 
 def test_a_status_change_moves_the_referral_between_status_lists(client, net, four):
@@ -52,22 +95,6 @@ def test_a_status_change_moves_the_referral_between_status_lists(client, net, fo
     patch(client, net, ref, status="accepted")
     assert ids(listed(client, net, "?status=pending")) == {four["c"]}
     assert ids(listed(client, net, "?status=accepted")) == {four["a"], four["b"]}
-
-
-@pytest.mark.parametrize("query,field_name", [
-    ("?professional_id={0}", "direction"),
-    ("?direction=sent", "professional_id"),
-    ("?status=lost", "status"),
-    ("?direction=sideways&professional_id={0}", "direction"),
-    ("?professional_id=not-a-uuid&direction=sent", "professional_id"),
-    ("?limit=101", "limit"),
-    ("?colour=red", "colour"),
-])
-def test_bad_list_queries_are_422(client, net, query, field_name):
-    response = listed(client, net, query.format(*net.pros))
-    problem = body_of(response)
-    assert response.status_code == 422 and problem["code"] == "validation_error"
-    assert problem["errors"][0]["loc"] == ["query", field_name]
 
 
 @pytest.mark.parametrize("query", ["", "?status=pending", "?professional_id={0}&direction=sent"])

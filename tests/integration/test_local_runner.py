@@ -120,9 +120,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=STOP_TIMEOUT)
 
 
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    directory = tmp_path_factory.mktemp("runner")
+def _start_runner(directory: Path) -> Runner:
     port, aws_port = free_port(), free_port()
     while aws_port == port:
         aws_port = free_port()
@@ -133,12 +131,26 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
             [PYTHON, "-m", "chalicelib.local", "--port", str(port), "--aws-port", str(aws_port)],
             cwd=ROOT, env=child_env(), stdout=out, stderr=err,
         )
-    handle = Runner(process, port, aws_port, stdout_path, stderr_path)
+    return Runner(process, port, aws_port, stdout_path, stderr_path)
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    # A free port can be taken by another process (another xdist worker) before the runner
+    # binds it: the runner then refuses with "already in use", and is started on new ports.
+    for attempt in range(3):
+        handle = _start_runner(tmp_path_factory.mktemp("runner"))
+        try:
+            handle.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            break
+        if attempt == 2 or "already in use" not in handle.stderr():
+            break
     try:
         _wait_for_health(handle)
         yield handle
     finally:
-        _stop(process)
+        _stop(handle.process)
 
 
 @pytest.fixture(scope="module")

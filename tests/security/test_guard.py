@@ -15,7 +15,8 @@ from chalicelib.store.data import DataItem
 from chalicelib.store.guard import IsolationViolationError
 from chalicelib.tenancy import context
 from chalicelib.tenancy.context import TenantContext
-from tests.conftest import body_of
+from chalicelib.tenancy.resolution import clear_cache
+from tests.conftest import body_of, module_world
 
 
 @contextmanager
@@ -48,54 +49,73 @@ def test_own_tenant_requests_pass(ddb, tenant_a):
         assert ddb.get_item(TableName=table(), Key=key(tenant_a))["Item"]["tenant_id"]["S"] == str(tenant_a.id)
 
 
-@pytest.mark.parametrize("call", [
-    lambda ddb, a, b: ddb.get_item(TableName=table(), Key=key(a)),
-    lambda ddb, a, b: ddb.put_item(TableName=table(), Item=item(a)),
-    lambda ddb, a, b: ddb.put_item(TableName=table(), Item=item(b, tenant_id=str(a.id))),
-    lambda ddb, a, b: ddb.update_item(TableName=table(), Key=key(a), UpdateExpression="SET kind = :k",
-                                      ExpressionAttributeValues={":k": {"S": "X"}}),
-    lambda ddb, a, b: ddb.delete_item(TableName=table(), Key=key(a)),
-    lambda ddb, a, b: ddb.query(TableName=table(), KeyConditionExpression="pk = :p",
-                                ExpressionAttributeValues={":p": {"S": keys.data_partition(a.id, "CAT")}}),
-    lambda ddb, a, b: ddb.query(TableName=table(), IndexName="gsi1", KeyConditionExpression="#n = :p",
-                                ExpressionAttributeNames={"#n": "gsi1pk"},
-                                ExpressionAttributeValues={":p": {"S": keys.data_partition(a.id, "REFSTATUS", "pending")}}),
-    lambda ddb, a, b: ddb.query(TableName=table(), KeyConditionExpression="sk = :s AND pk = :p",
-                                ExpressionAttributeValues={":p": {"S": "T#" + str(a.id) + "#CAT"}, ":s": {"S": "x"}}),
-    lambda ddb, a, b: ddb.query(TableName=table(), KeyConditionExpression="begins_with(pk, :p)",
-                                ExpressionAttributeValues={":p": {"S": "T#"}}),
-    lambda ddb, a, b: ddb.scan(TableName=table()),
-    lambda ddb, a, b: ddb.execute_statement(Statement=f'SELECT * FROM "{table()}"'),
-    lambda ddb, a, b: ddb.batch_get_item(RequestItems={table(): {"Keys": [key(b, sk=str(i)) for i in range(5)] + [key(a)]}}),
-    lambda ddb, a, b: ddb.batch_write_item(RequestItems={table(): [{"PutRequest": {"Item": item(b, sk=str(i))}} for i in range(5)]
-                                                         + [{"PutRequest": {"Item": item(a)}}]}),
-    lambda ddb, a, b: ddb.batch_write_item(RequestItems={table(): [{"DeleteRequest": {"Key": key(a)}}]}),
-    lambda ddb, a, b: ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table(), "Key": key(b)}},
-                                                            {"Get": {"TableName": table(), "Key": key(a)}}]),
-    lambda ddb, a, b: ddb.transact_write_items(TransactItems=[
-        {"Put": {"TableName": table(), "Item": item(b, sk="ok")}},
-        {"ConditionCheck": {"TableName": table(), "Key": key(a), "ConditionExpression": "attribute_exists(pk)"}}]),
-    lambda ddb, a, b: ddb.transact_write_items(TransactItems=[
-        {"Put": {"TableName": table(), "Item": item(b, sk="ok")}},
-        {"Update": {"TableName": table(), "Key": key(a), "UpdateExpression": "SET kind = :k",
-                    "ExpressionAttributeValues": {":k": {"S": "X"}}}}]),
-    lambda ddb, a, b: ddb.put_item(TableName=table(), Item={**item(b), "gsi1pk": {"S": keys.data_partition(a.id, "X")},
-                                                            "gsi1sk": {"S": "1"}}),
-], ids=["get", "put-foreign-key", "put-foreign-tenant-id", "update", "delete", "query", "query-index",
-        "query-reordered", "query-prefix-scan", "scan", "partiql", "batch-get-mixed", "batch-write-mixed",
-        "batch-delete", "transact-get-mixed", "transact-write-condition", "transact-write-update",
-        "put-foreign-index-key"])
-def test_raw_boto3_outside_the_tenant_is_refused(ddb, tenant_a, tenant_b, call):
-    # Given tenant A's data exists and tenant B is bound
-    with as_tenant(tenant_a):
-        ddb.put_item(TableName=table(), Item=item(tenant_a))
-    with as_tenant(tenant_b):
-        # When B's code makes a raw call that reaches A (or scans), then it is refused
-        with pytest.raises(IsolationViolationError):
-            call(ddb, tenant_a, tenant_b)
-    # And A's item is untouched
-    with as_tenant(tenant_a):
-        assert ddb.get_item(TableName=table(), Key=key(tenant_a))["Item"]["kind"]["S"] == "CAT"
+@pytest.fixture(scope="class")
+def refusal_world(signing_keys, tmp_path_factory) -> Iterator[dict]:
+    """One world for a class of tests whose calls are all refused, so change nothing (each
+    checks A's item is untouched); class scope, so it is torn down before the next test's."""
+    with module_world(signing_keys, tmp_path_factory.mktemp("chalice")) as built:
+        yield built
+
+
+@pytest.fixture
+def shared(refusal_world) -> dict:
+    clear_cache()
+    context.clear()
+    return refusal_world
+
+
+class TestRefusedRawCalls:
+    """Raw calls that reach another tenant: all refused, so they share one world."""
+
+    @pytest.mark.parametrize("call", [
+        lambda ddb, a, b: ddb.get_item(TableName=table(), Key=key(a)),
+        lambda ddb, a, b: ddb.put_item(TableName=table(), Item=item(a)),
+        lambda ddb, a, b: ddb.put_item(TableName=table(), Item=item(b, tenant_id=str(a.id))),
+        lambda ddb, a, b: ddb.update_item(TableName=table(), Key=key(a), UpdateExpression="SET kind = :k",
+                                          ExpressionAttributeValues={":k": {"S": "X"}}),
+        lambda ddb, a, b: ddb.delete_item(TableName=table(), Key=key(a)),
+        lambda ddb, a, b: ddb.query(TableName=table(), KeyConditionExpression="pk = :p",
+                                    ExpressionAttributeValues={":p": {"S": keys.data_partition(a.id, "CAT")}}),
+        lambda ddb, a, b: ddb.query(TableName=table(), IndexName="gsi1", KeyConditionExpression="#n = :p",
+                                    ExpressionAttributeNames={"#n": "gsi1pk"},
+                                    ExpressionAttributeValues={":p": {"S": keys.data_partition(a.id, "REFSTATUS", "pending")}}),
+        lambda ddb, a, b: ddb.query(TableName=table(), KeyConditionExpression="sk = :s AND pk = :p",
+                                    ExpressionAttributeValues={":p": {"S": "T#" + str(a.id) + "#CAT"}, ":s": {"S": "x"}}),
+        lambda ddb, a, b: ddb.query(TableName=table(), KeyConditionExpression="begins_with(pk, :p)",
+                                    ExpressionAttributeValues={":p": {"S": "T#"}}),
+        lambda ddb, a, b: ddb.scan(TableName=table()),
+        lambda ddb, a, b: ddb.execute_statement(Statement=f'SELECT * FROM "{table()}"'),
+        lambda ddb, a, b: ddb.batch_get_item(RequestItems={table(): {"Keys": [key(b, sk=str(i)) for i in range(5)] + [key(a)]}}),
+        lambda ddb, a, b: ddb.batch_write_item(RequestItems={table(): [{"PutRequest": {"Item": item(b, sk=str(i))}} for i in range(5)]
+                                                             + [{"PutRequest": {"Item": item(a)}}]}),
+        lambda ddb, a, b: ddb.batch_write_item(RequestItems={table(): [{"DeleteRequest": {"Key": key(a)}}]}),
+        lambda ddb, a, b: ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table(), "Key": key(b)}},
+                                                                {"Get": {"TableName": table(), "Key": key(a)}}]),
+        lambda ddb, a, b: ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table(), "Item": item(b, sk="ok")}},
+            {"ConditionCheck": {"TableName": table(), "Key": key(a), "ConditionExpression": "attribute_exists(pk)"}}]),
+        lambda ddb, a, b: ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table(), "Item": item(b, sk="ok")}},
+            {"Update": {"TableName": table(), "Key": key(a), "UpdateExpression": "SET kind = :k",
+                        "ExpressionAttributeValues": {":k": {"S": "X"}}}}]),
+        lambda ddb, a, b: ddb.put_item(TableName=table(), Item={**item(b), "gsi1pk": {"S": keys.data_partition(a.id, "X")},
+                                                                "gsi1sk": {"S": "1"}}),
+    ], ids=["get", "put-foreign-key", "put-foreign-tenant-id", "update", "delete", "query", "query-index",
+            "query-reordered", "query-prefix-scan", "scan", "partiql", "batch-get-mixed", "batch-write-mixed",
+            "batch-delete", "transact-get-mixed", "transact-write-condition", "transact-write-update",
+            "put-foreign-index-key"])
+    def test_raw_boto3_outside_the_tenant_is_refused(self, shared, call):
+        ddb, tenant_a, tenant_b = aws.client("dynamodb"), shared["acme"], shared["globex"]
+        # Given tenant A's data exists and tenant B is bound
+        with as_tenant(tenant_a):
+            ddb.put_item(TableName=table(), Item=item(tenant_a))
+        with as_tenant(tenant_b):
+            # When B's code makes a raw call that reaches A (or scans), then it is refused
+            with pytest.raises(IsolationViolationError):
+                call(ddb, tenant_a, tenant_b)
+        # And A's item is untouched
+        with as_tenant(tenant_a):
+            assert ddb.get_item(TableName=table(), Key=key(tenant_a))["Item"]["kind"]["S"] == "CAT"
 
 
 def test_nothing_reaches_the_table_without_a_bound_tenant(ddb, tenant_a):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from chalicelib.limits import reconciliation
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.tenancy import context
-from tests.conftest import body_of
+from chalicelib.tenancy.resolution import clear_cache
+from tests.conftest import TenantClient, body_of, module_world
 from tests.exports_support import run_queue
 
 # path template -> (entity, body for PATCH/POST-on-item)
@@ -82,9 +84,36 @@ def populate(client, tenant, tag: str) -> dict[str, str]:
             "export": body_of(export)["id"]}
 
 
+@pytest.fixture(scope="module")
+def shared(signing_keys, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """One moto world for the module: its tests change nothing of another test's (the 404
+    attempts must change nothing at all, which each checks), so they share one, built once."""
+    with module_world(signing_keys, tmp_path_factory.mktemp("chalice")) as built:
+        built["ids"] = {"a": populate(built["client"], built["acme"], "a"),
+                        "b": populate(built["client"], built["globex"], "b")}
+        yield built
+
+
 @pytest.fixture
-def world(client, tenant_a, tenant_b) -> dict[str, dict[str, str]]:
-    return {"a": populate(client, tenant_a, "a"), "b": populate(client, tenant_b, "b")}
+def client(shared) -> TenantClient:
+    clear_cache()
+    context.clear()
+    return shared["client"]
+
+
+@pytest.fixture
+def tenant_a(shared) -> Any:
+    return shared["acme"]
+
+
+@pytest.fixture
+def tenant_b(shared) -> Any:
+    return shared["globex"]
+
+
+@pytest.fixture
+def world(shared) -> dict[str, dict[str, str]]:
+    return shared["ids"]
 
 
 def tenant_routes_with_ids() -> list[tuple[str, str]]:
