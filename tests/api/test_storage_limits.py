@@ -139,7 +139,8 @@ def test_the_daily_reconciliation_corrects_drift(client, tenant_a, tenant_b):
     deliver()
     put_object(tenant_a, "logo-2.png", 600)  # its event is lost: never delivered
     with as_tenant(tenant_a):
-        counters.key(counters.PROFESSIONALS).update(actions=[counters.DataItem.used.set(9)])
+        counters.key(counters.PROFESSIONALS).update(actions=[counters.DataItem.used.set(9)],
+                                                   condition=counters.DataItem.pk.exists())
         counters.key(counters.CUSTOMERS).delete()
         aws.client("s3").delete_object(Bucket=get_settings().assets_bucket, Key=kept)  # removal lost too
     aws.client("sqs").purge_queue(QueueUrl=aws.client("sqs").get_queue_url(QueueName=STORAGE_EVENTS_QUEUE)["QueueUrl"])
