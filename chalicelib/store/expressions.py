@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-_TOKEN = re.compile(r"\s*(?:(<>|<=|>=|[=<>(),.+\-\[\]])|(#[A-Za-z0-9_]+)|(:[A-Za-z0-9_]+)|([A-Za-z_][A-Za-z0-9_]*)|(\d+))")
+_TOKEN = re.compile(r"\s*(?:(<>|<=|>=|[=<>(),.+\-\[\]])|(#[A-Za-z0-9_]+)|(:[A-Za-z0-9_]+)"
+                    r"|([A-Za-z_][A-Za-z0-9_]*)|(\d+))")
 _COMPARATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 # Comparisons that are false for a missing attribute: a condition that requires one on
 # any attribute can only hold for an item that exists.
@@ -85,7 +86,7 @@ class Arithmetic:
     right: Node
 
 
-Node = Union[Path, Value, Call, Compare, Between, In, Logical, Not, Arithmetic]
+Node = Path | Value | Call | Compare | Between | In | Logical | Not | Arithmetic
 
 
 @dataclass
