@@ -32,6 +32,7 @@ from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.connection import PlatformTransactionConnection, TenantDataConnection, adopt
+from chalicelib.store.faults import response_code
 from chalicelib.store.guard import install_guard
 from chalicelib.tenancy.context import current_tenant_id
 
@@ -293,7 +294,7 @@ def transact(build: Callable[[TransactWrite], None], *, with_registry: bool = Fa
         with TransactWrite(connection=connection) as tx:
             build(tx)
     except TransactWriteError as exc:
-        if exc.cause_response_code != "TransactionCanceledException":
+        if response_code(exc) != "TransactionCanceledException":
             raise
         reasons = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
         if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
@@ -302,7 +303,7 @@ def transact(build: Callable[[TransactWrite], None], *, with_registry: bool = Fa
 
 
 def condition_failed(exc: PynamoDBException) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+    return response_code(exc) == "ConditionalCheckFailedException"
 
 
 def version_condition(read_version: int) -> Any:

@@ -26,6 +26,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
+from chalicelib.store.faults import response_code
 from chalicelib.tenants.models import Tenant, TenantStatus
 
 
@@ -269,7 +270,7 @@ def mark_provisioning_step(tenant_id: UUID, step: str) -> None:
             condition=(TenantItem.status == TenantStatus.PROVISIONING.value)
             & ~TenantItem.provisioning_steps.contains(step))
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if response_code(exc) != "ConditionalCheckFailedException":
             raise
 
 
@@ -286,7 +287,7 @@ def take_provisioning_lease(tenant_id: UUID, owner: str, seconds: int) -> bool:
                     & (TenantItem.provisioning_lease_until.does_not_exist()
                        | (TenantItem.provisioning_lease_until < now)))
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if response_code(exc) != "ConditionalCheckFailedException":
             raise
         return False
     return True
@@ -300,7 +301,7 @@ def release_provisioning_lease(tenant_id: UUID, owner: str) -> None:
         item.update(actions=[TenantItem.provisioning_lease.remove(), TenantItem.provisioning_lease_until.remove()],
                     condition=TenantItem.provisioning_lease == owner)
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if response_code(exc) != "ConditionalCheckFailedException":
             raise
 
 
@@ -419,7 +420,7 @@ def set_tenant_keys(tenant: Tenant, *, current: str, previous: tuple[str, ...]) 
     try:
         item.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if response_code(exc) == "ConditionalCheckFailedException":
             return None
         raise
     return _to_tenant(item)
