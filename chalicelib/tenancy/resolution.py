@@ -179,8 +179,12 @@ def resolve_for_platform_read(refs: list[Reference]) -> Tenant:
 
 
 def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] = _resolve_reference,
-            *, refuse_suspended: bool = True) -> Tenant:
-    """The one tenant every reference names; raises the documented errors otherwise."""
+            *, refuse_suspended: bool = True, anonymous: bool = False) -> Tenant:
+    """The one tenant every reference names; raises the documented errors otherwise.
+
+    ``anonymous``: the caller has no token, so a suspended tenant is answered exactly as
+    one that does not exist (404 ``tenant_not_found``): telling them apart would let
+    anyone enumerate the platform's tenants and learn which are suspended."""
     if not refs:
         raise TenantNotFoundError("no tenant is named by host, X-Tenant-ID header or token")
     tenants: list[Tenant] = []
@@ -193,5 +197,7 @@ def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] 
         raise TenantMismatchError("host, X-Tenant-ID header and token name different tenants")
     tenant = tenants[0]
     if refuse_suspended and tenant.status == TenantStatus.SUSPENDED:
+        if anonymous:
+            raise TenantNotFoundError(f"the {refs[0].source} names no active tenant")
         raise TenantSuspendedError("this tenant is suspended")
     return tenant
