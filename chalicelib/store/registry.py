@@ -166,10 +166,10 @@ def _to_item(tenant: Tenant) -> TenantItem:
     )
 
 
-def get_tenant(tenant_id: UUID) -> Tenant | None:
+def get_tenant(tenant_id: UUID, *, consistent: bool = False) -> Tenant | None:
     _bind()
     try:
-        return _to_tenant(TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK))
+        return _to_tenant(TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK, consistent_read=consistent))
     except TenantItem.DoesNotExist:
         return None
 

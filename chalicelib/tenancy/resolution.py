@@ -7,7 +7,8 @@ domain mapped to a tenant, the ``X-Tenant-ID`` header (UUID or slug), the token'
 ``tenant_not_found``; a suspended tenant is 403 ``tenant_suspended``.
 
 Lookups are cached per process for a few seconds, negative results included, so the
-common request reads nothing from the registry. The cache is keyed by what the source
+common request reads at most one registry item a second per tenant (its record, for
+its status: ``STATUS_BOUND_SECONDS``). The cache is keyed by what the source
 said (a slug, a domain, an id), never by who asked, so it cannot carry one request's
 tenant into another's.
 """
@@ -19,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from chalicelib.errors import TenantMismatchError, TenantNotFoundError, TenantSuspendedError
@@ -26,6 +28,8 @@ from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
 
+K = TypeVar("K")
+V = TypeVar("V")
 TENANT_HEADER = "x-tenant-id"
 MAX_HEADER_VALUE = 100
 # A custom domain may be as long as DNS allows (what tenant creation accepts), so it is
@@ -43,32 +47,45 @@ class Reference:
     value: str
 
 
-class _TtlCache:
+# The longest a process serves a tenant's status (and its slug and domains) from its
+# cache: a suspension, soft delete or removed domain made in any container applies in
+# every other one within this bound (the record is then read again, consistently).
+STATUS_BOUND_SECONDS = 1.0
+_clock: Callable[[], float] = time.monotonic
+
+
+def use_clock(clock: Callable[[], float] | None) -> None:
+    """Tests: measure the cache's time with ``clock`` (None: back to ``time.monotonic``)."""
+    global _clock
+    _clock = clock or time.monotonic
+
+
+class _TtlCache(Generic[K, V]):
     def __init__(self, max_entries: int = 4096) -> None:
-        self._entries: OrderedDict[tuple[str, str], tuple[float, Tenant | None]] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> tuple[bool, Tenant | None]:
+    def get(self, key: K) -> tuple[bool, V | None]:
         with self._lock:
             hit = self._entries.get(key)
-            if hit is None or hit[0] < time.monotonic():
+            if hit is None or hit[0] < _clock():
                 return False, None
             self._entries.move_to_end(key)  # least recently used goes first when full
             return True, hit[1]
 
-    def put(self, key: tuple[str, str], value: Tenant | None, ttl: float) -> None:
+    def put(self, key: K, value: V, ttl: float) -> None:
         if ttl <= 0:
             return
         with self._lock:
-            self._entries[key] = (time.monotonic() + ttl, value)
+            self._entries[key] = (_clock() + ttl, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
 
-    def drop_tenant(self, tenant: Tenant) -> None:
+    def drop(self, keep: Callable[[K, V], bool]) -> None:
         with self._lock:
-            for key in [("id", str(tenant.id)), ("slug", tenant.slug)] + [("domain", d) for d in tenant.domains]:
+            for key in [k for k, (_, v) in self._entries.items() if not keep(k, v)]:
                 self._entries.pop(key, None)
 
     def clear(self) -> None:
@@ -76,32 +93,58 @@ class _TtlCache:
             self._entries.clear()
 
 
-_cache = _TtlCache()
+# Two caches: what a slug, domain or id names (the tenant's id; negative answers too),
+# kept for TENANT_CACHE_TTL_SECONDS; and each tenant's record, which carries its status,
+# slug and domains, kept at most STATUS_BOUND_SECONDS. A name is answered only while the
+# record still carries it, so a removed domain or changed slug stops resolving with it.
+_names: _TtlCache[tuple[str, str], UUID | None] = _TtlCache()
+_records: _TtlCache[UUID, Tenant | None] = _TtlCache()
 
 
 def invalidate_tenant(tenant: Tenant) -> None:
-    """Forget cached lookups of ``tenant`` in this process (others expire within the TTL)."""
-    _cache.drop_tenant(tenant)
+    """Forget cached lookups of ``tenant`` in this process, every name that pointed at it
+    included (others re-read its record within STATUS_BOUND_SECONDS)."""
+    named = {("id", str(tenant.id)), ("slug", tenant.slug)} | {("domain", d) for d in tenant.domains}
+    _records.drop(lambda key, _: key != tenant.id)
+    _names.drop(lambda key, value: value != tenant.id and key not in named)
 
 
 def clear_cache() -> None:
-    _cache.clear()
+    _names.clear()
+    _records.clear()
+
+
+def _record(tenant_id: UUID) -> Tenant | None:
+    hit, tenant = _records.get(tenant_id)
+    if hit:
+        return tenant
+    tenant = registry.get_tenant(tenant_id, consistent=True)
+    _records.put(tenant_id, tenant, min(get_settings().tenant_cache_ttl_seconds, STATUS_BOUND_SECONDS))
+    return tenant
+
+
+def _still_names(kind: str, value: str, tenant: Tenant) -> bool:
+    if kind == "slug":
+        return tenant.slug == value
+    if kind == "domain":
+        return value in tenant.domains
+    return True
 
 
 def _lookup(kind: str, value: str) -> Tenant | None:
-    hit, cached = _cache.get((kind, value))
-    if hit:
-        return cached
-    tenant_id: UUID | None
-    if kind == "id":
-        tenant_id = UUID(value)
-    elif kind == "slug":
-        tenant_id = registry.tenant_id_for_slug(value)
-    else:
-        tenant_id = registry.tenant_id_for_domain(value)
-    tenant = registry.get_tenant(tenant_id) if tenant_id else None
-    _cache.put((kind, value), tenant, get_settings().tenant_cache_ttl_seconds)
-    return tenant
+    hit, tenant_id = _names.get((kind, value))
+    if not hit:
+        if kind == "id":
+            tenant_id = UUID(value)
+        elif kind == "slug":
+            tenant_id = registry.tenant_id_for_slug(value)
+        else:
+            tenant_id = registry.tenant_id_for_domain(value)
+        _names.put((kind, value), tenant_id, get_settings().tenant_cache_ttl_seconds)
+    if tenant_id is None:
+        return None
+    tenant = _record(tenant_id)
+    return tenant if tenant is not None and _still_names(kind, value, tenant) else None
 
 
 def _host_reference(host_header: str | None, platform_domain: str) -> Reference | None:
