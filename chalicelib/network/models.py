@@ -239,6 +239,7 @@ class ReferralStatus(StrEnum):
     DECLINED = "declined"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+    EXPIRED = "expired"  # pending for longer than referrals.auto_expiry_days
 
 
 OPEN_REFERRAL_STATUSES = frozenset({ReferralStatus.PENDING, ReferralStatus.ACCEPTED})
@@ -248,6 +249,7 @@ REFERRAL_TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
     ReferralStatus.DECLINED: frozenset(),
     ReferralStatus.CANCELLED: frozenset(),
     ReferralStatus.COMPLETED: frozenset(),
+    ReferralStatus.EXPIRED: frozenset(),
 }
 
 

@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 
 from chalicelib import audit
 from chalicelib.auth.permissions import Permission
+from chalicelib.config import effective
 from chalicelib.crypto import pii
 from chalicelib.errors import AppError, ConflictError, ForbiddenError, NotFoundError, RequestValidationError
 from chalicelib.network import referral_notices
@@ -63,6 +64,25 @@ class InvalidReferenceError(AppError):
         super().__init__(f"invalid reference(s): {', '.join(fields)}", extra={"errors": errors})
 
 
+class FeatureDisabledError(ForbiddenError):
+    code, title = "feature_disabled", "This feature is turned off for this network"
+
+
+class CategoryNotAllowedError(RequestValidationError):
+    code, title = "category_not_allowed", "This service category may not be referred"
+
+
+def settings() -> dict[str, Any]:
+    """The bound tenant's effective configuration (features and referral settings)."""
+    return effective.configuration(current_context().tenant)
+
+
+def require_enabled(configuration: dict[str, Any] | None = None) -> None:
+    """403 ``feature_disabled`` unless ``features.referrals`` is on (every referral route)."""
+    if not (configuration or settings())["features"]["referrals"]:
+        raise FeatureDisabledError("referrals are turned off for this network")
+
+
 class InvalidTransitionError(ConflictError):
     code, title = "invalid_transition", "This status change is not allowed"
 
@@ -90,7 +110,9 @@ class Caller:
 
 
 def caller(staff: Permission) -> Caller:
-    """Who is acting: staff when the context grants ``staff``, else a linked professional, else 403."""
+    """Who is acting: staff when the context grants ``staff``, else a linked professional, else
+    403; 403 ``feature_disabled`` for everyone when referrals are off."""
+    require_enabled()
     ctx = current_context()
     if staff in ctx.permissions:
         return Caller(None)
@@ -193,7 +215,14 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
         raise RequestValidationError("a professional cannot refer to itself", extra={"errors": [
             {"loc": ["body", "to_professional_id"], "type": "self_referral",
              "msg": "must differ from from_professional_id"}]})
-    referral_id, now, status = uuid4(), now_iso(), S.PENDING
+    configuration = settings()
+    allowed = configuration["referrals"]["allowed_categories"]
+    if allowed is not None and body.service_category not in allowed:
+        raise CategoryNotAllowedError("this network does not take referrals in that category", extra={"errors": [
+            {"loc": ["body", "service_category"], "type": "category_not_allowed",
+             "msg": "not one of referrals.allowed_categories"}]})
+    status = S.PENDING if configuration["referrals"]["acceptance_required"] else S.ACCEPTED
+    referral_id, now = uuid4(), now_iso()
     fields = body.model_dump(mode="json", exclude={"notes"})
     order = keys.time_ordered(now, referral_id)
     item = data.new_item(
@@ -224,7 +253,7 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
         raise InvalidReferenceError(invalid) from exc
     referral = _referral(item)
     if notify:
-        referral_notices.notify(referral)
+        referral_notices.notify(referral, S.PENDING)
     return referral
 
 
@@ -311,6 +340,7 @@ def delete_referral(referral_id: UUID) -> None:
     The delete is conditioned on the version read, so the open/closed decision cannot go
     stale; a concurrent change makes it re-read and try again.
     """
+    require_enabled()
     for _ in range(DELETE_ATTEMPTS):
         item = data.get(_pk(), str(referral_id))
         if item is None:

@@ -1,0 +1,66 @@
+"""Stored referral settings take effect (issue 19, finding 7).
+
+* ``referrals.allowed_categories``: a referral in another category is 422, nothing stored;
+* ``referrals.acceptance_required`` false: a referral is created ``accepted``;
+* ``notifications.referral_completed``: the named parties are mailed on completion;
+* ``features.referrals`` off: every referral route is 403 ``feature_disabled``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.config_helpers import put_config
+from tests.api.test_referral_notifications import REFERRALS, acme, mails_to, refer  # noqa: F401
+from tests.conftest import body_of
+
+
+def _referrals(client: Any, tenant: Any) -> list[dict[str, Any]]:
+    return body_of(client.get(REFERRALS, tenant=tenant))["items"]
+
+
+def test_a_category_outside_allowed_categories_is_422_and_stores_nothing(client, acme):  # noqa: F811
+    client.request("POST", "/api/service-categories", tenant=acme.tenant, body={"slug": "paint", "name": "Paint"})
+    put_config(client, acme.tenant, {"referrals": {"allowed_categories": ["paint"]}}, 1)
+    response = client.request("POST", REFERRALS, tenant=acme.tenant, body=acme.body())
+    assert response.status_code == 422, response.body
+    problem = body_of(response)
+    assert problem["code"] == "category_not_allowed"
+    assert [e["loc"] for e in problem["errors"]] == [["body", "service_category"]]
+    assert _referrals(client, acme.tenant) == []
+    allowed = client.request("POST", REFERRALS, tenant=acme.tenant, body={**acme.body(), "service_category": "paint"})
+    assert allowed.status_code == 201, allowed.body
+
+
+def test_without_acceptance_required_a_referral_is_created_accepted(client, acme):  # noqa: F811
+    put_config(client, acme.tenant, {"referrals": {"acceptance_required": False}}, 1)
+    created = refer(client, acme)
+    assert created["status"] == "accepted"
+    assert [r["status"] for r in _referrals(client, acme.tenant)] == ["accepted"]
+    listed = body_of(client.get(f"{REFERRALS}?status=accepted", tenant=acme.tenant))["items"]
+    assert [r["id"] for r in listed] == [created["id"]]
+
+
+def test_completion_mails_the_configured_parties(client, acme):  # noqa: F811
+    created = refer(client, acme)
+    for status, version in (("accepted", 1), ("completed", 2)):
+        response = client.request("PATCH", f"{REFERRALS}/{created['id']}", tenant=acme.tenant,
+                                  headers={"If-Match": f'"{version}"'}, body={"status": status})
+        assert response.status_code == 200, response.body
+    # Default: referral_completed mails the sender and the customer
+    completed = [m for m in mails_to(acme.sender["email"]) if "completed" in m.subject]
+    assert len(completed) == 1
+    assert [m for m in mails_to(acme.customer["email"]) if "completed" in m.subject]
+
+
+def test_with_referrals_off_every_referral_route_is_403_feature_disabled(client, acme):  # noqa: F811
+    created = refer(client, acme)
+    put_config(client, acme.tenant, {"features": {"referrals": False}}, 1)
+    path = f"{REFERRALS}/{created['id']}"
+    answers = [client.get(REFERRALS, tenant=acme.tenant), client.get(path, tenant=acme.tenant),
+               client.request("POST", REFERRALS, tenant=acme.tenant, body=acme.body()),
+               client.request("PATCH", path, tenant=acme.tenant, headers={"If-Match": '"1"'},
+                              body={"status": "accepted"}),
+               client.request("DELETE", path, tenant=acme.tenant)]
+    assert [(a.status_code, body_of(a)["code"]) for a in answers] == [(403, "feature_disabled")] * 5
+    put_config(client, acme.tenant, {"features": {"referrals": True}}, 2)
+    assert [r["status"] for r in _referrals(client, acme.tenant)] == ["pending"]
