@@ -134,7 +134,7 @@ def _key(pk: str, sk: str) -> DataItem:
     return DataItem(pk=pk, sk=sk)
 
 
-def _referral(item: DataItem) -> Referral:
+def as_referral(item: DataItem) -> Referral:
     return Referral(
         id=UUID(item.sk), status=S(item.status), version=int(item.version or 1),
         created_at=item.created_at, updated_at=item.updated_at,
@@ -142,7 +142,7 @@ def _referral(item: DataItem) -> Referral:
     )
 
 
-def _counted(fields: dict[str, Any]) -> Iterator[tuple[str, DataItem]]:
+def held_references(fields: dict[str, Any]) -> Iterator[tuple[str, DataItem]]:
     """The items an open referral holds a ``refs`` on, with the body field naming each."""
     for name, kind in (("from_professional_id", keys.PROFESSIONAL), ("to_professional_id", keys.PROFESSIONAL),
                        ("customer_id", keys.CUSTOMER)):
@@ -187,17 +187,17 @@ def list_referrals(who: Caller, query: ReferralQuery) -> tuple[list[Referral], s
                                limit=query.limit, cursor=query.cursor, newest_first=True)
     else:
         page = data.query_page(_pk(), limit=query.limit, cursor=query.cursor)
-    return [_referral(i) for i in page.items], page.next_cursor
+    return [as_referral(i) for i in page.items], page.next_cursor
 
 
 def export_page(limit: int, cursor: str | None) -> tuple[list[Referral], str | None]:
     """Every referral, in key order, in pages of up to ``data.MAX_BULK_PAGE`` (exports: staff only)."""
     page = data.query_page(_pk(), limit=limit, cursor=cursor, bulk=True)
-    return [_referral(i) for i in page.items], page.next_cursor
+    return [as_referral(i) for i in page.items], page.next_cursor
 
 
 def get_referral(who: Caller, referral_id: UUID) -> Referral:
-    return _referral(_visible(who, referral_id))
+    return as_referral(_visible(who, referral_id))
 
 
 def _event(tx: TransactWrite, action: audit.Action, referral_id: str, before: dict[str, Any] | None,
@@ -240,7 +240,7 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
         tx.save(item, condition=DataItem.pk.does_not_exist())
         _event(tx, audit.Action.REFERRAL_CREATED, item.sk, None,
                {**fields, "status": status.value, "notes": body.notes})
-        for name, target in _counted(fields):
+        for name, target in held_references(fields):
             exists = active if name != "customer_id" else DataItem.pk.exists()
             tx.update(target, actions=[DataItem.refs.add(1)], condition=exists)
 
@@ -251,7 +251,7 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
         if not invalid:
             raise
         raise InvalidReferenceError(invalid) from exc
-    referral = _referral(item)
+    referral = as_referral(item)
     if notify:
         referral_notices.notify(referral, S.PENDING)
     return referral
@@ -283,7 +283,7 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
     before: dict[str, Any] = {"status": current.value}
     after: dict[str, Any] = {"status": target.value}
     if "notes" in body.model_fields_set:
-        before["notes"], after["notes"] = _referral(item).notes, body.notes
+        before["notes"], after["notes"] = as_referral(item).notes, body.notes
         item.pii = pii.seal(keys.REFERRAL, item.sk, {"notes": body.notes})
         actions.append(DataItem.pii.set(item.pii))
     closing = current in OPEN_REFERRAL_STATUSES and target not in OPEN_REFERRAL_STATUSES
@@ -294,7 +294,7 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
         tx.update(_key(item.pk, item.sk), actions=actions, condition=DataItem.version == expected)
         _event(tx, action, item.sk, before, after)
         if closing:
-            for _, counted in _counted(fields):
+            for _, counted in held_references(fields):
                 # Referenced items cannot be deleted while refs > 0, so they exist.
                 tx.update(counted, actions=[DataItem.refs.add(-1)], condition=DataItem.pk.exists())
 
@@ -305,7 +305,7 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
             raise PreconditionFailedError() from exc
         raise
     item.status, item.version, item.updated_at = target.value, expected + 1, now
-    referral = _referral(item)
+    referral = as_referral(item)
     if target != current:
         referral_notices.notify(referral)  # accepted or declined: the configured notices
     return referral
@@ -315,14 +315,14 @@ def _delete_once(item: DataItem) -> bool:
     """Delete ``item`` as read, releasing its counters if open; False if it changed meanwhile."""
     fields, version = data.loads(item.data), int(item.version or 1)
     is_open = S(item.status) in OPEN_REFERRAL_STATUSES
-    before = {**fields, "status": item.status, "notes": _referral(item).notes}
+    before = {**fields, "status": item.status, "notes": as_referral(item).notes}
 
     def build(tx: TransactWrite) -> None:
         # The Delete is sent first (reason 0), then the event's Put, then the Updates.
         tx.delete(_key(item.pk, item.sk), condition=DataItem.pk.exists() & (DataItem.version == version))
         _event(tx, audit.Action.REFERRAL_DELETED, item.sk, before, None)
         if is_open:
-            for _, counted in _counted(fields):
+            for _, counted in held_references(fields):
                 tx.update(counted, actions=[DataItem.refs.add(-1)], condition=DataItem.pk.exists())
 
     try:

@@ -64,3 +64,45 @@ def test_with_referrals_off_every_referral_route_is_403_feature_disabled(client,
     assert [(a.status_code, body_of(a)["code"]) for a in answers] == [(403, "feature_disabled")] * 5
     put_config(client, acme.tenant, {"features": {"referrals": True}}, 2)
     assert [r["status"] for r in _referrals(client, acme.tenant)] == ["pending"]
+
+
+def _backdate(tenant: Any, referral_id: str, days: int) -> None:
+    """Make a stored referral (and its status index entry) ``days`` older."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.store import data, keys
+    from chalicelib.store.data import DataItem
+    from tests.audit_helpers import bound
+
+    then = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    with bound(tenant):
+        data.bind()
+        DataItem(pk=data.partition(keys.REFERRAL), sk=referral_id).update(
+            actions=[DataItem.created_at.set(then), DataItem.gsi1sk.set(keys.time_ordered(then, referral_id))],
+            condition=DataItem.pk.exists())
+
+
+def test_pending_referrals_expire_after_auto_expiry_days_with_notices(client, acme, tenant_b):  # noqa: F811
+    from tests.api.test_notification_delivery import fire
+
+    put_config(client, acme.tenant, {"referrals": {"auto_expiry_days": 7}}, 1)
+    old, fresh, answered = refer(client, acme), refer(client, acme), refer(client, acme)
+    _backdate(acme.tenant, old["id"], 8)
+    _backdate(acme.tenant, answered["id"], 8)
+    response = client.request("PATCH", f"{REFERRALS}/{answered['id']}", tenant=acme.tenant,
+                              headers={"If-Match": '"1"'}, body={"status": "accepted"})
+    assert response.status_code == 200
+    # When the daily schedule runs (once per active tenant)
+    result = fire("referrals_expiry")
+    assert result["tenants_failed"] == [] and result["tenants_processed"] >= 2
+    # Then only the old pending referral expired, its counters were released, and the
+    # configured parties (default: sender and tenant admins) were told
+    statuses = {r["id"]: r["status"] for r in _referrals(client, acme.tenant)}
+    assert statuses == {old["id"]: "expired", fresh["id"]: "pending", answered["id"]: "accepted"}
+    expired_mail = [m for m in mails_to(acme.sender["email"]) if "expired" in m.subject]
+    assert len(expired_mail) == 1
+    # And a second run changes nothing
+    fire("referrals_expiry")
+    assert len([m for m in mails_to(acme.sender["email"]) if "expired" in m.subject]) == 1
+    deleted = client.request("DELETE", f"/api/customers/{acme.customer['id']}", tenant=acme.tenant)
+    assert deleted.status_code == 409  # the fresh and accepted referrals still hold it
