@@ -106,3 +106,26 @@ def test_pending_referrals_expire_after_auto_expiry_days_with_notices(client, ac
     assert len([m for m in mails_to(acme.sender["email"]) if "expired" in m.subject]) == 1
     deleted = client.request("DELETE", f"/api/customers/{acme.customer['id']}", tenant=acme.tenant)
     assert deleted.status_code == 409  # the fresh and accepted referrals still hold it
+
+
+# ---- the other settings the schema walk found unread -----------------------------------------
+
+def test_an_export_without_a_format_takes_the_configured_default(client, tenant_a):
+    put_config(client, tenant_a, {"exports": {"default_format": "csv"}}, 1)
+    response = client.request("POST", "/api/tenant/exports", tenant=tenant_a,
+                              body={"notify_email": "o@acme.example", "include": ["customers"]})
+    assert response.status_code == 202, response.body
+    assert body_of(response)["format"] == "csv"
+
+
+def test_a_member_outside_the_allowed_email_domains_is_422_and_not_stored(client, tenant_a):
+    put_config(client, tenant_a, {"security": {"allowed_member_email_domains": ["acme-motors.example"]}}, 1)
+    before = body_of(client.get("/api/tenant/members", tenant=tenant_a))["items"]
+    refused = client.request("POST", "/api/tenant/members", tenant=tenant_a,
+                             body={"email": "someone@elsewhere.example", "role": "manager"})
+    assert refused.status_code == 422, refused.body
+    assert body_of(refused)["code"] == "email_domain_not_allowed"
+    assert body_of(client.get("/api/tenant/members", tenant=tenant_a))["items"] == before
+    allowed = client.request("POST", "/api/tenant/members", tenant=tenant_a,
+                             body={"email": "new@sales.acme-motors.example", "role": "manager"})
+    assert allowed.status_code == 201, allowed.body

@@ -25,8 +25,7 @@ SCHEMA = ROOT / "chalicelib" / "config" / "schema.py"
 NOT_YET_READ = frozenset({
     "general.locale", "general.timezone", "general.currency", "general.date_format",
     "features.customer_portal", "features.reviews",
-    "security.session_lifetime_minutes", "security.allowed_member_email_domains",
-    "exports.default_format",
+    "security.session_lifetime_minutes",
 })
 
 
