@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.network import referral_expiry
-from chalicelib.tenancy import tenant_handler
+from chalicelib.entry import tenant_handler
+from chalicelib.network.referrals import expiry as referral_expiry
 
 EXPIRY_SCHEDULE = "cron(40 2 * * ? *)"
 

@@ -17,10 +17,10 @@ estimate is not an upload and can move usage either way.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib import clock
 from chalicelib.errors import ConflictError, RateLimitedError
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
@@ -30,13 +30,10 @@ GRACE_SECONDS = 300
 # At most this many presigned POSTs outstanding per tenant (each one's bytes are held).
 MAX_OUTSTANDING = 50
 _ATTEMPTS = 5
-_clock: Callable[[], float] = time.time
 
 
-def use_clock(clock: Callable[[], float] | None) -> None:
-    """Tests: read the time from ``clock`` (None: back to ``time.time``)."""
-    global _clock
-    _clock = clock or time.time
+def _now() -> float:
+    return clock.now().timestamp()
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,7 @@ def reserve(key: str, wanted: int, lifetime_seconds: int, stored_bytes: Callable
     """
     for _ in range(_ATTEMPTS):
         reservations, version = _load()
-        now = _clock()
+        now = _now()
         live = [r for r in reservations if r.until > now]
         if len(live) >= MAX_OUTSTANDING:
             retry = max(1, int(min(r.until for r in live) - now) + 1)
@@ -113,5 +110,5 @@ def reserve(key: str, wanted: int, lifetime_seconds: int, stored_bytes: Callable
 
 
 def outstanding() -> list[Reservation]:
-    now = _clock()
+    now = _now()
     return [r for r in _load()[0] if r.until > now]

@@ -15,21 +15,16 @@ tenant into another's.
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 from uuid import UUID
 
+from chalicelib.caches import TtlCache
 from chalicelib.errors import TenantMismatchError, TenantNotFoundError, TenantSuspendedError
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
-from chalicelib.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
+from chalicelib.tenancy.tenant import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
 
-K = TypeVar("K")
-V = TypeVar("V")
 TENANT_HEADER = "x-tenant-id"
 MAX_HEADER_VALUE = 100
 # A custom domain may be as long as DNS allows (what tenant creation accepts), so it is
@@ -51,62 +46,21 @@ class Reference:
 # cache: a suspension, soft delete or removed domain made in any container applies in
 # every other one within this bound (the record is then read again, consistently).
 STATUS_BOUND_SECONDS = 1.0
-_clock: Callable[[], float] = time.monotonic
-
-
-def use_clock(clock: Callable[[], float] | None) -> None:
-    """Tests: measure the cache's time with ``clock`` (None: back to ``time.monotonic``)."""
-    global _clock
-    _clock = clock or time.monotonic
-
-
-class _TtlCache(Generic[K, V]):
-    def __init__(self, max_entries: int = 4096) -> None:
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> tuple[bool, V | None]:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is None or hit[0] < _clock():
-                return False, None
-            self._entries.move_to_end(key)  # least recently used goes first when full
-            return True, hit[1]
-
-    def put(self, key: K, value: V, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        with self._lock:
-            self._entries[key] = (_clock() + ttl, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-    def drop(self, keep: Callable[[K, V], bool]) -> None:
-        with self._lock:
-            for key in [k for k, (_, v) in self._entries.items() if not keep(k, v)]:
-                self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 # Two caches: what a slug, domain or id names (the tenant's id; negative answers too),
 # kept for TENANT_CACHE_TTL_SECONDS; and each tenant's record, which carries its status,
 # slug and domains, kept at most STATUS_BOUND_SECONDS. A name is answered only while the
 # record still carries it, so a removed domain or changed slug stops resolving with it.
-_names: _TtlCache[tuple[str, str], UUID | None] = _TtlCache()
-_records: _TtlCache[UUID, Tenant | None] = _TtlCache()
+_names: TtlCache[tuple[str, str], UUID | None] = TtlCache(4096)
+_records: TtlCache[UUID, Tenant | None] = TtlCache(4096)
 
 
 def invalidate_tenant(tenant: Tenant) -> None:
-    """Forget cached lookups of ``tenant`` in this process, every name that pointed at it
-    included (others re-read its record within STATUS_BOUND_SECONDS)."""
-    named = {("id", str(tenant.id)), ("slug", tenant.slug)} | {("domain", d) for d in tenant.domains}
-    _records.drop(lambda key, _: key != tenant.id)
-    _names.drop(lambda key, value: value != tenant.id and key not in named)
+    """Forget cached lookups of ``tenant`` in this process (others re-read its record
+    within STATUS_BOUND_SECONDS; a name it no longer carries stops resolving then)."""
+    _records.pop(tenant.id)
+    for key in [("id", str(tenant.id)), ("slug", tenant.slug)] + [("domain", d) for d in tenant.domains]:
+        _names.pop(key)
 
 
 def clear_cache() -> None:

@@ -11,11 +11,13 @@ policy or expiry), and the storage-events queue is pumped as the Lambda trigger 
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import aws
+from chalicelib import aws, clock
 from chalicelib.limits import counters, reservations
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
@@ -29,10 +31,9 @@ LIMIT = 5000
 
 @pytest.fixture
 def moved(client) -> Iterator[Clock]:
-    clock = Clock()
-    reservations.use_clock(clock)
-    yield clock
-    reservations.use_clock(None)
+    moving = Clock(time.time())
+    with clock.use(wall=lambda: datetime.fromtimestamp(moving.now, UTC)):
+        yield moving
 
 
 def _presign(client, tenant, size: int | None = None) -> dict:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import clock
 from chalicelib.store import keys, registry
 from chalicelib.store.registry import ReservationItem, TenantItem
 from chalicelib.tenancy import resolution
@@ -21,10 +22,9 @@ from tests.rate_limit_support import Clock
 
 @pytest.fixture
 def moved(client) -> Iterator[Clock]:
-    clock = Clock()
-    resolution.use_clock(clock)
-    yield clock
-    resolution.use_clock(None)
+    moving = Clock()
+    with clock.use(monotonic=moving):
+        yield moving
 
 
 def _elsewhere(tenant: Any, **changes: Any) -> None:

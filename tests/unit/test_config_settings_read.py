@@ -1,6 +1,6 @@
 """Every stored configuration setting is read by some code (issue 19, finding 7).
 
-Walks the configuration schema (``config/schema.py::Configuration``) and, for each leaf
+Walks the configuration schema (``config/models.py::Configuration``) and, for each leaf
 setting, looks for its name as a string literal (docstrings excluded) in the
 application's modules other than the schema itself: ``setting(tenant, "referrals",
 "auto_expiry_days")``, ``configuration["features"]["referrals"]`` or an event name in a
@@ -18,10 +18,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from chalicelib.config.schema import Configuration, Notifications
+from chalicelib.config.models import Configuration, Notifications
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "chalicelib" / "config" / "schema.py"
+SCHEMA = ROOT / "chalicelib" / "config" / "models.py"
 NOT_YET_READ = frozenset({
     "general.locale", "general.timezone", "general.currency", "general.date_format",
     "features.customer_portal", "features.reviews",

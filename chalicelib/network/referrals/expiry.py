@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib import audit
-from chalicelib.network import referral_notices, referrals
-from chalicelib.network.common import now_iso
-from chalicelib.network.models import ReferralStatus
+from chalicelib.clock import now_iso
+from chalicelib.network.referrals import notices as referral_notices
+from chalicelib.network.referrals import service as referrals
+from chalicelib.network.referrals.models import ReferralStatus
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 
