@@ -91,16 +91,16 @@ Node = Path | Value | Call | Compare | Between | In | Logical | Not | Arithmetic
 
 @dataclass
 class Update:
-    """An update expression's actions: ``set`` maps each SET path to its value."""
+    """An update expression's actions: ``sets`` pairs each SET path with its value."""
 
-    set: list[tuple[Path, Node]] = field(default_factory=list)
-    remove: list[Path] = field(default_factory=list)
-    add: list[tuple[Path, Value]] = field(default_factory=list)
-    delete: list[tuple[Path, Value]] = field(default_factory=list)
+    sets: list[tuple[Path, Node]] = field(default_factory=list)
+    removes: list[Path] = field(default_factory=list)
+    adds: list[tuple[Path, Value]] = field(default_factory=list)
+    deletes: list[tuple[Path, Value]] = field(default_factory=list)
 
     def written(self) -> set[str]:
         """Every top-level attribute the update changes."""
-        paths = [p for p, _ in self.set] + self.remove + [p for p, _ in self.add] + [p for p, _ in self.delete]
+        paths = [p for p, _ in self.sets] + self.removes + [p for p, _ in self.adds] + [p for p, _ in self.deletes]
         return {p.attribute for p in paths}
 
 
@@ -262,14 +262,14 @@ class _Parser:
                 path = self.path()
                 if clause == "SET":
                     self.expect("=")
-                    result.set.append((path, self.value()))
+                    result.sets.append((path, self.value()))
                 elif clause == "REMOVE":
-                    result.remove.append(path)
+                    result.removes.append(path)
                 else:
                     value = self.operand()
                     if not isinstance(value, Value):
                         raise ExpressionError(f"{clause} takes a value")
-                    (result.add if clause == "ADD" else result.delete).append((path, value))
+                    (result.adds if clause == "ADD" else result.deletes).append((path, value))
                 if self.peek() != ",":
                     break
                 self.at += 1

@@ -112,13 +112,13 @@ def _check_update(operation: str, body: dict[str, Any], prefix: str, tenant_id: 
     written = update.written()
     if written & KEY_ATTRIBUTES:
         refuse(operation, "an update may not change a key attribute")
-    assigned = {path.names: expressions.plain_value(value, values) for path, value in update.set}
+    assigned = {path.names: expressions.plain_value(value, values) for path, value in update.sets}
     for attribute in set(PARTITION_KEYS.values()) - {"pk"}:
         if attribute in written:
             value = string_value(assigned.get((attribute,)))
             if (attribute,) in assigned and (value is None or not value.startswith(prefix)):
                 refuse(operation, f"{attribute} set outside the bound tenant")
-            if (attribute,) not in assigned and attribute not in {p.attribute for p in update.remove}:
+            if (attribute,) not in assigned and attribute not in {p.attribute for p in update.removes}:
                 refuse(operation, f"{attribute} changed other than by assignment")
     sets_tenant = ("tenant_id",) in assigned
     if "tenant_id" in written and (not sets_tenant or string_value(assigned[("tenant_id",)]) != tenant_id):
