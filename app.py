@@ -12,6 +12,7 @@ from chalicelib.jobs import exports as export_jobs
 from chalicelib.jobs import key_rotation
 from chalicelib.jobs import notifications as notification_jobs
 from chalicelib.jobs import provisioning as provisioning_jobs
+from chalicelib.jobs import referrals as referral_jobs
 from chalicelib.jobs import usage as usage_jobs
 from chalicelib.key_rotation.admin_routes import bp as key_routes
 from chalicelib.limits.routes import bp as limits_routes
@@ -61,6 +62,7 @@ resume_stuck_provisioning = app.schedule(provisioning_jobs.RESUME_SCHEDULE, name
 retry_notifications = app.schedule(notification_jobs.RETRY_SCHEDULE, name="notifications_retry")(
     notification_jobs.retry_notifications)
 reconcile_usage = app.schedule(usage_jobs.RECONCILE_SCHEDULE, name="usage_reconciliation")(usage_jobs.reconcile_usage)
+expire_referrals = app.schedule(referral_jobs.EXPIRY_SCHEDULE, name="referrals_expiry")(referral_jobs.expire_referrals)
 handle_storage_event = app.on_sqs_message(queue=usage_jobs.QUEUE, batch_size=usage_jobs.BATCH_SIZE,
                                           name="storage_events")(usage_jobs.handle_storage_event)
 handle_key_rotation = app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=key_rotation.BATCH_SIZE,

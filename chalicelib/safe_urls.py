@@ -83,8 +83,11 @@ def _ascii_host(hostname: str) -> str:
 
 
 def _public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Public, and (for IPv6) none of the forms that carry an IPv4 address: NAT64 or 6to4
+    gateways and dual stacks translate them to the IPv4 address inside, so
+    ``64:ff9b::7f00:1`` reaches 127.0.0.1 while ``ipaddress`` calls it global."""
+    if isinstance(address, ipaddress.IPv6Address) and any(address in network for network in _IPV4_CARRYING):
+        return False
     return address.is_global and not address.is_multicast
 
 

@@ -95,6 +95,9 @@ class AssetUploadRequest(BaseModel):
 
     purpose: Literal["logo", "favicon"]
     content_type: Literal["image/png", "image/jpeg", "image/webp"]
+    # The file's size, when the client knows it: the grant (and the bytes it holds
+    # against the storage limit until the POST expires) is then no larger.
+    size: int | None = Field(default=None, ge=1, le=MAX_ASSET_BYTES)
 
 
 class AssetUpload(BaseModel):
@@ -210,9 +213,9 @@ def profile(tenant: Tenant) -> TenantProfile:
 
 def presign_asset(body: AssetUploadRequest) -> AssetUpload:
     """A presigned POST for one image; 403 ``limit_exceeded`` when no storage is left."""
-    max_bytes = storage.upload_allowance(MAX_ASSET_BYTES)
     name = f"{body.purpose}-{uuid.uuid4().hex}.{IMAGE_EXTENSIONS[body.content_type]}"
     key = _asset_key(name)
+    max_bytes = storage.upload_allowance(key, body.size or MAX_ASSET_BYTES, UPLOAD_EXPIRES_SECONDS)
     # Signed with the tenant's role credentials (S3 access under its own prefix only),
     # which must outlive the POST: the presigner refreshes them if they would not.
     presigner = clients.for_current_tenant().s3_presigner(timedelta(seconds=UPLOAD_EXPIRES_SECONDS))

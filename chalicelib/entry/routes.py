@@ -130,7 +130,7 @@ def _tenant_context(spec: RouteSpec, method: str, headers: dict[str, str], reque
     if principal is not None and principal.is_platform_admin and method in READ_METHODS:
         tenant = resolve_for_platform_read(references(headers, claim))
     else:
-        tenant = resolve(references(headers, claim))
+        tenant = resolve(references(headers, claim), anonymous=principal is None)
     bind_log_keys(tenant_id=str(tenant.id))
     if principal is not None:
         granted = _tenant_permissions(tenant, request_id, principal)

@@ -47,7 +47,8 @@ class ExportCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: ExportFormat
+    # None: the tenant's ``exports.default_format``.
+    format: ExportFormat | None = None
     include: list[Entity] = Field(default_factory=lambda: list(DEFAULT_ENTITIES), min_length=1, max_length=5)
     notify_email: EmailStr | None = Field(default=None, max_length=254)
 

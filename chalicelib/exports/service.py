@@ -15,9 +15,10 @@ from uuid import UUID, uuid4
 from chalicelib import clock, limits
 from chalicelib.audit import Action, Target
 from chalicelib.audit.recording import NEW_EVENT, item_for, tenant_event
+from chalicelib.config import effective
 from chalicelib.errors import AppError, ConflictError, NotFoundError, RequestValidationError, ServiceUnavailableError
 from chalicelib.exports import records, storage, worker
-from chalicelib.exports.models import ACTIVE_STATUSES, ExportCreate, ExportStatus, Progress
+from chalicelib.exports.models import ACTIVE_STATUSES, ExportCreate, ExportFormat, ExportStatus, Progress
 from chalicelib.exports.records import Record, RecordChangedError
 from chalicelib.http import ListQuery
 from chalicelib.settings import get_settings
@@ -60,6 +61,10 @@ def _recipient(body: ExportCreate) -> str:
 
 def request_export(body: ExportCreate) -> Record:
     ctx = current_context()
+    if body.format is None:
+        body = body.model_copy(update={
+            "format": ExportFormat(effective.setting(ctx.tenant, "exports", "default_format"))})
+    assert body.format is not None
     recipient = _recipient(body)
     export_id = uuid4()
     now = clock.now()

@@ -102,6 +102,17 @@ def abort(key: str | None, upload_id: str | None) -> None:
             return
 
 
+def upload_open(key: str, upload_id: str) -> bool:
+    """False when the multipart upload is gone: completed (or aborted) by an earlier run
+    whose record update was then lost, e.g. to a dropped DynamoDB connection."""
+    s3 = _s3()
+    try:
+        s3.list_parts(Bucket=get_settings().exports_bucket, Key=key, UploadId=upload_id, MaxParts=1)
+    except s3.exceptions.NoSuchUpload:
+        return False
+    return True
+
+
 def describe(key: str) -> tuple[int, str | None]:
     """(size, SSE-KMS key id) of the stored object."""
     head = _s3().head_object(Bucket=get_settings().exports_bucket, Key=key)

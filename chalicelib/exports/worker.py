@@ -162,6 +162,11 @@ def _open_object(current: _Run, writer_suffix: str, content_type: str) -> storag
 def _export(current: _Run, remaining: Remaining) -> None:
     settings = get_settings()
     record = current.record
+    recorded = record.progress
+    if recorded.upload_id and recorded.object_key and not storage.upload_open(recorded.object_key, recorded.upload_id):
+        # An earlier delivery completed the object but could not record it: start again
+        # (the new object replaces it), rather than writing to an upload that is gone.
+        record = current.save(record.model_copy(update={"progress": Progress()}))
     progress = record.progress if record.progress.resumed else Progress()
     probe = writer_for(record.format.value, lambda b: None, None, record.created_at)
     obj = _open_object(current, probe.suffix, probe.content_type)

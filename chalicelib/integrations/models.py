@@ -168,9 +168,21 @@ def spec_for(kind: Kind, provider: str) -> ProviderSpec | None:
 # ---- request and response bodies -------------------------------------------------------
 
 
+# Per provider, the public fields that say where its secrets are sent. Changing any of
+# them requires every stored secret again (422 ``secrets_required``): otherwise an admin
+# session could point a stored password or token at a server it controls.
+ENDPOINT_FIELDS: dict[str, tuple[str, ...]] = {
+    "smtp": ("host", "port", "username", "security"),
+    "twilio": ("base_url", "account_sid"),
+    "ses": ("region", "configuration_set"),
+}
+
+
 class IntegrationPut(BaseModel):
     """PUT body. ``secrets`` left out (or a field of it) keeps what is stored for the same
-    provider: an admin changing a port does not have to send the password again."""
+    provider and endpoint: an admin changing a sender name does not send the password
+    again, but one changing the host, port, username or base URL must
+    (``ENDPOINT_FIELDS``)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -24,7 +24,15 @@ from chalicelib.errors import (
     RequestValidationError,
     validation_error_from_pydantic,
 )
-from chalicelib.integrations.models import SECRET_FIELDS, IntegrationPut, Kind, ProviderSpec, spec_for, stripe_mode
+from chalicelib.integrations.models import (
+    ENDPOINT_FIELDS,
+    SECRET_FIELDS,
+    IntegrationPut,
+    Kind,
+    ProviderSpec,
+    spec_for,
+    stripe_mode,
+)
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
@@ -97,19 +105,43 @@ def _owns_sender_domain(address: str) -> bool:
     return any(domain == owned or domain.endswith("." + owned) for owned in current_context().tenant.domains)
 
 
+class SecretsRequiredError(RequestValidationError):
+    code, title = "secrets_required", "Changing where an integration sends its secrets requires them again"
+
+
+def endpoint_changes(provider: str, current: StoredIntegration | None, public: dict[str, Any]) -> list[str]:
+    """The endpoint fields (``config.<name>``) that differ from what is stored for the provider."""
+    if current is None or current.provider != provider:
+        return []
+    return [f"config.{name}" for name in ENDPOINT_FIELDS.get(provider, ())
+            if current.config.get(name) != public.get(name)]
+
+
+def _require_resent(current: StoredIntegration, body: IntegrationPut, moved: list[str]) -> None:
+    missing = sorted(name for name in current.secrets if body.secrets.get(name) is None and name not in body.secrets)
+    if moved and missing:
+        raise SecretsRequiredError(
+            f"{', '.join(moved)} changed: send the secrets again",
+            extra={"errors": [{"loc": ["body", "secrets", name], "type": "secrets_required",
+                               "msg": "required when an endpoint field changes"} for name in missing]})
+
+
 def validate(kind: Kind, body: IntegrationPut, current: StoredIntegration | None) -> tuple[ProviderSpec, dict[str, Any],
                                                                                            dict[str, str]]:
     """The provider, public fields and secrets the PUT asks for, checked against the provider's schema."""
     spec = spec_for(kind, body.provider)
     if spec is None:
         raise _invalid(["body", "provider"], "unknown_provider", f"no such {kind.value} provider")
-    secrets: dict[str, Any] = dict(current.secrets) if current is not None and current.provider == spec.name else {}
+    public = _validated("config", spec.public, body.config)
+    same_provider = current is not None and current.provider == spec.name
+    if current is not None and same_provider:
+        _require_resent(current, body, endpoint_changes(spec.name, current, public))
+    secrets: dict[str, Any] = dict(current.secrets) if current is not None and same_provider else {}
     for name, value in body.secrets.items():
         if value is None:
             secrets.pop(name, None)
         else:
             secrets[name] = value
-    public = _validated("config", spec.public, body.config)
     sealed = _validated("secrets", spec.secrets, secrets)
     if spec.name == "ses" and not _owns_sender_domain(public["from_address"]):
         raise _invalid(["body", "config", "from_address"], "sender_domain_not_owned",
@@ -145,6 +177,7 @@ def put(kind: Kind, body: IntegrationPut, expected: int | None) -> tuple[StoredI
     current = get_stored(kind)
     _check_version(current, expected)
     spec, public, secrets = validate(kind, body, current)
+    moved = endpoint_changes(spec.name, current, public)
     now = now_iso()
     version = 1 if current is None else current.version + 1
     item = data.new_item(pk=_pk(), sk=kind.value, kind=keys.INTEGRATION, entity_id=kind.value, version=version,
@@ -158,7 +191,8 @@ def put(kind: Kind, body: IntegrationPut, expected: int | None) -> tuple[StoredI
     uow = UnitOfWork()
     uow.put("integration", item, condition)
     audit.record(uow, audit.Action.INTEGRATION_UPDATED, audit.Target("integration", kind.value), changes=changes,
-                 details={"operation": "created" if current is None else "updated", "version": version})
+                 details={"operation": "created" if current is None else "updated", "version": version,
+                          "endpoint_changed": moved})
     try:
         uow.commit()
     except WriteCancelledError as exc:

@@ -120,7 +120,9 @@ def _set(meter: str, before: int | None, value: int, *, guarded: bool) -> bool:
                 return False
             raise
         return True
-    condition = (DataItem.used == before) if guarded else None
+    # Unguarded still requires the counter to exist: the guard refuses an update that
+    # could create an item without its tenant_id.
+    condition = (DataItem.used == before) if guarded else DataItem.pk.exists()
     try:
         counters.key(meter).update(actions=[DataItem.used.set(value), DataItem.updated_at.set(stamp)],
                                    condition=condition)

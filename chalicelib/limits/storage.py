@@ -10,15 +10,16 @@ Keeping ``file_bytes`` current: the assets bucket sends ``ObjectCreated``/``Obje
 notifications for ``tenants/`` to an SQS queue (``STORAGE_EVENTS_QUEUE``; the local
 bootstrap configures it, infra does in AWS), and :func:`apply_events` (through
 ``@tenant_handler``, the tenant named by the object key) records each object in a
-ledger item (``OBJ``, sort key the object key, ``used`` its size) in the same
-transaction as the counter's change. The ledger makes a redelivered event a no-op and
-gives a removal its size (S3's delete events carry none). The daily reconciliation
-corrects whatever events were lost.
+ledger item (``OBJ``, sort key the object key, ``used`` its current size) in the same
+transaction as the counter's change. An event is not trusted for the size: the handler
+reads the object's current size (HeadObject; gone: removed) and applies the difference
+from the ledger, so an overwrite counts its new size, a removal gives back what was
+counted, and a redelivered or out-of-order event changes nothing. The daily
+reconciliation corrects whatever events were lost.
 
 Uploads: a presigned POST's ``content-length-range`` is at most what is left of the
-tenant's allowance (nothing left: 403 ``limit_exceeded``). Two presigned POSTs handed out
-together may each use what is left, so a tenant can overshoot by at most one upload's
-size per concurrent presign; the next presign is then refused.
+tenant's allowance after what is stored and what outstanding presigns may still add
+(``reservations.py``; nothing left: 403 ``limit_exceeded``).
 """
 from __future__ import annotations
 
@@ -29,13 +30,14 @@ from typing import Any
 from urllib.parse import unquote_plus
 from uuid import UUID
 
-from chalicelib.limits import counters
+from chalicelib.limits import counters, reservations
 from chalicelib.limits.effective import effective_limits
 from chalicelib.limits.errors import LimitExceededError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
 from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
+from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import NOT_FOR_A_TENANT, current_tenant_id
 
 # A stable literal (Chalice reads queue names when it packages app.py, before any stage
@@ -77,12 +79,20 @@ def usage(values: dict[str, DataItem] | None = None) -> StorageUsage:
                         limit=effective_limits().max_storage_bytes, reconciled_at=min(stamps) if stamps else None)
 
 
-def upload_allowance(max_bytes: int) -> int:
-    """The largest upload the tenant may make now (at most ``max_bytes``); 403 at the limit."""
-    current = usage()
-    if current.remaining < 1:
-        raise LimitExceededError(STORAGE, limit=current.limit, usage=current.used)
-    return min(max_bytes, current.remaining)
+def upload_allowance(key: str, max_bytes: int, lifetime_seconds: int) -> int:
+    """Reserve the largest upload to ``key`` the tenant may make now (at most ``max_bytes``,
+    held for the presign's life); 403 ``limit_exceeded`` when nothing is left."""
+    seen: list[StorageUsage] = []
+
+    def stored() -> tuple[int, int]:
+        seen.append(usage())
+        return seen[-1].used, seen[-1].limit
+
+    granted = reservations.reserve(key, max_bytes, lifetime_seconds, stored)
+    if granted < 1:
+        current = seen[-1] if seen else usage()
+        raise LimitExceededError(STORAGE, limit=current.limit, usage=min(current.limit, current.used))
+    return granted
 
 
 # ---- S3 events --------------------------------------------------------------------------
@@ -128,11 +138,8 @@ def apply_events(body: dict[str, Any]) -> None:
         key = _object_key(entry)
         if key is None or not key.startswith(prefix):
             raise ValueError("an S3 record outside the bound tenant's prefix")
-        name = str(entry.get("eventName", ""))
-        if name.startswith("ObjectCreated"):
-            object_created(key, int(entry["s3"]["object"].get("size") or 0))
-        elif name.startswith("ObjectRemoved"):
-            object_removed(key)
+        if str(entry.get("eventName", "")).startswith(("ObjectCreated", "ObjectRemoved")):
+            sync_object(key)
 
 
 def _ledger(key: str, size: int | None = None) -> DataItem:
@@ -148,34 +155,46 @@ def _adjust(uow: UnitOfWork, delta: int) -> None:
         DataItem.kind.set(keys.USAGE), DataItem.entity_id.set(counters.FILE_BYTES)])
 
 
-def object_created(key: str, size: int) -> bool:
-    """Count a new object once (False: already in the ledger, a redelivered event)."""
-    uow = UnitOfWork()
-    uow.put("ledger", _ledger(key, size), DataItem.pk.does_not_exist())
-    _adjust(uow, size)
+def current_size(key: str) -> int | None:
+    """The object's size now (None: it does not exist)."""
+    s3 = clients.for_current_tenant().s3
     try:
-        uow.commit()
-    except WriteCancelledError as exc:
-        if "ledger" in exc.failed:
-            return False
+        return int(s3.head_object(Bucket=get_settings().assets_bucket, Key=key)["ContentLength"])
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
         raise
-    return True
 
 
-def object_removed(key: str) -> bool:
-    """Give back a removed object's bytes (False: not in the ledger, nothing to give back)."""
-    entry = data.get(data.partition(keys.STORED_OBJECT), key)
-    if entry is None:
-        return False
-    size = int(entry.used or 0)
-
-    uow = UnitOfWork()
-    uow.delete("ledger", _ledger(key), DataItem.used == size)
-    _adjust(uow, -size)
+def _recorded(key: str) -> int | None:
+    data.bind()
     try:
-        uow.commit()
-    except WriteCancelledError as exc:
-        if "ledger" in exc.failed:
-            return False
-        raise
-    return True
+        return int(DataItem.get(data.partition(keys.STORED_OBJECT), key, consistent_read=True).used or 0)
+    except DataItem.DoesNotExist:
+        return None
+
+
+def sync_object(key: str, attempts: int = 5) -> int:
+    """Make the ledger hold ``key``'s current size, applying the difference to the counter;
+    the difference applied (0: the ledger was already right, e.g. a redelivered event)."""
+    for _ in range(attempts):
+        size, recorded = current_size(key), _recorded(key)
+        if size == recorded:
+            return 0
+
+        uow = UnitOfWork()
+        if size is None:
+            uow.delete("ledger", _ledger(key), DataItem.used == recorded)
+        elif recorded is None:
+            uow.put("ledger", _ledger(key, size), DataItem.pk.does_not_exist())
+        else:
+            uow.put("ledger", _ledger(key, size), DataItem.used == recorded)
+        _adjust(uow, (size or 0) - (recorded or 0))
+        try:
+            uow.commit()
+        except WriteCancelledError as exc:
+            if "ledger" in exc.failed:
+                continue  # another event's handler changed the ledger: read again
+            raise
+        return (size or 0) - (recorded or 0)
+    raise data.ConcurrentWriteError()

@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 
 from chalicelib import audit
 from chalicelib.clock import now_iso
+from chalicelib.config import effective
 from chalicelib.crypto import pii
 from chalicelib.crypto.blind_index import blind_index, normalise_email
 from chalicelib.errors import ConflictError, NotFoundError, PreconditionFailedError, RequestValidationError
@@ -30,6 +31,7 @@ from chalicelib.notifications import after_commit, app_url, email_template
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
 from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
+from chalicelib.tenancy.context import current_context
 
 EMAIL_PURPOSE = "member-email"
 INVITATION_PURPOSE = "member-invitation"
@@ -100,6 +102,20 @@ def member_by_email(email: str) -> Member | None:
     return get_member(str(pointer.entity_id)) if pointer is not None else None
 
 
+class EmailDomainNotAllowedError(RequestValidationError):
+    code, title = "email_domain_not_allowed", "Members of this network must use one of its email domains"
+
+
+def _check_email_domain(email: str) -> None:
+    """``security.allowed_member_email_domains`` (empty: any domain; a subdomain counts)."""
+    allowed = effective.setting(current_context().tenant, "security", "allowed_member_email_domains")
+    domain = email.rsplit("@", 1)[-1].lower()
+    if allowed and not any(domain == d or domain.endswith("." + d) for d in allowed):
+        raise EmailDomainNotAllowedError("that email domain is not allowed for members", extra={"errors": [
+            {"loc": ["body", "email"], "type": "email_domain_not_allowed",
+             "msg": "not one of security.allowed_member_email_domains"}]})
+
+
 def invite_member(body: MemberInvite, *, mail_invitation: bool = True) -> Member:
     """A new member in status ``invited``; 409 ``member_exists`` for an email already a member.
 
@@ -108,6 +124,7 @@ def invite_member(body: MemberInvite, *, mail_invitation: bool = True) -> Member
     _check_role(body.role)
     member_id, now = str(uuid4()), now_iso()
     email = normalise_email(body.email)
+    _check_email_domain(email)
     item = data.new_item(pk=_pk(), sk=member_id, kind=keys.MEMBER, entity_id=member_id, status="invited",
                          version=1, created_at=now, updated_at=now, data=data.dumps({"role": body.role}),
                          pii=pii.seal(keys.MEMBER, member_id, {"email": email}))

@@ -40,6 +40,11 @@ DEFAULT_TEMPLATES: tuple[EmailTemplate, ...] = (
                   "Hello $from_business,\n\n$to_business accepted your referral for $service.\n"),
     EmailTemplate("referral_declined", "$to_business declined your referral",
                   "Hello $from_business,\n\n$to_business declined your referral for $service.\n"),
+    EmailTemplate("referral_completed", "Referral completed by $to_business",
+                  "Hello,\n\nThe referral from $from_business to $to_business for $service is completed.\n"),
+    EmailTemplate("referral_expired", "Referral to $to_business expired",
+                  "Hello,\n\nThe referral from $from_business to $to_business for $service expired before "
+                  "it was accepted.\n"),
 )
 
 

@@ -10,15 +10,21 @@ its plan's usage plan before the Lambda runs, so the routes behind the key-selec
 authorizer do nothing here (no DynamoDB write, no state). The public tenant routes,
 which have no token and so no authorizer, still go through the in-process limiter.
 
+Anonymous requests (public tenant routes called without a token: branding, assets) take
+from a bucket of their own per tenant, ``ANONYMOUS_SHARE`` of the tenant's rate, burst
+and daily quota, never from the tenant's: otherwise anyone could spend a tenant's
+budget and lock its members out (429) until the bucket refills or UTC midnight.
+
 The limits are the tenant's effective limits (plan plus overrides, cached for seconds
 by the limits package), so a changed plan reaches the limiter within a minute.
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from chalicelib import limits
 from chalicelib.errors import RateLimitedError
@@ -42,6 +48,21 @@ _clock: Clock | None = None
 # The bucket of super-admins acting inside tenants: their requests are not the tenant's,
 # as in AWS, where their tokens select the platform key and its usage plan.
 PLATFORM_BUCKET = UUID(int=0)
+# Anonymous callers of a tenant's public routes: a quarter of its limits, in a bucket
+# keyed apart from the tenant's (a name-based UUID of the tenant id).
+ANONYMOUS_SHARE = 0.25
+_ANONYMOUS_NAMESPACE = UUID("6f1d3c1e-0a8b-5d7e-9c51-2b8f7a4e6d30")
+
+
+def anonymous_limits(limits: RateLimits) -> RateLimits:
+    """The anonymous bucket's limits: ``ANONYMOUS_SHARE`` of ``limits``, at least one request."""
+    return RateLimits(rate_per_second=limits.rate_per_second * ANONYMOUS_SHARE,
+                      burst=max(1, math.floor(limits.burst * ANONYMOUS_SHARE)),
+                      requests_per_day=max(1, math.floor(limits.requests_per_day * ANONYMOUS_SHARE)))
+
+
+def anonymous_bucket(tenant_id: UUID) -> UUID:
+    return uuid5(_ANONYMOUS_NAMESPACE, str(tenant_id))
 
 
 def limiter() -> InProcessLimiter:
@@ -89,6 +110,8 @@ def take(ctx: TenantContext) -> dict[str, str]:
     """Count one request in ``ctx``'s tenant; its RateLimit-* headers, or RateLimitedError (429)."""
     if ctx.platform_admin_acting:
         decision = limiter().take(PLATFORM_BUCKET, PLATFORM_LIMITS)
+    elif ctx.principal is None:
+        decision = limiter().take(anonymous_bucket(ctx.tenant_id), anonymous_limits(rate_limits(ctx.tenant)))
     else:
         decision = limiter().take(ctx.tenant_id, rate_limits(ctx.tenant))
     if not decision.allowed:

@@ -24,7 +24,9 @@ credentials, and the tenant role must never reach the registry (the anchor exist
 that tenant-scoped access cannot cut the trail short), so these run on
 :func:`platform_connection` with the process's own credentials. Its checks keep that
 privilege narrow: in a platform transaction the data table may only receive new items
-(Puts conditioned on ``attribute_not_exists``) in five partitions of the bound tenant:
+(Puts whose parsed condition requires ``attribute_not_exists(pk)``: a condition that
+merely mentions it, ``attribute_not_exists(x) OR attribute_exists(pk)``, is refused)
+in five partitions of the bound tenant:
 ``AUDIT`` (events), ``AUDITDIGEST`` (seals), ``PROV`` (the provisioning request,
 written with the tenant), ``USAGE`` (the zero usage counters, written with the tenant)
 and ``BRANDVER`` (a branding version: a super-admin's new display name is the tenant's
@@ -40,7 +42,7 @@ from typing import Any
 from pynamodb.connection import Connection
 
 from chalicelib.settings import get_settings
-from chalicelib.store import guard, keys
+from chalicelib.store import expressions, guard, keys
 from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_or_none
 
@@ -51,12 +53,24 @@ PLATFORM_WRITABLE_KINDS = keys.PLATFORM_WRITABLE_KINDS
 
 
 def _tables(operation_kwargs: dict[str, Any]) -> set[str]:
-    names = set(operation_kwargs.get("RequestItems") or ())
+    names = {guard.table_name(name) for name in operation_kwargs.get("RequestItems") or ()}
     if operation_kwargs.get("TableName"):
-        names.add(operation_kwargs["TableName"])
+        names.add(guard.table_name(operation_kwargs["TableName"]))
     for entry in operation_kwargs.get("TransactItems") or ():
-        names.update(body.get("TableName") for body in entry.values())
+        names.update(guard.table_name(body.get("TableName")) for body in entry.values())
     return names
+
+
+def _only_new(body: dict[str, Any]) -> bool:
+    """The Put's condition, parsed, can only hold when no item has its key."""
+    condition = body.get("ConditionExpression")
+    if not condition:
+        return False
+    try:
+        parsed = expressions.parse_condition(condition, body.get("ExpressionAttributeNames") or {})
+    except expressions.ExpressionError:
+        return False
+    return expressions.requires_absent(parsed, "pk")
 
 
 def _transact_entries(operation_kwargs: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -94,11 +108,11 @@ class PlatformTransactionConnection(Connection):
         data_table = get_settings().data_table
         ctx = current_or_none()
         for kind, body in _transact_entries(operation_kwargs):
-            if body.get("TableName") != data_table:
+            if guard.table_name(body.get("TableName")) != data_table:
                 continue
             pk = guard.string_value((body.get("Item") or {}).get("pk"))
             condition = body.get("ConditionExpression") or ""
-            new_item = kind == "Put" and "attribute_not_exists" in condition
+            new_item = kind == "Put" and _only_new(body)
             allowed = ctx is not None and kind == "Put" and (
                 (new_item and pk in {keys.data_partition(ctx.tenant_id, k) for k in PLATFORM_WRITABLE_KINDS})
                 or (bool(condition) and pk == keys.data_partition(ctx.tenant_id, keys.BRANDING)))

@@ -34,6 +34,7 @@ from chalicelib.errors import ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.store.connection import PlatformTransactionConnection, TenantDataConnection, adopt
+from chalicelib.store.faults import response_code
 from chalicelib.store.guard import install_guard
 from chalicelib.tenancy.context import current_tenant_id
 
@@ -259,7 +260,7 @@ class ConcurrentWriteError(ConflictError):
 
 
 def condition_failed(exc: PynamoDBException) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+    return response_code(exc) == "ConditionalCheckFailedException"
 
 
 def version_condition(read_version: int) -> Any:

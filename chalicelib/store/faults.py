@@ -28,14 +28,27 @@ class StoreUnavailableError(ServiceUnavailableError):
         super().__init__("retry shortly", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+def response_code(exc: BaseException) -> str | None:
+    """The DynamoDB error code of a pynamodb or botocore error; None when the failure
+    carried no response at all. pynamodb's ``cause_response_code`` raises
+    ``AttributeError`` then (a reset connection or a read timeout is an
+    ``HTTPClientError`` whose ``response`` is None), so nothing calls it directly."""
+    cause = getattr(exc, "cause", None) if not hasattr(exc, "response") else exc
+    response = getattr(cause, "response", None)
+    if not isinstance(response, dict):
+        return None
+    error = response.get("Error")
+    return error.get("Code") if isinstance(error, dict) else None
+
+
 def _unavailable(exc: BaseException) -> bool:
     from botocore.exceptions import ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
     if isinstance(exc, (BotocoreConnectionError, HTTPClientError)):
         return True
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {}).get("Code")
+    if isinstance(exc, ClientError) and isinstance(exc.response, dict):
+        error = response_code(exc)
         reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or [] if isinstance(r, dict)]
         return error in THROTTLING_CODES or (THROTTLED_CANCELLATION in reasons
                                               and "ConditionalCheckFailed" not in reasons)

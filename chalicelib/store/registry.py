@@ -26,6 +26,7 @@ from chalicelib import clock, cursors
 from chalicelib.errors import ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
+from chalicelib.store.faults import response_code
 from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
@@ -162,10 +163,10 @@ def _to_item(tenant: Tenant) -> TenantItem:
     )
 
 
-def get_tenant(tenant_id: UUID) -> Tenant | None:
+def get_tenant(tenant_id: UUID, *, consistent: bool = False) -> Tenant | None:
     _bind()
     try:
-        return _to_tenant(TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK))
+        return _to_tenant(TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK, consistent_read=consistent))
     except TenantItem.DoesNotExist:
         return None
 
@@ -258,7 +259,7 @@ def mark_provisioning_step(tenant_id: UUID, step: str) -> None:
             condition=(TenantItem.status == TenantStatus.PROVISIONING.value)
             & ~TenantItem.provisioning_steps.contains(step))
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if response_code(exc) != "ConditionalCheckFailedException":
             raise
 
 
@@ -275,7 +276,7 @@ def take_provisioning_lease(tenant_id: UUID, owner: str, seconds: int) -> bool:
                     & (TenantItem.provisioning_lease_until.does_not_exist()
                        | (TenantItem.provisioning_lease_until < now)))
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if response_code(exc) != "ConditionalCheckFailedException":
             raise
         return False
     return True
@@ -289,7 +290,7 @@ def release_provisioning_lease(tenant_id: UUID, owner: str) -> None:
         item.update(actions=[TenantItem.provisioning_lease.remove(), TenantItem.provisioning_lease_until.remove()],
                     condition=TenantItem.provisioning_lease == owner)
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if response_code(exc) != "ConditionalCheckFailedException":
             raise
 
 
@@ -406,7 +407,7 @@ def set_tenant_keys(tenant: Tenant, *, current: str, previous: tuple[str, ...]) 
     try:
         item.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if response_code(exc) == "ConditionalCheckFailedException":
             return None
         raise
     return _to_tenant(item)

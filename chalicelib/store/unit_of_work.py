@@ -27,6 +27,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import data
+from chalicelib.store.faults import response_code
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 TRANSACTION_CONFLICT = "TransactionConflict"
@@ -123,7 +124,7 @@ class UnitOfWork:
                 for entry in ordered:
                     _send(tx, entry)
         except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
+            if response_code(exc) != "TransactionCanceledException":
                 raise
             codes = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
             failed = frozenset(e.label for e, code in zip(ordered, codes, strict=False) if code == CONDITION_FAILED)

@@ -7,7 +7,8 @@ domain mapped to a tenant, the ``X-Tenant-ID`` header (UUID or slug), the token'
 ``tenant_not_found``; a suspended tenant is 403 ``tenant_suspended``.
 
 Lookups are cached per process for a few seconds, negative results included, so the
-common request reads nothing from the registry. The cache is keyed by what the source
+common request reads at most one registry item a second per tenant (its record, for
+its status: ``STATUS_BOUND_SECONDS``). The cache is keyed by what the source
 said (a slug, a domain, an id), never by who asked, so it cannot carry one request's
 tenant into another's.
 """
@@ -41,34 +42,63 @@ class Reference:
     value: str
 
 
-# Resolutions, negative ones included (REQ: a request costs no registry read), for seconds.
-_cache: TtlCache[tuple[str, str], Tenant | None] = TtlCache(4096)
+# The longest a process serves a tenant's status (and its slug and domains) from its
+# cache: a suspension, soft delete or removed domain made in any container applies in
+# every other one within this bound (the record is then read again, consistently).
+STATUS_BOUND_SECONDS = 1.0
+
+# Two caches: what a slug, domain or id names (the tenant's id; negative answers too),
+# kept for TENANT_CACHE_TTL_SECONDS; and each tenant's record, which carries its status,
+# slug and domains, kept at most STATUS_BOUND_SECONDS. A name is answered only while the
+# record still carries it, so a removed domain or changed slug stops resolving with it.
+_names: TtlCache[tuple[str, str], UUID | None] = TtlCache(4096)
+_records: TtlCache[UUID, Tenant | None] = TtlCache(4096)
 
 
 def invalidate_tenant(tenant: Tenant) -> None:
-    """Forget cached lookups of ``tenant`` in this process (others expire within the TTL)."""
+    """Forget cached lookups of ``tenant`` in this process (others re-read its record
+    within STATUS_BOUND_SECONDS; a name it no longer carries stops resolving then)."""
+    _records.pop(tenant.id)
     for key in [("id", str(tenant.id)), ("slug", tenant.slug)] + [("domain", d) for d in tenant.domains]:
-        _cache.pop(key)
+        _names.pop(key)
 
 
 def clear_cache() -> None:
-    _cache.clear()
+    _names.clear()
+    _records.clear()
+
+
+def _record(tenant_id: UUID) -> Tenant | None:
+    hit, tenant = _records.get(tenant_id)
+    if hit:
+        return tenant
+    tenant = registry.get_tenant(tenant_id, consistent=True)
+    _records.put(tenant_id, tenant, min(get_settings().tenant_cache_ttl_seconds, STATUS_BOUND_SECONDS))
+    return tenant
+
+
+def _still_names(kind: str, value: str, tenant: Tenant) -> bool:
+    if kind == "slug":
+        return tenant.slug == value
+    if kind == "domain":
+        return value in tenant.domains
+    return True
 
 
 def _lookup(kind: str, value: str) -> Tenant | None:
-    hit, cached = _cache.get((kind, value))
-    if hit:
-        return cached
-    tenant_id: UUID | None
-    if kind == "id":
-        tenant_id = UUID(value)
-    elif kind == "slug":
-        tenant_id = registry.tenant_id_for_slug(value)
-    else:
-        tenant_id = registry.tenant_id_for_domain(value)
-    tenant = registry.get_tenant(tenant_id) if tenant_id else None
-    _cache.put((kind, value), tenant, get_settings().tenant_cache_ttl_seconds)
-    return tenant
+    hit, tenant_id = _names.get((kind, value))
+    if not hit:
+        if kind == "id":
+            tenant_id = UUID(value)
+        elif kind == "slug":
+            tenant_id = registry.tenant_id_for_slug(value)
+        else:
+            tenant_id = registry.tenant_id_for_domain(value)
+        _names.put((kind, value), tenant_id, get_settings().tenant_cache_ttl_seconds)
+    if tenant_id is None:
+        return None
+    tenant = _record(tenant_id)
+    return tenant if tenant is not None and _still_names(kind, value, tenant) else None
 
 
 def _host_reference(host_header: str | None, platform_domain: str) -> Reference | None:
@@ -146,8 +176,12 @@ def resolve_for_platform_read(refs: list[Reference]) -> Tenant:
 
 
 def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] = _resolve_reference,
-            *, refuse_suspended: bool = True) -> Tenant:
-    """The one tenant every reference names; raises the documented errors otherwise."""
+            *, refuse_suspended: bool = True, anonymous: bool = False) -> Tenant:
+    """The one tenant every reference names; raises the documented errors otherwise.
+
+    ``anonymous``: the caller has no token, so a suspended tenant is answered exactly as
+    one that does not exist (404 ``tenant_not_found``): telling them apart would let
+    anyone enumerate the platform's tenants and learn which are suspended."""
     if not refs:
         raise TenantNotFoundError("no tenant is named by host, X-Tenant-ID header or token")
     tenants: list[Tenant] = []
@@ -160,5 +194,7 @@ def resolve(refs: list[Reference], lookup: Callable[[Reference], Tenant | None] 
         raise TenantMismatchError("host, X-Tenant-ID header and token name different tenants")
     tenant = tenants[0]
     if refuse_suspended and tenant.status == TenantStatus.SUSPENDED:
+        if anonymous:
+            raise TenantNotFoundError(f"the {refs[0].source} names no active tenant")
         raise TenantSuspendedError("this tenant is suspended")
     return tenant

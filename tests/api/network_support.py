@@ -34,7 +34,7 @@ def set_refs(tenant, kind: str, entity_id: str, refs: int) -> None:
     with as_tenant(tenant):
         item = data.get(data.partition(kind), entity_id)
         assert item is not None
-        item.update(actions=[DataItem.refs.set(refs)])
+        item.update(actions=[DataItem.refs.set(refs)], condition=DataItem.pk.exists())
 
 
 @contextmanager

@@ -66,7 +66,8 @@ def test_an_edited_event_is_found(client, tenant_a):
     with bound(tenant_a):
         document = json.loads(victim.data)
         document["actor"]["sub"] = "someone-else"
-        DataItem(pk=victim.pk, sk=victim.sk).update(actions=[DataItem.data.set(json.dumps(document))])
+        DataItem(pk=victim.pk, sk=victim.sk).update(actions=[DataItem.data.set(json.dumps(document))],
+            condition=DataItem.pk.exists())
     assert _problem(_verify(client, tenant_a)) == ("altered", victim.sk)
 
 
@@ -74,7 +75,8 @@ def test_an_edited_filter_copy_is_found(client, tenant_a):
     items = _events(client, tenant_a)
     _seal(tenant_a)
     with bound(tenant_a):
-        DataItem(pk=items[1].pk, sk=items[1].sk).update(actions=[DataItem.action.set("tenant.created")])
+        DataItem(pk=items[1].pk, sk=items[1].sk).update(actions=[DataItem.action.set("tenant.created")],
+            condition=DataItem.pk.exists())
     assert _problem(_verify(client, tenant_a)) == ("altered", items[1].sk)
 
 
@@ -119,7 +121,8 @@ def test_digests_chain_and_a_missing_or_edited_digest_is_found(client, tenant_a,
     forged = {**documents[0], "entries": documents[0]["entries"][:1]}
     forged = {**forged, "count": 1, "entries_hash": chain.entries_hash(forged["entries"])}
     with bound(tenant_a):
-        DataItem(pk=digests[0].pk, sk=digests[0].sk).update(actions=[DataItem.data.set(json.dumps(forged))])
+        DataItem(pk=digests[0].pk, sk=digests[0].sk).update(actions=[DataItem.data.set(json.dumps(forged))],
+            condition=DataItem.pk.exists())
     report = _verify(client, tenant_a)
     assert report["first_problem"]["kind"] == "digest_altered"
     # A removed digest leaves a gap

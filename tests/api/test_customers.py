@@ -23,7 +23,7 @@ def bump_version(tenant, customer_id: str) -> None:
     with as_tenant(tenant):
         item = data.get(data.partition(keys.CUSTOMER), customer_id)
         assert item is not None
-        item.update(actions=[DataItem.version.add(1)])
+        item.update(actions=[DataItem.version.add(1)], condition=DataItem.pk.exists())
 
 
 def body(n: int = 0, **fields) -> dict:

@@ -351,7 +351,7 @@ def test_an_item_that_does_not_decrypt_fails_the_export_aborts_the_upload_and_ma
     [victim] = listing(client, tenant_a, "/api/customers")[:1]
     with as_tenant(tenant_a):
         item = data.get(data.partition(store_keys.CUSTOMER), victim["id"])
-        item.update(actions=[DataItem.pii.set(item.pii[:-8] + "AAAAAAAA")])
+        item.update(actions=[DataItem.pii.set(item.pii[:-8] + "AAAAAAAA")], condition=DataItem.pk.exists())
     mails = len(sent_mail())
     export_id = body_of(request(client, tenant_a))["id"]
     run_queue()
@@ -429,7 +429,8 @@ def test_the_cleanup_resends_a_stalled_export_which_then_completes(client, tenan
     # An hour later (the record's clock is moved back instead of waiting).
     with as_tenant(tenant_a):
         item = data.get(data.partition(store_keys.EXPORT), str(export_id))
-        item.update(actions=[DataItem.updated_at.set((clock.now() - timedelta(hours=1)).isoformat())])
+        item.update(actions=[DataItem.updated_at.set((clock.now() - timedelta(hours=1)).isoformat())],
+                    condition=DataItem.pk.exists())
 
     assert pump().fire("exports_cleanup")["tenants_failed"] == []
     run_queue()

@@ -128,7 +128,8 @@ def test_the_configuration_chooses_the_parties_and_can_turn_an_event_off(client,
 
 def test_referrals_turned_off_send_nothing(client, acme):
     put_config(client, acme.tenant, {"features": {"referrals": False}}, 1)
-    refer(client, acme)
+    refused = client.request("POST", REFERRALS, tenant=acme.tenant, body=acme.body())
+    assert refused.status_code == 403 and body_of(refused)["code"] == "feature_disabled"
     assert mails_to("receiver@acme.example") == []
 
 

@@ -152,7 +152,7 @@ def test_a_ciphertext_moved_between_tenants_is_a_500_and_a_security_event(client
         stolen = data.get(data.partition(store_keys.CUSTOMER), from_a["id"]).pii
     with as_tenant(tenant_b):
         item = data.get(data.partition(store_keys.CUSTOMER), in_b["id"])
-        item.update(actions=[data.DataItem.pii.set(stolen)])
+        item.update(actions=[data.DataItem.pii.set(stolen)], condition=data.DataItem.pk.exists())
 
     caplog.set_level(logging.WARNING, logger="security")
     got = client.get(f"/api/customers/{in_b['id']}", tenant=tenant_b)
@@ -173,7 +173,8 @@ def test_a_document_moved_between_records_of_one_tenant_is_refused(client, tenan
     second = _customer(client, tenant_a, 1)
     with as_tenant(tenant_a):
         pk = data.partition(store_keys.CUSTOMER)
-        data.get(pk, second["id"]).update(actions=[data.DataItem.pii.set(data.get(pk, first["id"]).pii)])
+        data.get(pk, second["id"]).update(actions=[data.DataItem.pii.set(data.get(pk, first["id"]).pii)],
+            condition=data.DataItem.pk.exists())
     response = client.get(f"/api/customers/{second['id']}", tenant=tenant_a)
     assert response.status_code == 500 and "Vision" not in response.body.decode()
 

@@ -6,7 +6,7 @@ from string import Template
 from chalicelib.notifications.templates import DEFAULT_TEMPLATES
 
 NAMES = {"welcome", "member_invitation", "export_ready", "referral_received", "referral_accepted",
-         "referral_declined"}
+         "referral_declined", "referral_completed", "referral_expired"}
 
 
 def test_the_defaults_cover_every_platform_mail():

@@ -16,6 +16,7 @@ class ReferralStatus(StrEnum):
     DECLINED = "declined"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+    EXPIRED = "expired"  # pending for longer than referrals.auto_expiry_days
 
 
 OPEN_REFERRAL_STATUSES = frozenset({ReferralStatus.PENDING, ReferralStatus.ACCEPTED})
@@ -25,6 +26,7 @@ REFERRAL_TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
     ReferralStatus.DECLINED: frozenset(),
     ReferralStatus.CANCELLED: frozenset(),
     ReferralStatus.COMPLETED: frozenset(),
+    ReferralStatus.EXPIRED: frozenset(),
 }
 
 

@@ -48,6 +48,8 @@ EVENTS: dict[ReferralStatus, tuple[str, str]] = {
     S.PENDING: ("referral_created", "referral_received"),
     S.ACCEPTED: ("referral_accepted", "referral_accepted"),
     S.DECLINED: ("referral_declined", "referral_declined"),
+    S.COMPLETED: ("referral_completed", "referral_completed"),
+    S.EXPIRED: ("referral_expired", "referral_expired"),
 }
 STAFF_ROLES = ("tenant_admin", "manager")
 _PHONE_PUNCTUATION = re.compile(r"[ ()./-]")
@@ -63,10 +65,13 @@ def e164(phone: str | None) -> str | None:
     return number if _E164.fullmatch(number) else None
 
 
-def notify(referral: Referral) -> None:
-    """Send what the configuration says about ``referral`` reaching its status (stored already)."""
-    if referral.status in EVENTS:
-        after_commit(EVENTS[referral.status][0], lambda: _send(referral))
+def notify(referral: Referral, status: ReferralStatus | None = None) -> None:
+    """Send what the configuration says about ``referral`` reaching ``status`` (default:
+    its status; stored already). A referral created ``accepted`` (no acceptance
+    required) is announced as created: the receiver learns of it."""
+    status = status or referral.status
+    if status in EVENTS:
+        after_commit(EVENTS[status][0], lambda: _send(referral, status))
 
 
 class _Parties:
@@ -106,8 +111,8 @@ def _category_name(slug: str) -> str:
         return slug
 
 
-def _send(referral: Referral) -> None:
-    event, template = EVENTS[referral.status]
+def _send(referral: Referral, status: ReferralStatus) -> None:
+    event, template = EVENTS[status]
     configuration = effective.configuration(current_context().tenant)
     features, channels = configuration["features"], configuration["notifications"][event]
     texted = channels["sms"] if features["sms_notifications"] else []
@@ -125,7 +130,7 @@ def _send(referral: Referral) -> None:
                            if (number := e164(phone)))
     if phones:
         text = Template("$network_name: ").safe_substitute(branding_values()) + subject
-        if referral.status is S.PENDING:
+        if status is S.PENDING:
             text += " " + values["referral_url"]
         for phone in phones:
             after_commit(event, functools.partial(send_sms, phone, text))

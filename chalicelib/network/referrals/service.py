@@ -25,6 +25,7 @@ from uuid import UUID, uuid4
 from chalicelib import audit
 from chalicelib.auth.permissions import Permission
 from chalicelib.clock import now_iso
+from chalicelib.config import effective
 from chalicelib.crypto import pii
 from chalicelib.errors import (
     AppError,
@@ -71,6 +72,25 @@ class InvalidReferenceError(AppError):
         super().__init__(f"invalid reference(s): {', '.join(fields)}", extra={"errors": errors})
 
 
+class FeatureDisabledError(ForbiddenError):
+    code, title = "feature_disabled", "This feature is turned off for this network"
+
+
+class CategoryNotAllowedError(RequestValidationError):
+    code, title = "category_not_allowed", "This service category may not be referred"
+
+
+def settings() -> dict[str, Any]:
+    """The bound tenant's effective configuration (features and referral settings)."""
+    return effective.configuration(current_context().tenant)
+
+
+def require_enabled(configuration: dict[str, Any] | None = None) -> None:
+    """403 ``feature_disabled`` unless ``features.referrals`` is on (every referral route)."""
+    if not (configuration or settings())["features"]["referrals"]:
+        raise FeatureDisabledError("referrals are turned off for this network")
+
+
 class InvalidTransitionError(ConflictError):
     code, title = "invalid_transition", "This status change is not allowed"
 
@@ -98,7 +118,9 @@ class Caller:
 
 
 def caller(staff: Permission) -> Caller:
-    """Who is acting: staff when the context grants ``staff``, else a linked professional, else 403."""
+    """Who is acting: staff when the context grants ``staff``, else a linked professional, else
+    403; 403 ``feature_disabled`` for everyone when referrals are off."""
+    require_enabled()
     ctx = current_context()
     if staff in ctx.permissions:
         return Caller(None)
@@ -120,7 +142,7 @@ def _key(pk: str, sk: str) -> DataItem:
     return DataItem(pk=pk, sk=sk)
 
 
-def _referral(item: DataItem) -> Referral:
+def as_referral(item: DataItem) -> Referral:
     return Referral(
         id=UUID(item.sk), status=S(item.status), version=int(item.version or 1),
         created_at=item.created_at, updated_at=item.updated_at,
@@ -128,7 +150,7 @@ def _referral(item: DataItem) -> Referral:
     )
 
 
-def _counted(fields: dict[str, Any]) -> Iterator[tuple[str, DataItem]]:
+def held_references(fields: dict[str, Any]) -> Iterator[tuple[str, DataItem]]:
     """The items an open referral holds a ``refs`` on, with the body field naming each."""
     for name, kind in (("from_professional_id", keys.PROFESSIONAL), ("to_professional_id", keys.PROFESSIONAL),
                        ("customer_id", keys.CUSTOMER)):
@@ -173,17 +195,17 @@ def list_referrals(who: Caller, query: ReferralQuery) -> tuple[list[Referral], s
                                limit=query.limit, cursor=query.cursor, newest_first=True)
     else:
         page = data.query_page(_pk(), limit=query.limit, cursor=query.cursor)
-    return [_referral(i) for i in page.items], page.next_cursor
+    return [as_referral(i) for i in page.items], page.next_cursor
 
 
 def export_page(limit: int, cursor: str | None) -> tuple[list[Referral], str | None]:
     """Every referral, in key order, in pages of up to ``data.MAX_BULK_PAGE`` (exports: staff only)."""
     page = data.query_page(_pk(), limit=limit, cursor=cursor, bulk=True)
-    return [_referral(i) for i in page.items], page.next_cursor
+    return [as_referral(i) for i in page.items], page.next_cursor
 
 
 def get_referral(who: Caller, referral_id: UUID) -> Referral:
-    return _referral(_visible(who, referral_id))
+    return as_referral(_visible(who, referral_id))
 
 
 def _event(uow: UnitOfWork, action: audit.Action, referral_id: str, before: dict[str, Any] | None,
@@ -201,7 +223,14 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
         raise RequestValidationError("a professional cannot refer to itself", extra={"errors": [
             {"loc": ["body", "to_professional_id"], "type": "self_referral",
              "msg": "must differ from from_professional_id"}]})
-    referral_id, now, status = uuid4(), now_iso(), S.PENDING
+    configuration = settings()
+    allowed = configuration["referrals"]["allowed_categories"]
+    if allowed is not None and body.service_category not in allowed:
+        raise CategoryNotAllowedError("this network does not take referrals in that category", extra={"errors": [
+            {"loc": ["body", "service_category"], "type": "category_not_allowed",
+             "msg": "not one of referrals.allowed_categories"}]})
+    status = S.PENDING if configuration["referrals"]["acceptance_required"] else S.ACCEPTED
+    referral_id, now = uuid4(), now_iso()
     fields = body.model_dump(mode="json", exclude={"notes"})
     order = keys.time_ordered(now, referral_id)
     item = data.new_item(
@@ -218,7 +247,7 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
     uow.check("service_category", _key(data.partition(keys.CATEGORY), body.service_category), active)
     uow.put(REFERRAL, item, DataItem.pk.does_not_exist())
     _event(uow, audit.Action.REFERRAL_CREATED, item.sk, None, {**fields, "status": status.value, "notes": body.notes})
-    for name, target in _counted(fields):
+    for name, target in held_references(fields):
         uow.update(name, target, [DataItem.refs.add(1)], active if name != "customer_id" else DataItem.pk.exists())
     try:
         uow.commit()
@@ -227,9 +256,9 @@ def create_referral(who: Caller, body: ReferralCreate, *, notify: bool = True) -
         if not invalid:
             raise
         raise InvalidReferenceError(invalid) from exc
-    referral = _referral(item)
+    referral = as_referral(item)
     if notify:
-        referral_notices.notify(referral)
+        referral_notices.notify(referral, S.PENDING)
     return referral
 
 
@@ -259,7 +288,7 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
     before: dict[str, Any] = {"status": current.value}
     after: dict[str, Any] = {"status": target.value}
     if "notes" in body.model_fields_set:
-        before["notes"], after["notes"] = _referral(item).notes, body.notes
+        before["notes"], after["notes"] = as_referral(item).notes, body.notes
         item.pii = pii.seal(keys.REFERRAL, item.sk, {"notes": body.notes})
         actions.append(DataItem.pii.set(item.pii))
     closing = current in OPEN_REFERRAL_STATUSES and target not in OPEN_REFERRAL_STATUSES
@@ -270,7 +299,7 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
     uow.update(REFERRAL, _key(item.pk, item.sk), actions, DataItem.version == expected)
     _event(uow, action, item.sk, before, after)
     if closing:
-        for name, counted in _counted(fields):
+        for name, counted in held_references(fields):
             # Referenced items cannot be deleted while refs > 0, so they exist.
             uow.update(name, counted, [DataItem.refs.add(-1)], DataItem.pk.exists())
     try:
@@ -280,7 +309,7 @@ def update_referral(who: Caller, referral_id: UUID, body: ReferralUpdate, expect
             raise PreconditionFailedError() from exc
         raise
     item.status, item.version, item.updated_at = target.value, expected + 1, now
-    referral = _referral(item)
+    referral = as_referral(item)
     if target != current:
         referral_notices.notify(referral)  # accepted or declined: the configured notices
     return referral
@@ -290,13 +319,13 @@ def _delete_once(item: DataItem) -> bool:
     """Delete ``item`` as read, releasing its counters if open; False if it changed meanwhile."""
     fields, version = data.loads(item.data), int(item.version or 1)
     is_open = S(item.status) in OPEN_REFERRAL_STATUSES
-    before = {**fields, "status": item.status, "notes": _referral(item).notes}
+    before = {**fields, "status": item.status, "notes": as_referral(item).notes}
 
     uow = UnitOfWork()
     uow.delete(REFERRAL, _key(item.pk, item.sk), DataItem.pk.exists() & (DataItem.version == version))
     _event(uow, audit.Action.REFERRAL_DELETED, item.sk, before, None)
     if is_open:
-        for name, counted in _counted(fields):
+        for name, counted in held_references(fields):
             uow.update(name, counted, [DataItem.refs.add(-1)], DataItem.pk.exists())
     try:
         uow.commit()
@@ -313,6 +342,7 @@ def delete_referral(referral_id: UUID) -> None:
     The delete is conditioned on the version read, so the open/closed decision cannot go
     stale; a concurrent change makes it re-read and try again.
     """
+    require_enabled()
     for _ in range(DELETE_ATTEMPTS):
         item = data.get(_pk(), str(referral_id))
         if item is None:
