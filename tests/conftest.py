@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
+
+from tests.support.principals import ensure_member_for, seeding
 
 ROOT = Path(__file__).resolve().parents[1]
 # Suites whose subject is not rate limiting send hundreds of requests a second as one
@@ -94,6 +95,7 @@ def reset_process_state() -> None:
     from chalicelib import aws
     from chalicelib.crypto import pii
     from chalicelib.limits import effective as limits
+    from chalicelib.members import authority, roles
     from chalicelib.ratelimit import service as rate_limit
     from chalicelib.settings import reset_settings
     from chalicelib.store import data, registry
@@ -105,6 +107,8 @@ def reset_process_state() -> None:
     registry.reset_connections()
     data.reset_connections()
     clear_cache()
+    authority.clear_cache()
+    roles.clear_cache()
     context.clear()
     pii.reset_state()
     limits.invalidate()
@@ -123,7 +127,7 @@ def aws_mock(app_env: dict[str, str]) -> Iterator[None]:
     from chalicelib.local.bootstrap import bootstrap
     from chalicelib.settings import get_settings
 
-    with mock_aws():
+    with mock_aws(), seeding():
         reset_process_state()
         bootstrap(get_settings())
         yield
@@ -156,7 +160,7 @@ class TokenFactory:
                ttl: int = 600, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": sub or f"user-{uuid.uuid4().hex[:8]}",
+            "iss": ISSUER, "aud": AUDIENCE, "sub": sub or f"user-{role}",
             "roles": [role], "iat": now, "exp": now + ttl,
         }
         if tenant is not None:
@@ -164,13 +168,18 @@ class TokenFactory:
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not _DROP}
 
-    def sign(self, claims: dict[str, Any], *, alg: str = "ES256", headers: dict[str, Any] | None = None) -> str:
+    def sign(self, claims: dict[str, Any], *, alg: str = "ES256", headers: dict[str, Any] | None = None,
+             member: bool = True) -> str:
+        """The signed token; ``member``: its identity is made an active member of its
+        tenant with its first role (tests/support/principals.py)."""
+        if member:
+            ensure_member_for(claims)
         key, kid = (self.keys.rsa_key, self.keys.rsa_kid) if alg.startswith(("RS", "PS")) else (
             self.keys.ec_key, self.keys.ec_kid)
         return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, **(headers or {})})
 
-    def token(self, **kwargs: Any) -> str:
-        return self.sign(self.claims(**kwargs))
+    def token(self, *, member: bool = True, **kwargs: Any) -> str:
+        return self.sign(self.claims(**kwargs), member=member)
 
 
 _DROP = object()
@@ -242,7 +251,7 @@ def module_world(signing_keys: SigningKeys, project_dir: Path) -> Iterator[dict[
             mp.delenv(name)
         for key, value in env.items():
             mp.setenv(key, value)
-        with mock_aws():
+        with mock_aws(), seeding():
             reset_process_state()
             bootstrap(get_settings())
             acme = create_tenant("acme", domains=["portal.acme-motors.example"])

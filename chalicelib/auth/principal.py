@@ -17,8 +17,8 @@ class Principal:
     tenant_id: UUID | None
     email: str | None = None  # the token's email claim, when well-formed
     issuer: str = ""
-    # True only when the provider says so (``email_verified: true``).
-    email_verified: bool = False
+    # The provider's ``email_verified``: None when it sends none.
+    email_verified: bool | None = None
     # When the user signed in (``auth_time``, else ``iat``): the tenant's session limit.
     session_started: int = 0
 

@@ -165,7 +165,7 @@ class TokenVerifier:
             raise UnauthorizedError("token has no tenant claim")
         tenant_id = UUID(claims.tenant_id) if claims.tenant_id else None
         return Principal(sub=claims.sub, roles=roles, tenant_id=tenant_id, email=claims.email, issuer=claims.iss,
-                         email_verified=claims.email_verified is True, session_started=claims.session_started())
+                         email_verified=_verified(claims.email_verified), session_started=claims.session_started())
 
     def _decode(self, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)
@@ -209,6 +209,14 @@ class TokenVerifier:
         if payload["exp"] - payload["iat"] > self._settings.jwt_max_lifetime_seconds:
             raise jwt.InvalidTokenError("token lifetime exceeds the allowed maximum")
         return payload
+
+
+def _verified(value: Any) -> bool | None:
+    """``email_verified`` as sent: absent is None; only ``true`` (older Cognito pools send
+    the string ``"true"``) is True, anything else False."""
+    if value is None:
+        return None
+    return value is True or value == "true"
 
 
 def _is_numeric_date(value: Any) -> bool:

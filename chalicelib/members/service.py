@@ -2,38 +2,35 @@
 
 A member is two items written together with its audit event: the member (email sealed
 in ``pii``) and its email's uniqueness item (sort key a blind index, so no address is
-in a key). An invitation's link carries a token derived from the member id with the
-tenant's blind-index secret, so re-sending it (a provisioning retry) sends the same link.
-The invitee signs in with the identity provider and accepts with that token: the
-member becomes ``active`` and is bound to the caller's subject, once.
+in a key); once it accepts its invitation, a third names it by identity (issuer +
+subject), which is how ``members.authority`` finds the caller's member record.
+Invitations (their tokens, expiry and acceptance) are ``members.invitations``.
 
-The invitation mail (the tenant's ``member_invitation`` template) is sent after the
-member's transaction commits, through ``notifications`` (the tenant's provider, its
-outbox on failure), so a failed send never undoes or half-writes the member; an admin
-can send it again while the member is still invited. Provisioning invites its admin
-without this mail: its welcome mail carries the same invitation link.
+The tenant's ``security.allowed_member_email_domains``, when set, refuses invitations
+to any other domain (422). A change of a member's role or status, or its removal, drops
+the identity's cached standing in this container at once (elsewhere within the
+authority cache's few seconds).
 """
 from __future__ import annotations
 
-import hmac
 from typing import Any
 from uuid import UUID, uuid4
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
+from chalicelib.config import effective
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
-from chalicelib.members import roles
+from chalicelib.members import authority, invitations, roles
 from chalicelib.members.models import Member, MemberInvite, MemberUpdate
 from chalicelib.network.blind_index import blind_index, normalise_email
 from chalicelib.network.common import PreconditionFailedError, now_iso
-from chalicelib.notifications import after_commit, app_url, email_template
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
+from chalicelib.tenancy.context import current_context
 
 EMAIL_PURPOSE = "member-email"
-INVITATION_PURPOSE = "member-invitation"
 PII = frozenset({"email"})
 MAX_PAGE = 100
 
@@ -44,6 +41,11 @@ def _pk() -> str:
 
 def _email_key(email: str) -> DataItem:
     return DataItem(pk=data.partition(keys.MEMBER_EMAIL), sk=blind_index(EMAIL_PURPOSE, normalise_email(email)))
+
+
+def subject_key(issuer: str, subject: str) -> DataItem:
+    """The item naming the member an identity is (``members.authority`` reads it)."""
+    return DataItem(pk=data.partition(keys.MEMBER_SUBJECT), sk=keys.member_subject_sk(issuer, subject))
 
 
 def _member(item: DataItem) -> Member:
@@ -59,20 +61,14 @@ def _check_role(role: str) -> None:
                                      extra={"errors": [{"loc": ["body", "role"], "type": "unknown_role"}]})
 
 
-def invitation_token(member_id: str) -> str:
-    return blind_index(INVITATION_PURPOSE, member_id)
-
-
-def invitation_url(member_id: str) -> str:
-    """The link the invitee opens (the tenant's app), carrying the token it accepts with."""
-    return app_url(f"/invitations/{member_id}?token={invitation_token(member_id)}")
-
-
-def _mail_invitation(member: Member) -> bool:
-    """Send ``member`` its invitation (after its write committed); False if it could not
-    even be queued (logged)."""
-    return after_commit("member_invitation", lambda: email_template(
-        member.email, "member_invitation", {"role": member.role, "invitation_url": invitation_url(member.id)}))
+def check_email_domain(email: str, field: str = "email") -> None:
+    """422 when the tenant lists its members' email domains and ``email``'s is not one."""
+    allowed = effective.setting(current_context().tenant, "security", "allowed_member_email_domains")
+    domain = normalise_email(email).rpartition("@")[2]
+    if allowed and domain not in {d.lower() for d in allowed}:
+        raise RequestValidationError(
+            "this tenant only admits members with an email in its allowed domains",
+            extra={"errors": [{"loc": ["body", field], "type": "email_domain_not_allowed"}]})
 
 
 def list_members(limit: int = MAX_PAGE, cursor: str | None = None) -> tuple[list[Member], str | None]:
@@ -80,7 +76,7 @@ def list_members(limit: int = MAX_PAGE, cursor: str | None = None) -> tuple[list
     return [_member(i) for i in page.items], page.next_cursor
 
 
-def _load(member_id: str) -> DataItem:
+def load(member_id: str) -> DataItem:
     try:
         UUID(member_id)
     except ValueError:
@@ -92,7 +88,7 @@ def _load(member_id: str) -> DataItem:
 
 
 def get_member(member_id: str) -> Member:
-    return _member(_load(member_id))
+    return _member(load(member_id))
 
 
 def member_by_email(email: str) -> Member | None:
@@ -101,19 +97,34 @@ def member_by_email(email: str) -> Member | None:
     return get_member(str(pointer.entity_id)) if pointer is not None else None
 
 
+def member_items(member_id: str, email: str, fields: dict[str, Any], status: str) -> tuple[DataItem, DataItem]:
+    """A new member and its email's uniqueness item (``fields``: role, and maybe the
+    identity or the open invitation)."""
+    now = now_iso()
+    item = data.new_item(pk=_pk(), sk=member_id, kind=keys.MEMBER, entity_id=member_id, status=status,
+                         version=1, created_at=now, updated_at=now, data=data.dumps(fields),
+                         pii=pii.seal(keys.MEMBER, member_id, {"email": normalise_email(email)}))
+    key = _email_key(email)
+    return item, data.new_item(pk=key.pk, sk=key.sk, kind=keys.MEMBER_EMAIL, entity_id=member_id)
+
+
+def identity_item(member_id: str, issuer: str, subject: str) -> DataItem:
+    key = subject_key(issuer, subject)
+    return data.new_item(pk=key.pk, sk=key.sk, kind=keys.MEMBER_SUBJECT, entity_id=member_id)
+
+
 def invite_member(body: MemberInvite, *, mail_invitation: bool = True) -> Member:
-    """A new member in status ``invited``; 409 ``member_exists`` for an email already a member.
+    """A new member in status ``invited`` with an open invitation; 409 ``member_exists``
+    for an email already a member; 422 outside the tenant's allowed email domains.
 
     ``mail_invitation``: send the invitation mail once the member is stored (provisioning
     passes False: its welcome mail is the admin's invitation)."""
     _check_role(body.role)
-    member_id, now = str(uuid4()), now_iso()
+    check_email_domain(body.email)
+    member_id = str(uuid4())
     email = normalise_email(body.email)
-    item = data.new_item(pk=_pk(), sk=member_id, kind=keys.MEMBER, entity_id=member_id, status="invited",
-                         version=1, created_at=now, updated_at=now, data=data.dumps({"role": body.role}),
-                         pii=pii.seal(keys.MEMBER, member_id, {"email": email}))
-    key = _email_key(email)
-    pointer = data.new_item(pk=key.pk, sk=key.sk, kind=keys.MEMBER_EMAIL, entity_id=member_id)
+    invitation = invitations.new_invitation()
+    item, pointer = member_items(member_id, email, {"role": body.role, "invitation": invitation}, "invited")
 
     def build(tx: TransactWrite) -> None:
         tx.save(pointer, condition=DataItem.pk.does_not_exist())  # reason 0
@@ -129,44 +140,27 @@ def invite_member(body: MemberInvite, *, mail_invitation: bool = True) -> Member
         raise
     member = _member(item)
     if mail_invitation:
-        _mail_invitation(member)
+        invitations.mail_invitation(member.id, member.email, member.role, invitation)
     return member
 
 
-def resend_invitation(member_id: str) -> Member:
-    """Mail an invited member its invitation again (the same link); 409 once it is not invited.
-
-    The event (``member.invitation_sent``) is written with a check that the member is
-    still invited, in one transaction, and the mail goes after it commits."""
-    item = _load(member_id)
-    if item.status != "invited":
-        raise ConflictError("only an invited member's invitation can be sent", extra={"conflict": "not_invited"})
-
-    def build(tx: TransactWrite) -> None:
-        tx.condition_check(DataItem, item.pk, item.sk, condition=DataItem.status == "invited")  # reason 0
-        audit.record(tx, audit.Action.MEMBER_INVITATION_SENT, audit.Target("member", member_id))
-
-    try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(0):
-            raise ConflictError("only an invited member's invitation can be sent",
-                                extra={"conflict": "not_invited"}) from exc
-        raise
-    member = _member(item)
-    _mail_invitation(member)
-    return member
+def _forget_identity(fields: dict[str, Any]) -> None:
+    if fields.get("subject") and fields.get("issuer"):
+        authority.forget(str(fields["issuer"]), str(fields["subject"]))
 
 
 def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:
-    item = _load(member_id)
+    """A new role or status. Setting a member back to ``invited`` opens no invitation:
+    re-inviting (``invitations.resend_invitation``) issues a new one."""
+    item = load(member_id)
     if int(item.version or 1) != expected:
         raise PreconditionFailedError()
     if body.role is not None:
         _check_role(body.role)
-    before: dict[str, Any] = {**data.loads(item.data), "status": item.status}
+    stored = data.loads(item.data)
+    before: dict[str, Any] = {"role": stored["role"], "status": item.status}
     after = {**before, **body.model_dump(exclude_none=True, exclude={"version"})}
-    item.data, item.status = data.dumps({k: v for k, v in after.items() if k != "status"}), after["status"]
+    item.data, item.status = data.dumps({**stored, "role": after["role"]}), after["status"]
     item.version, item.updated_at = expected + 1, now_iso()
     actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
                DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
@@ -182,53 +176,23 @@ def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:
         if exc.failed(1):  # the event's Put is sent before the Update
             raise PreconditionFailedError() from exc
         raise
-    return _member(item)
-
-
-def accept_invitation(member_id: str, token: str, subject: str) -> Member:
-    """Bind an invited member to ``subject`` and make it active; idempotent for that subject.
-
-    A wrong token is a 404 like an unknown member (it proves nothing to a guesser); an
-    invitation already accepted by someone else, or a disabled member, is a 409."""
-    item = _load(member_id)
-    if not hmac.compare_digest(invitation_token(member_id), token):
-        raise NotFoundError("no such invitation")
-    fields = data.loads(item.data)
-    if item.status == "active" and fields.get("subject") == subject:
-        return _member(item)
-    if item.status != "invited":
-        raise ConflictError("this invitation can no longer be accepted", extra={"conflict": "invitation_closed"})
-    expected = int(item.version or 1)
-    before = {**fields, "status": item.status}
-    after = {**fields, "subject": subject, "status": "active"}
-    item.data, item.status = data.dumps({**fields, "subject": subject}), "active"
-    item.version, item.updated_at = expected + 1, now_iso()
-    actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
-               DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
-
-    def build(tx: TransactWrite) -> None:
-        tx.update(item, actions=actions, condition=(DataItem.version == expected) & (DataItem.status == "invited"))
-        audit.record(tx, audit.Action.MEMBER_JOINED, audit.Target("member", member_id),
-                     changes=audit.changes(before, after, pii=PII))
-
-    try:
-        data.transact(build)
-    except TransactionCancelledError as exc:
-        if exc.failed(1):  # the event's Put is sent before the Update
-            raise ConflictError("the invitation changed meanwhile; try again",
-                                extra={"conflict": "invitation_changed"}) from exc
-        raise
+    _forget_identity(stored)
     return _member(item)
 
 
 def remove_member(member_id: str) -> None:
-    item = _load(member_id)
+    item = load(member_id)
     member = _member(item)
+    stored = data.loads(item.data)
     key = _email_key(member.email)
+    identity = subject_key(stored["issuer"], stored["subject"]) if stored.get("issuer") and stored.get("subject") \
+        else None
 
     def build(tx: TransactWrite) -> None:
         tx.delete(DataItem(pk=item.pk, sk=item.sk), condition=DataItem.version == item.version)  # reason 0
         tx.delete(DataItem(pk=key.pk, sk=key.sk))
+        if identity is not None:
+            tx.delete(DataItem(pk=identity.pk, sk=identity.sk))
         audit.record(tx, audit.Action.MEMBER_REMOVED, audit.Target("member", member_id),
                      changes=audit.changes({"email": member.email, "role": member.role, "status": member.status},
                                            None, pii=PII))
@@ -239,3 +203,4 @@ def remove_member(member_id: str) -> None:
         if exc.failed(0):
             raise PreconditionFailedError() from exc
         raise
+    _forget_identity(stored)

@@ -67,6 +67,9 @@ class RouteSpec:
     response: type[BaseModel] | None
     status: int
     summary: str
+    # Tenant routes act for active members only (members/authority.py); False lets a
+    # signed-in non-member in with INVITEE_PERMISSIONS (accepting an invitation).
+    members_only: bool = True
 
 
 def _reset_request_state() -> None:
@@ -106,13 +109,14 @@ def _audit_platform_read(method: str, route: str, params: dict[str, str]) -> Non
     record_read_access(method, route, {k: str(v)[:MAX_USER_AGENT] for k, v in params.items()})
 
 
-def _tenant_permissions(tenant: Tenant, request_id: str, principal: Principal) -> frozenset[Permission]:
-    """What the token's roles grant in ``tenant``: its stored roles (cached), else the defaults."""
+def _tenant_permissions(tenant: Tenant, request_id: str, principal: Principal,
+                        members_only: bool) -> frozenset[Permission]:
+    """What the caller's member record grants in ``tenant`` (narrowed by the token's roles)."""
     # Imported here: members imports the data store, which imports tenancy.context.
-    from chalicelib.members.roles import permissions_in
+    from chalicelib.members import authority
 
     with tenancy_context.bound(TenantContext(tenant=tenant, request_id=request_id, principal=principal)):
-        return permissions_in(principal.roles)
+        return authority.granted(principal, members_only=members_only)
 
 
 def _query(request: Any, model: type[BaseModel]) -> BaseModel:
@@ -149,7 +153,7 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
                 tenant = resolve(references(headers, claim))
             bind_log_keys(tenant_id=str(tenant.id))
             if principal is not None:
-                granted = _tenant_permissions(tenant, request_id, principal)
+                granted = _tenant_permissions(tenant, request_id, principal, spec.members_only)
             ctx = TenantContext(tenant=tenant, request_id=request_id, principal=principal, permissions=granted,
                                 source_ip=origin.source_ip, user_agent=origin.user_agent)
         if spec.permission is not None and spec.permission not in granted:
@@ -219,8 +223,9 @@ def tenant_route(
     response: type[BaseModel] | None = None,
     status: int = 200,
     summary: str = "",
+    members_only: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary))
+    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary, members_only))
 
 
 def platform_route(
