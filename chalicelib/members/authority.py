@@ -128,7 +128,8 @@ def granted(principal: Principal, *, members_only: bool = True) -> frozenset[Per
     found = standing(principal)
     if time.time() - principal.session_started > found.session_minutes * 60:
         raise SessionExpiredError("sign in again: this tenant limits sessions")
-    if found.status != ACTIVE or found.role is None:
+    # A member record never makes a platform admin (nor grants its permissions).
+    if found.status != ACTIVE or found.role in (None, Role.PLATFORM_ADMIN.value):
         if not members_only:
             return INVITEE_PERMISSIONS
         if found.status == DISABLED:
