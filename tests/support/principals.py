@@ -40,6 +40,12 @@ def real_members(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m for m in items if not m["email"].endswith("@" + PRINCIPAL_DOMAIN)]
 
 
+def is_test_principal(item: dict[str, Any]) -> bool:
+    """A raw (boto3-shaped) data-table item that is a member bound to an identity: in a
+    test that accepts no invitation, one seeded here."""
+    return item["pk"]["S"].endswith("#MEMBER") and '"subject"' in item.get("data", {}).get("S", "")
+
+
 def ensure_member_for(claims: dict[str, Any]) -> None:
     """Make the identity of ``claims`` an active member with its first role (if it has a
     tenant that exists, a subject, an issuer and a non-platform role)."""
