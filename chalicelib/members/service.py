@@ -144,6 +144,41 @@ def invite_member(body: MemberInvite, *, mail_invitation: bool = True) -> Member
     return member
 
 
+def enroll_member(email: str, role: str, issuer: str, subject: str) -> Member:
+    """An active member bound to an identity at once, with no invitation: what a local
+    sign-in (the developer CLI) or an operator's import needs. An identity already bound
+    to a member keeps that member, with ``role`` and ``active``; an email already a member
+    of another identity is 409 ``member_exists``."""
+    _check_role(role)
+    key = subject_key(issuer, subject)
+    bound = data.get(key.pk, key.sk)
+    if bound is not None:
+        member = get_member(str(bound.entity_id))
+        if (member.role, member.status) == (role, "active"):
+            return member
+        return update_member(member.id, MemberUpdate(role=role, status="active"), member.version)
+    member_id = str(uuid4())
+    item, pointer = member_items(member_id, email, {"role": role, "subject": subject, "issuer": issuer}, "active")
+    identity = identity_item(member_id, issuer, subject)
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(pointer, condition=DataItem.pk.does_not_exist())  # reason 0
+        tx.save(identity, condition=DataItem.pk.does_not_exist())
+        tx.save(item, condition=DataItem.pk.does_not_exist())
+        audit.record(tx, audit.Action.MEMBER_ADDED, audit.Target("member", member_id),
+                     changes=audit.changes(None, {"email": normalise_email(email), "role": role, "status": "active"},
+                                           pii=PII))
+
+    try:
+        data.transact(build)
+    except TransactionCancelledError as exc:
+        if exc.failed(0):
+            raise ConflictError("that email is already a member", extra={"conflict": "member_exists"}) from exc
+        raise
+    authority.forget(issuer, subject)
+    return _member(item)
+
+
 def _forget_identity(fields: dict[str, Any]) -> None:
     if fields.get("subject") and fields.get("issuer"):
         authority.forget(str(fields["issuer"]), str(fields["subject"]))
