@@ -157,7 +157,9 @@ class TokenFactory:
         self.keys = keys
 
     def claims(self, *, role: str = "tenant_admin", tenant: Any = None, sub: str | None = None,
-               ttl: int = 600, **overrides: Any) -> dict[str, Any]:
+               ttl: int = 600, member: bool = True, **overrides: Any) -> dict[str, Any]:
+        """A token's claims; ``member``: its identity is an active member of its tenant with
+        its first role, unless it already is one (tests/support/principals.py)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": ISSUER, "aud": AUDIENCE, "sub": sub or f"user-{role}",
@@ -166,12 +168,14 @@ class TokenFactory:
         if tenant is not None:
             claims["tenant_id"] = str(getattr(tenant, "id", tenant))
         claims.update(overrides)
-        return {k: v for k, v in claims.items() if v is not _DROP}
+        final = {k: v for k, v in claims.items() if v is not _DROP}
+        if member:
+            ensure_member_for(final)
+        return final
 
     def sign(self, claims: dict[str, Any], *, alg: str = "ES256", headers: dict[str, Any] | None = None,
              member: bool = True) -> str:
-        """The signed token; ``member``: its identity is made an active member of its
-        tenant with its first role (tests/support/principals.py)."""
+        """The signed token; ``member``: as for :meth:`claims` (for claims changed since)."""
         if member:
             ensure_member_for(claims)
         key, kid = (self.keys.rsa_key, self.keys.rsa_kid) if alg.startswith(("RS", "PS")) else (
@@ -179,7 +183,7 @@ class TokenFactory:
         return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, **(headers or {})})
 
     def token(self, *, member: bool = True, **kwargs: Any) -> str:
-        return self.sign(self.claims(**kwargs), member=member)
+        return self.sign(self.claims(member=member, **kwargs), member=False)
 
 
 _DROP = object()

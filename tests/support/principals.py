@@ -1,9 +1,10 @@
 """Test principals are members: a token minted for a tenant role names an active member.
 
 Inside a tenant the member record is the authority (chalicelib/members/authority.py), so
-a token alone grants nothing. ``TokenFactory.sign`` calls :func:`ensure_member` for
-every token it mints with a tenant claim and a role: the token's identity (``iss`` +
-``sub``) becomes an active member of that tenant with the token's first role, written
+a token alone grants nothing. ``TokenFactory.claims`` and ``.sign`` call :func:`ensure_member_for`
+for every token they make with a tenant claim and a role: the token's identity (``iss``
++ ``sub``), unless already a member, becomes an active member of that tenant with the
+token's first role, written
 with the service's own item builders (no audit event: fixtures are not tenant activity,
 and audit tests count events). Emails are ``<digest>@principals.test``; tests that list
 members leave those out with :func:`real_members`. Seeding runs only while moto is up
@@ -20,15 +21,20 @@ from uuid import UUID, uuid4
 
 PRINCIPAL_DOMAIN = "principals.test"
 _enabled = [False]
+# Identities already seeded in this moto world: minting another token for one costs no
+# AWS call (tests that count calls, or move a credentials clock, see only their own).
+_seeded: set[tuple[UUID, str, str]] = set()
 
 
 @contextmanager
 def seeding() -> Iterator[None]:
     _enabled[0] = True
+    _seeded.clear()
     try:
         yield
     finally:
         _enabled[0] = False
+        _seeded.clear()
 
 
 def principal_email(issuer: str, subject: str) -> str:
@@ -57,10 +63,14 @@ def ensure_member_for(claims: dict[str, Any]) -> None:
         tenant_id = UUID(tenant)
     except ValueError:
         return
-    ensure_member(tenant_id, iss, sub, roles[0])
+    if (tenant_id, iss, sub) not in _seeded:
+        ensure_member(tenant_id, iss, sub, roles[0], update=False)
 
 
-def ensure_member(tenant_id: UUID, issuer: str, subject: str, role: str, status: str = "active") -> None:
+def ensure_member(tenant_id: UUID, issuer: str, subject: str, role: str, status: str = "active", *,
+                  update: bool = True) -> None:
+    """The identity as a member with ``role`` and ``status``; ``update=False`` leaves an
+    existing member as it is (a test may have changed it through the API)."""
     from chalicelib.members import authority, service
     from chalicelib.store import data, keys, registry
     from chalicelib.store.data import DataItem
@@ -83,10 +93,11 @@ def ensure_member(tenant_id: UUID, issuer: str, subject: str, role: str, status:
                     tx.save(new)
 
             data.transact(build)
-        else:
+        elif update:
             item = data.get(data.partition(keys.MEMBER), str(pointer.entity_id))
             fields = data.loads(item.data)
             if fields.get("role") != role or item.status != status:
                 actions = [DataItem.data.set(data.dumps({**fields, "role": role})), DataItem.status.set(status)]
                 data.transact(lambda tx: tx.update(item, actions=actions))
         authority.forget(issuer, subject)
+    _seeded.add((tenant_id, issuer, subject))
