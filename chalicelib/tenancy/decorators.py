@@ -3,7 +3,9 @@
 ``@tenant_route(permission=...)`` does, in this order, once per request: reset
 per-request state; authenticate the JWT; resolve the tenant (and so check the token's
 claim against the other sources, and the tenant's status: a super-admin's GET also
-reaches a suspended or soft-deleted tenant, read-only and audited); check the permission;
+reaches a suspended or soft-deleted tenant, read-only and audited); look up the caller's
+membership (members/authority.py: the member record is the authority, cached briefly;
+platform admins come from the identity provider); check the permission;
 apply the tenant's rate limit (chalicelib/ratelimit); bind the ``TenantContext``; call
 the view; always unbind. ``@platform_route`` is the
 same for super-admin routes (no tenant), ``@public_route`` for the few routes that need
