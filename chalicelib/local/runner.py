@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LOCAL_AWS_PORT"] = str(args.aws_port)  # the in-process CLI calls (banner tokens) find it
     # Mailed links (an export's download) point at this API, not https://<slug>.localhost.
     os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port}"
+    # Deferred: imported after the local environment is set; the moto server module alone is ~0.9 s.
     from chalicelib.local.devkeys import ensure_dev_key
     from chalicelib.local.motoserver import IsolatingMotoServer
     from chalicelib.settings import get_settings, reset_settings
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(_trust_local_pool(args.aws_port, dev_key, dev_kid))
         reset_settings()
         settings = get_settings()
+        # Deferred: imported after the local environment is set; the moto server module alone is ~0.9 s.
         from chalice.cli.factory import CLIFactory
         from chalice.local import create_local_server
 

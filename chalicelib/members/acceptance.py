@@ -13,11 +13,11 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.auth.principal import Principal
+from chalicelib.clock import now_iso
+from chalicelib.crypto.blind_index import normalise_email
 from chalicelib.errors import ConflictError, ForbiddenError
 from chalicelib.members import authority, invitations, service
 from chalicelib.members.models import Member
-from chalicelib.network.blind_index import normalise_email
-from chalicelib.network.common import now_iso
 from chalicelib.store import data
 from chalicelib.store.data import DataItem, TransactionCancelledError
 

@@ -19,14 +19,13 @@ accepted invitation is seen at once where it was accepted, elsewhere within the 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from uuid import UUID
 
-from cachetools import TTLCache
-
+from chalicelib import clock
 from chalicelib.auth.permissions import Permission, Role
 from chalicelib.auth.principal import Principal
+from chalicelib.caches import TtlCache
 from chalicelib.config import effective
 from chalicelib.errors import MemberDisabledError, NotAMemberError, SessionExpiredError
 from chalicelib.members import roles
@@ -52,30 +51,28 @@ class Standing:
 
 
 class _Cache:
-    """The bounded, short-lived per-container cache of standings (see the module doc)."""
+    """The per-container standings (see the module doc): one ``caches.TtlCache``, sized and
+    timed from the settings when first used."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: TTLCache[CacheKey, Standing] | None = None
+        self._entries: TtlCache[CacheKey, Standing] | None = None
 
-    def _store(self) -> TTLCache[CacheKey, Standing]:
-        if self._entries is None:
-            settings = get_settings()
-            self._entries = TTLCache(maxsize=settings.membership_cache_size,
-                                     ttl=settings.membership_cache_ttl_seconds, timer=time.monotonic)
-        return self._entries
+    def _store(self) -> TtlCache[CacheKey, Standing]:
+        with self._lock:
+            if self._entries is None:
+                settings = get_settings()
+                self._entries = TtlCache(settings.membership_cache_size, settings.membership_cache_ttl_seconds)
+            return self._entries
 
     def get(self, key: CacheKey) -> Standing | None:
-        with self._lock:
-            return self._store().get(key)
+        return self._store().get(key)[1]
 
     def put(self, key: CacheKey, standing: Standing) -> None:
-        with self._lock:
-            self._store()[key] = standing
+        self._store().put(key, standing)
 
     def drop(self, key: CacheKey) -> None:
-        with self._lock:
-            self._store().pop(key, None)
+        self._store().pop(key)
 
     def clear(self) -> None:
         with self._lock:
@@ -126,7 +123,7 @@ def granted(principal: Principal, *, members_only: bool = True) -> frozenset[Per
     if principal.is_platform_admin:
         return roles.permissions_in([Role.PLATFORM_ADMIN.value])
     found = standing(principal)
-    if time.time() - principal.session_started > found.session_minutes * 60:
+    if clock.now().timestamp() - principal.session_started > found.session_minutes * 60:
         raise SessionExpiredError("sign in again: this tenant limits sessions")
     # A member record never makes a platform admin (nor grants its permissions).
     if found.status != ACTIVE or found.role in (None, Role.PLATFORM_ADMIN.value):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib import clock
+from chalicelib.crypto.blind_index import blind_index
 from chalicelib.errors import ConflictError, InvitationExpiredError, NotFoundError
-from chalicelib.network.blind_index import blind_index
 from chalicelib.notifications import after_commit, app_url, email_template
 from chalicelib.settings import get_settings
 
@@ -23,10 +24,9 @@ INVITATION_PURPOSE = "member-invitation"
 
 
 def new_invitation(now: datetime | None = None) -> dict[str, str]:
-    issued = now or datetime.now(UTC)
+    issued = now or clock.now()
     expires = issued + timedelta(hours=get_settings().invitation_ttl_hours)
-    return {"nonce": secrets.token_hex(16),
-            "expires_at": expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    return {"nonce": secrets.token_hex(16), "expires_at": clock.iso(expires)}
 
 
 def token_for(member_id: str, invitation: dict[str, Any]) -> str:
@@ -56,5 +56,5 @@ def check(member_id: str, invitation: Any, token: str, now: datetime | None = No
     if not hmac.compare_digest(token_for(member_id, invitation), token):
         raise NotFoundError("no such invitation")
     expires = datetime.fromisoformat(str(invitation["expires_at"]).replace("Z", "+00:00"))
-    if (now or datetime.now(UTC)) >= expires:
+    if (now or clock.now()) >= expires:
         raise InvitationExpiredError("this invitation has expired: ask for a new one")

@@ -130,22 +130,22 @@ def test_a_warm_request_reads_no_membership_from_dynamodb(client, tokens, tenant
     assert read and not any("#MEMBER" in p or "#CONFIG" in p for p in read)
 
 
-def test_a_change_made_in_another_container_shows_once_the_cache_entry_expires(client, tokens, tenant_a,
-                                                                               monkeypatch):
-    # Given a process whose membership cache keeps nothing (its window elapsed)
-    from chalicelib.members import authority
-    from chalicelib.settings import reset_settings
+def test_a_change_made_in_another_container_shows_once_the_cache_entry_expires(client, tokens, tenant_a):
+    from chalicelib import clock
 
-    monkeypatch.setenv("MEMBERSHIP_CACHE_TTL_SECONDS", "0")
-    reset_settings()
-    authority.clear_cache()
-    manager = tokens.token(role="manager", tenant=tenant_a, sub="idp|elsewhere")
-    assert client.get(PROS, token=manager).status_code == 200
-    # When another container disables the member (written straight to the table: this
-    # process's cache is not told)
-    _write_status_without_telling_this_process(tenant_a, "idp|elsewhere", "disabled")
-    # Then this process refuses the token on its next request
-    refused = client.get(PROS, token=manager)
+    now = [clock.monotonic()]
+    with clock.use(monotonic=lambda: now[0]):
+        manager = tokens.token(role="manager", tenant=tenant_a, sub="idp|elsewhere")
+        assert client.get(PROS, token=manager).status_code == 200  # its standing is now cached here
+        # When another container disables the member (written straight to the table: this
+        # process's cache is not told)
+        _write_status_without_telling_this_process(tenant_a, "idp|elsewhere", "disabled")
+        # Then this process still serves it inside the window (MEMBERSHIP_CACHE_TTL_SECONDS, 5 s)
+        now[0] += 4.5
+        assert client.get(PROS, token=manager).status_code == 200
+        # And refuses it once the window has passed
+        now[0] += 1
+        refused = client.get(PROS, token=manager)
     assert refused.status_code == 403 and body_of(refused)["code"] == "member_disabled"
 
 
