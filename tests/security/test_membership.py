@@ -126,7 +126,7 @@ def test_a_warm_request_reads_no_membership_from_dynamodb(client, tokens, tenant
         assert client.get("/api/tenant", token=manager).status_code == 200
     finally:
         aws.remove_session_hook("before-call.dynamodb", record)
-    # Then the warm request costs only what the route itself reads, no member lookup
+    # Then the warm request costs only what the route itself reads (its branding), no member lookup
     assert read and not any("#MEMBER" in p or "#CONFIG" in p for p in read)
 
 
