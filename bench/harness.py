@@ -108,10 +108,13 @@ class SigningKey:
 
         settings = get_settings()
         now = int(time.time())
+        sub = f"bench-{role}" if tenant_id is not None else f"bench-{uuid.uuid4().hex[:8]}"
+        if tenant_id is not None and role != "platform_admin":
+            _enroll(tenant_id, settings.jwt_issuer, sub, role)
         claims: dict[str, Any] = {
             "iss": settings.jwt_issuer,
             "aud": settings.jwt_audience,
-            "sub": f"bench-{uuid.uuid4().hex[:8]}",
+            "sub": sub,
             "roles": [role],
             "iat": now,
             "exp": now + ttl,
@@ -119,6 +122,29 @@ class SigningKey:
         if tenant_id is not None:
             claims["tenant_id"] = str(tenant_id)
         return jwt.encode(claims, self.private_key, algorithm="ES256", headers={"kid": self.kid})
+
+
+_enrolled: set[tuple[str, str, str]] = set()
+
+
+def _enroll(tenant_id: Any, issuer: str, sub: str, role: str) -> None:
+    """Inside a tenant the member record is the authority: a bench token's identity is an
+    active member with its role (enrolled once per tenant, before anything is timed)."""
+    from uuid import UUID
+
+    from chalicelib.members import service as members
+    from chalicelib.store import registry
+    from chalicelib.tenancy.context import TenantContext, bound
+
+    key = (str(tenant_id), issuer, sub)
+    if key in _enrolled:
+        return
+    tenant = registry.get_tenant(UUID(str(tenant_id)))
+    if tenant is None:
+        return
+    with bound(TenantContext(tenant=tenant, request_id="bench-enroll")):
+        members.enroll_member(f"{sub}@bench.example", role, issuer, sub)
+    _enrolled.add(key)
 
 
 @dataclass(frozen=True)

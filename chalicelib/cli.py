@@ -1,6 +1,8 @@
 """Operator and developer commands: ``.venv/bin/python -m chalicelib.cli --help``.
 
-token      a JWT signed with the local development key (local stage only)
+token      sign a user in through the local Cognito pool (creating the user and its
+           membership) and print its ID or access token; --dev-key: a JWT signed with
+           the local development key instead (local stage only)
 bootstrap  create the local AWS resources (against a running `make run`)
 seed       create the demo tenant (against a running `make run`)
 schedule   list the app's scheduled handlers, or run one now
@@ -55,10 +57,59 @@ def _tenant_id(reference: str) -> str:
     return str(found)
 
 
-def make_token(*, role: str, tenant: str | None, sub: str | None, ttl: int) -> str:
+def _local_cognito() -> tuple[Any, Any]:
+    """(boto3 Cognito client, the local pool) of the running `make run`."""
+    port = _local_aws_port()
+    apply_local_environment(port)
+    import boto3
+
+    from chalicelib.local.identity import find_pool
+
+    cognito = boto3.client("cognito-idp", endpoint_url=f"http://127.0.0.1:{port}")
+    pool = find_pool(cognito, f"http://127.0.0.1:{port}")
+    if pool is None:
+        raise CliError("the local Cognito pool is missing: is this `make run` current?")
+    return cognito, pool
+
+
+def _slug(tenant_id: str) -> str:
+    from chalicelib.settings import reset_settings
+    from chalicelib.store import registry
+
+    reset_settings()
+    tenant = registry.get_tenant(uuid.UUID(tenant_id))
+    if tenant is None:
+        raise CliError(f"no tenant {tenant_id} in the local registry")
+    return tenant.slug
+
+
+def _enroll(tenant_id: str, email: str, role: str, issuer: str, subject: str) -> None:
+    """Make the identity an active member of the tenant with ``role`` (audited)."""
+    from chalicelib.errors import ConflictError
+    from chalicelib.members import service as members
+    from chalicelib.settings import reset_settings
+    from chalicelib.store import registry
+    from chalicelib.tenancy.context import TenantContext, bound
+
+    reset_settings()
+    tenant = registry.get_tenant(uuid.UUID(tenant_id))
+    if tenant is None:
+        raise CliError(f"no tenant {tenant_id} in the local registry")
+    with bound(TenantContext(tenant=tenant, request_id=f"cli-{uuid.uuid4()}")):
+        try:
+            members.enroll_member(email, role, issuer, subject)
+        except ConflictError as exc:
+            raise CliError(f"{email} is already a member of another identity in this tenant") from exc
+
+
+def make_token(*, role: str, tenant: str | None, sub: str | None = None, ttl: int = 3600, email: str | None = None,
+               token_use: str = "id", dev_key: bool = False) -> str:  # noqa: S107 - which token, not one
+    """A token for ``role`` (in ``tenant``): signed in through the local Cognito pool, or
+    with ``dev_key`` minted with the development key (``sub`` and ``ttl`` apply only there).
+    Either way a tenant role's identity is made an active member of the tenant."""
     _require_local_stage()
     # Deferred: each command imports only what it runs, after the local environment is set (bootstrap alone is ~1.2 s).
-    from chalicelib.local.devkeys import issue_token
+    from chalicelib.local import identity
 
     if role == "platform_admin" and tenant:
         raise CliError("a platform_admin token carries no tenant")
@@ -66,15 +117,28 @@ def make_token(*, role: str, tenant: str | None, sub: str | None, ttl: int) -> s
         raise CliError("--tenant is required for tenant roles")
     if not 1 <= ttl <= 7 * 86400:
         raise CliError("--ttl must be between 1 second and 7 days")
-    env = stage_environment("local")
-    return issue_token(
-        issuer=env["JWT_ISSUER"],
-        audience=env["JWT_AUDIENCE"],
-        roles=[role],
-        sub=sub or f"dev-{role}",
-        tenant_id=_tenant_id(tenant) if tenant else None,
-        ttl_seconds=ttl,
-    )
+    tenant_id = _tenant_id(tenant) if tenant else None
+    cognito, pool = _local_cognito()
+    where = f"{_slug(tenant_id)}.localhost" if tenant_id else "platform.localhost"
+    groups = (identity.ADMIN_GROUP,) if role == "platform_admin" else (role,)
+    if dev_key:
+        from chalicelib.local.devkeys import issue_token
+
+        subject = sub or f"dev-{role}"
+        address = email or f"{subject}@{where}"
+        claims: dict[str, Any] = {"cognito:groups": list(groups), "email": address, "email_verified": True}
+        if tenant_id is not None:
+            claims[identity.TENANT_ATTRIBUTE] = tenant_id
+            _enroll(tenant_id, address, role, pool.issuer, subject)
+        return issue_token(issuer=pool.issuer, audience=pool.client_id, sub=subject, ttl_seconds=ttl,
+                           claims=claims)
+    if sub:
+        raise CliError("--sub needs --dev-key: the pool chooses its users' subjects")
+    address = email or f"{role.replace('_', '-')}@{where}"
+    subject = identity.ensure_user(cognito, pool, address, tenant_id=tenant_id, groups=groups)
+    if tenant_id is not None:
+        _enroll(tenant_id, address, role, pool.issuer, subject)
+    return identity.sign_in(cognito, pool, address)[token_use]
 
 
 def _with_local_app() -> tuple[Any, Any]:
@@ -90,7 +154,8 @@ def _with_local_app() -> tuple[Any, Any]:
 
 
 def _cmd_token(args: argparse.Namespace) -> None:
-    print(make_token(role=args.role, tenant=args.tenant, sub=args.sub, ttl=args.ttl))
+    print(make_token(role=args.role, tenant=args.tenant, sub=args.sub, ttl=args.ttl, email=args.email,
+                     token_use=args.token_use, dev_key=args.dev_key))
 
 
 def _cmd_bootstrap(_args: argparse.Namespace) -> None:
@@ -161,12 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    token = commands.add_parser("token", help="print a local development JWT")
+    token = commands.add_parser("token", help="sign in through the local Cognito pool and print a token")
     token.add_argument("--role", required=True,
                        choices=["platform_admin", "tenant_admin", "manager", "professional", "customer"])
     token.add_argument("--tenant", help="tenant slug or UUID (required for tenant roles)")
-    token.add_argument("--sub", help="subject (default dev-<role>)")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--email", help="the user's email (default <role>@<tenant>.localhost)")
+    token.add_argument("--token-use", choices=["id", "access"], default="id",
+                       help="the ID token (names the tenant) or the access token (name it by host or X-Tenant-ID)")
+    token.add_argument("--dev-key", action="store_true",
+                       help="mint with the local development key instead of signing in (for odd tokens)")
+    token.add_argument("--sub", help="with --dev-key: the subject (default dev-<role>)")
+    token.add_argument("--ttl", type=int, default=3600, help="with --dev-key: lifetime in seconds (default 3600)")
     token.set_defaults(func=_cmd_token)
     commands.add_parser("bootstrap", help="create local AWS resources").set_defaults(func=_cmd_bootstrap)
     commands.add_parser("seed", help="create the demo tenant").set_defaults(func=_cmd_seed)

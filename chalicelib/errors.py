@@ -45,8 +45,22 @@ class UnauthorizedError(AppError):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
+class SessionExpiredError(UnauthorizedError):
+    """The sign-in is older than the tenant's ``security.session_lifetime_minutes``."""
+
+    code, title = "session_expired", "Session expired"
+
+
 class ForbiddenError(AppError):
     status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotAMemberError(ForbiddenError):
+    code, title = "not_a_member", "Not a member of this tenant"
+
+
+class MemberDisabledError(ForbiddenError):
+    code, title = "member_disabled", "Membership disabled"
 
 
 class TenantMismatchError(ForbiddenError):
@@ -75,6 +89,14 @@ class PreconditionFailedError(AppError):
 
 class PreconditionRequiredError(AppError):
     status, code, title = 428, "precondition_required", "If-Match or version is required"
+
+
+class GoneError(AppError):
+    status, code, title = 410, "gone", "Gone"
+
+
+class InvitationExpiredError(GoneError):
+    code, title = "invitation_expired", "Invitation expired"
 
 
 class PayloadTooLargeError(AppError):

@@ -72,6 +72,27 @@ class Settings(BaseModel):
     jwt_max_lifetime_seconds: int = Field(default=7 * 86400, ge=60)
     jwks_fetch_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     jwks_cooldown_seconds: int = Field(default=300, ge=1)
+    # Claim mapping (chalicelib/auth/claims.py): which claims name the tenant and the
+    # roles or groups, and which role/group marks a platform admin. The defaults are the
+    # development key's claims; Cognito puts the tenant in ``custom:tenant_id`` (ID tokens
+    # only) and groups in ``cognito:groups``; Auth0 uses namespaced URL claims.
+    jwt_tenant_claim: str = Field(default="tenant_id", min_length=1, max_length=256)
+    jwt_roles_claim: str = Field(default="roles", min_length=1, max_length=256)
+    jwt_platform_admin_role: str = Field(default="platform_admin", min_length=1, max_length=128)
+    # Required: a tenant token without it is 401 (today's tokens). Cognito access tokens
+    # carry no custom attribute, and a user in no group has no groups claim: a stage
+    # trusting them says False and names the tenant by host or X-Tenant-ID.
+    jwt_tenant_claim_required: bool = True
+    jwt_roles_claim_required: bool = True
+    # Cognito access tokens carry no ``aud``: ``client_id`` (one of these) and
+    # ``token_use: access`` stand for it. Empty: every token needs ``aud`` == JWT_AUDIENCE.
+    jwt_access_token_client_ids: tuple[str, ...] = ()
+    # Inside a tenant the member record is the authority (chalicelib/members/authority.py):
+    # a disable or role change reaches every container within this many seconds.
+    membership_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
+    membership_cache_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    # How long an invitation link stays valid (re-inviting issues a new one).
+    invitation_ttl_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)
 
     max_authorization_header_bytes: int = Field(default=8192, ge=512)
     tenant_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
@@ -169,6 +190,14 @@ _ENV = {
     "jwt_max_lifetime_seconds": "JWT_MAX_LIFETIME_SECONDS",
     "jwks_fetch_timeout_seconds": "JWKS_FETCH_TIMEOUT_SECONDS",
     "jwks_cooldown_seconds": "JWKS_COOLDOWN_SECONDS",
+    "jwt_tenant_claim": "JWT_TENANT_CLAIM",
+    "jwt_roles_claim": "JWT_ROLES_CLAIM",
+    "jwt_platform_admin_role": "JWT_PLATFORM_ADMIN_ROLE",
+    "jwt_tenant_claim_required": "JWT_TENANT_CLAIM_REQUIRED",
+    "jwt_roles_claim_required": "JWT_ROLES_CLAIM_REQUIRED",
+    "membership_cache_ttl_seconds": "MEMBERSHIP_CACHE_TTL_SECONDS",
+    "membership_cache_size": "MEMBERSHIP_CACHE_SIZE",
+    "invitation_ttl_hours": "INVITATION_TTL_HOURS",
     "max_authorization_header_bytes": "MAX_AUTHORIZATION_HEADER_BYTES",
     "tenant_cache_ttl_seconds": "TENANT_CACHE_TTL_SECONDS",
     "key_rotation_grace_seconds": "KEY_ROTATION_GRACE_SECONDS",
@@ -187,7 +216,8 @@ _ENV = {
 
 
 # Errors name the environment variable to set, including the two read outside _ENV.
-_VARIABLE_NAMES = {**_ENV, "region": "AWS_REGION", "jwt_algorithms": "JWT_ALGORITHMS"}
+_VARIABLE_NAMES = {**_ENV, "region": "AWS_REGION", "jwt_algorithms": "JWT_ALGORITHMS",
+                   "jwt_access_token_client_ids": "JWT_ACCESS_TOKEN_CLIENT_IDS"}
 
 
 def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
@@ -196,6 +226,8 @@ def load_settings(environ: dict[str, str] | os._Environ[str] | None = None) -> S
     raw["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
     algorithms = env.get("JWT_ALGORITHMS", "")
     raw["jwt_algorithms"] = tuple(a.strip() for a in algorithms.split(",") if a.strip())
+    client_ids = env.get("JWT_ACCESS_TOKEN_CLIENT_IDS", "")
+    raw["jwt_access_token_client_ids"] = tuple(c.strip() for c in client_ids.split(",") if c.strip())
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
+
+from tests.support.principals import ensure_member_for, seeding
 
 ROOT = Path(__file__).resolve().parents[1]
 # Suites whose subject is not rate limiting send hundreds of requests a second as one
@@ -137,7 +138,7 @@ def aws_mock(app_env: dict[str, str]) -> Iterator[None]:
     from chalicelib.local.bootstrap import bootstrap
     from chalicelib.settings import get_settings
 
-    with mock_aws():
+    with mock_aws(), seeding():
         reset_process_state()
         bootstrap(get_settings())
         yield
@@ -167,24 +168,33 @@ class TokenFactory:
         self.keys = keys
 
     def claims(self, *, role: str = "tenant_admin", tenant: Any = None, sub: str | None = None,
-               ttl: int = 600, **overrides: Any) -> dict[str, Any]:
+               ttl: int = 600, member: bool = True, **overrides: Any) -> dict[str, Any]:
+        """A token's claims; ``member``: its identity is an active member of its tenant with
+        its first role, unless it already is one (tests/support/principals.py)."""
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": sub or f"user-{uuid.uuid4().hex[:8]}",
+            "iss": ISSUER, "aud": AUDIENCE, "sub": sub or f"user-{role}",
             "roles": [role], "iat": now, "exp": now + ttl,
         }
         if tenant is not None:
             claims["tenant_id"] = str(getattr(tenant, "id", tenant))
         claims.update(overrides)
-        return {k: v for k, v in claims.items() if v is not _DROP}
+        final = {k: v for k, v in claims.items() if v is not _DROP}
+        if member:
+            ensure_member_for(final)
+        return final
 
-    def sign(self, claims: dict[str, Any], *, alg: str = "ES256", headers: dict[str, Any] | None = None) -> str:
+    def sign(self, claims: dict[str, Any], *, alg: str = "ES256", headers: dict[str, Any] | None = None,
+             member: bool = True) -> str:
+        """The signed token; ``member``: as for :meth:`claims` (for claims changed since)."""
+        if member:
+            ensure_member_for(claims)
         key, kid = (self.keys.rsa_key, self.keys.rsa_kid) if alg.startswith(("RS", "PS")) else (
             self.keys.ec_key, self.keys.ec_kid)
         return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, **(headers or {})})
 
-    def token(self, **kwargs: Any) -> str:
-        return self.sign(self.claims(**kwargs))
+    def token(self, *, member: bool = True, **kwargs: Any) -> str:
+        return self.sign(self.claims(member=member, **kwargs), member=False)
 
 
 _DROP = object()
@@ -256,7 +266,7 @@ def module_world(signing_keys: SigningKeys, project_dir: Path) -> Iterator[dict[
             mp.delenv(name)
         for key, value in env.items():
             mp.setenv(key, value)
-        with mock_aws():
+        with mock_aws(), seeding():
             reset_process_state()
             bootstrap(get_settings())
             acme = create_tenant("acme", domains=["portal.acme-motors.example"])

@@ -19,6 +19,7 @@ from uuid import UUID
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
+from chalicelib.auth.claims import check_audience, mapped_claims, principal_roles
 from chalicelib.auth.permissions import Role
 from chalicelib.auth.principal import Principal
 from chalicelib.errors import InternalError, ServiceUnavailableError, UnauthorizedError
@@ -29,16 +30,22 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class _Claims(BaseModel):
-    """Claims we read, type-checked strictly (a tenant id as a list or number is refused)."""
+    """Claims we read, after mapping (chalicelib/auth/claims.py), type-checked strictly
+    (a tenant id as a list or number is refused)."""
 
     model_config = ConfigDict(extra="ignore")
 
     sub: StrictStr = Field(min_length=1, max_length=256)
+    iss: StrictStr = Field(min_length=1, max_length=512)
     roles: list[StrictStr] = Field(max_length=32)
     tenant_id: StrictStr | None = None
-    # Optional: where mail for the caller goes (the export-ready link). A malformed or
-    # non-string one is ignored rather than refusing the token.
+    # Optional: where mail for the caller goes (the export-ready link), and whether the
+    # provider verified it (invitations). A malformed or non-string one is ignored rather
+    # than refusing the token.
     email: Any = None
+    email_verified: Any = None
+    auth_time: Any = None
+    iat: Any = None
 
     @field_validator("email")
     @classmethod
@@ -50,7 +57,7 @@ class _Claims(BaseModel):
     @field_validator("roles")
     @classmethod
     def _role_names(cls, value: list[str]) -> list[str]:
-        if any(not r or len(r) > 64 for r in value):
+        if any(not r or len(r) > 128 for r in value):
             raise ValueError("invalid role name")
         return value
 
@@ -60,6 +67,11 @@ class _Claims(BaseModel):
         if value is not None:
             UUID(value)
         return value
+
+    def session_started(self) -> int:
+        """``auth_time`` when the provider sends a numeric one, else ``iat``."""
+        started = self.auth_time if _is_numeric_date(self.auth_time) else self.iat
+        return int(started)
 
 
 class _StaticJwks:
@@ -142,17 +154,18 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         try:
             payload = self._decode(token)
-            claims = _Claims.model_validate(payload)
+            claims = _Claims.model_validate(mapped_claims(payload, self._settings))
         except (jwt.PyJWTError, ValidationError, ValueError, TypeError, KeyError) as exc:
             raise UnauthorizedError("invalid token") from exc
-        roles = frozenset(claims.roles)
+        roles = principal_roles(claims.roles, self._settings)
         is_platform = Role.PLATFORM_ADMIN.value in roles
         if is_platform and claims.tenant_id is not None:
             raise UnauthorizedError("a platform admin token must not carry a tenant claim")
-        if not is_platform and claims.tenant_id is None:
+        if not is_platform and claims.tenant_id is None and self._settings.jwt_tenant_claim_required:
             raise UnauthorizedError("token has no tenant claim")
         tenant_id = UUID(claims.tenant_id) if claims.tenant_id else None
-        return Principal(sub=claims.sub, roles=roles, tenant_id=tenant_id, email=claims.email)
+        return Principal(sub=claims.sub, roles=roles, tenant_id=tenant_id, email=claims.email, issuer=claims.iss,
+                         email_verified=_verified(claims.email_verified), session_started=claims.session_started())
 
     def _decode(self, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)
@@ -180,11 +193,13 @@ class TokenVerifier:
             token,
             key=key,
             algorithms=[algorithm],
-            audience=self._settings.jwt_audience,
             issuer=self._settings.jwt_issuer,
             leeway=leeway,
-            options={"require": ["iss", "aud", "sub", "exp", "iat"], "strict_aud": True},
+            # The audience is checked below: an ``aud`` for ID tokens, or a Cognito access
+            # token's ``client_id`` + ``token_use`` where the stage lists its clients.
+            options={"require": ["iss", "sub", "exp", "iat"], "verify_aud": False},
         )
+        check_audience(payload, self._settings)
         # RFC 7519 dates are JSON numbers; pyjwt also takes numeric strings ("exp": "9999999999").
         for claim in ("exp", "nbf", "iat"):
             if claim in payload and not _is_numeric_date(payload[claim]):
@@ -193,9 +208,15 @@ class TokenVerifier:
             raise jwt.ImmatureSignatureError("token issued in the future")
         if payload["exp"] - payload["iat"] > self._settings.jwt_max_lifetime_seconds:
             raise jwt.InvalidTokenError("token lifetime exceeds the allowed maximum")
-        if "roles" not in payload:
-            raise jwt.MissingRequiredClaimError("roles")
         return payload
+
+
+def _verified(value: Any) -> bool | None:
+    """``email_verified`` as sent: absent is None; only ``true`` (older Cognito pools send
+    the string ``"true"``) is True, anything else False."""
+    if value is None:
+        return None
+    return value is True or value == "true"
 
 
 def _is_numeric_date(value: Any) -> bool:

@@ -1,6 +1,6 @@
 """One process reset: what a fresh Lambda container would have.
 
-No settings, AWS clients, data connections, caches (tenants, roles, effective limits,
+No settings, AWS clients, data connections, caches (tenants, roles, memberships, effective limits,
 blind-index secrets, PII keys and codec) or bound context. Tests and benchmarks call :func:`reset` between
 worlds, so the list of process state lives here once and cannot drift between them.
 """
@@ -10,7 +10,7 @@ from chalicelib import aws
 from chalicelib.crypto import blind_index, pii
 from chalicelib.limits import effective as limits
 from chalicelib.logs import reset_log_keys
-from chalicelib.members import roles
+from chalicelib.members import authority, roles
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.settings import reset_settings
 from chalicelib.store import data, registry
@@ -26,6 +26,7 @@ def reset() -> None:
     data.reset_connections()
     clear_cache()
     roles.clear_cache()
+    authority.clear_cache()
     context.clear()
     pii.reset_state()
     blind_index.clear_cache()

@@ -3,7 +3,9 @@
 ``@tenant_route(permission=...)`` does, in this order, once per request: reset
 per-request state; authenticate the JWT; resolve the tenant (and so check the token's
 claim against the other sources, and the tenant's status: a super-admin's GET also
-reaches a suspended or soft-deleted tenant, read-only and audited); check the permission;
+reaches a suspended or soft-deleted tenant, read-only and audited); look up the caller's
+membership (members/authority.py: the member record is the authority, cached briefly;
+platform admins come from the identity provider); check the permission;
 apply the tenant's rate limit (chalicelib/ratelimit); bind the ``TenantContext``; call
 the view; always unbind. ``@platform_route`` is the
 same for super-admin routes (no tenant), ``@public_route`` for the few routes that need
@@ -36,7 +38,7 @@ from chalicelib.errors import (
     validation_error_from_pydantic,
 )
 from chalicelib.logs import bind_log_keys, configure_logging, security_event
-from chalicelib.members.roles import permissions_in
+from chalicelib.members import authority
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.settings import get_settings
 from chalicelib.store.faults import unavailable_error
@@ -63,6 +65,9 @@ class RouteSpec:
     response: type[BaseModel] | None
     status: int
     summary: str
+    # Tenant routes act for active members only (members/authority.py); False lets a
+    # signed-in non-member in with INVITEE_PERMISSIONS (accepting an invitation).
+    members_only: bool = True
 
 
 def _authenticate(headers: dict[str, str]) -> Principal:
@@ -93,10 +98,11 @@ def _audit_platform_read(method: str, route: str, params: dict[str, str]) -> Non
     record_read_access(method, route, {k: str(v)[:MAX_USER_AGENT] for k, v in params.items()})
 
 
-def _tenant_permissions(tenant: Tenant, request_id: str, principal: Principal) -> frozenset[Permission]:
-    """What the token's roles grant in ``tenant``: its stored roles (cached), else the defaults."""
+def _tenant_permissions(tenant: Tenant, request_id: str, principal: Principal,
+                        members_only: bool) -> frozenset[Permission]:
+    """What the caller's member record grants in ``tenant`` (narrowed by the token's roles)."""
     with tenancy_context.bound(TenantContext(tenant=tenant, request_id=request_id, principal=principal)):
-        return permissions_in(principal.roles)
+        return authority.granted(principal, members_only=members_only)
 
 
 def _query(request: Any, model: type[BaseModel]) -> BaseModel:
@@ -133,7 +139,7 @@ def _tenant_context(spec: RouteSpec, method: str, headers: dict[str, str], reque
         tenant = resolve(references(headers, claim), anonymous=principal is None)
     bind_log_keys(tenant_id=str(tenant.id))
     if principal is not None:
-        granted = _tenant_permissions(tenant, request_id, principal)
+        granted = _tenant_permissions(tenant, request_id, principal, spec.members_only)
     ctx = TenantContext(tenant=tenant, request_id=request_id, principal=principal, permissions=granted,
                         source_ip=origin.source_ip, user_agent=origin.user_agent)
     return ctx, granted
@@ -236,8 +242,9 @@ def tenant_route(
     response: type[BaseModel] | None = None,
     status: int = 200,
     summary: str = "",
+    members_only: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary))
+    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary, members_only))
 
 
 def platform_route(

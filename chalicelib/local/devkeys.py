@@ -49,17 +49,15 @@ def issue_token(
     *,
     issuer: str,
     audience: str,
-    roles: list[str],
     sub: str,
-    tenant_id: str | None,
     ttl_seconds: int,
+    claims: dict[str, Any] | None = None,
     directory: Path = LOCAL_DIR,
 ) -> str:
+    """A token signed with the development key; ``claims`` under the stage's mapped names."""
     key, kid = ensure_dev_key(directory)
     now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": issuer, "aud": audience, "sub": sub, "roles": roles, "iat": now, "exp": now + ttl_seconds,
+    payload: dict[str, Any] = {
+        **(claims or {}), "iss": issuer, "aud": audience, "sub": sub, "iat": now, "exp": now + ttl_seconds,
     }
-    if tenant_id is not None:
-        claims["tenant_id"] = tenant_id
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
+    return jwt.encode(payload, key, algorithm="ES256", headers={"kid": kid})

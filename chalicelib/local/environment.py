@@ -7,6 +7,9 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOCAL_DIR = PROJECT_DIR / ".local"
+# Written by `make run` once its Cognito pool exists (chalicelib/local/identity.py): the
+# claim mapping that trusts it, read by every local process (the runner, the CLI).
+IDENTITY_FILE = LOCAL_DIR / "identity.json"
 DEFAULT_AWS_PORT = 4566
 DEFAULT_API_PORT = 8000
 LOCAL_REGION = "us-east-1"
@@ -33,8 +36,15 @@ def local_aws_environment(aws_port: int) -> dict[str, str]:
     }
 
 
+def identity_environment() -> dict[str, str]:
+    """The local pool's claim mapping, once a `make run` has written it; else nothing."""
+    if not IDENTITY_FILE.exists():
+        return {}
+    return {str(k): str(v) for k, v in json.loads(IDENTITY_FILE.read_text()).items()}
+
+
 def apply_local_environment(aws_port: int) -> dict[str, str]:
-    env = {**stage_environment("local"), **local_aws_environment(aws_port)}
+    env = {**stage_environment("local"), **identity_environment(), **local_aws_environment(aws_port)}
     # botocore ranks a service-specific AWS_ENDPOINT_URL_<SERVICE> above AWS_ENDPOINT_URL:
     # one left in a developer's shell would send that service's calls past moto.
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:

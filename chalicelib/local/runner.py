@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import signal
@@ -16,7 +17,13 @@ import sys
 import threading
 from typing import Any
 
-from chalicelib.local.environment import DEFAULT_API_PORT, DEFAULT_AWS_PORT, PROJECT_DIR, apply_local_environment
+from chalicelib.local.environment import (
+    DEFAULT_API_PORT,
+    DEFAULT_AWS_PORT,
+    IDENTITY_FILE,
+    PROJECT_DIR,
+    apply_local_environment,
+)
 
 log = logging.getLogger("local.runner")
 
@@ -50,7 +57,8 @@ Local platform is up.
                (e.g. AWS_ENDPOINT_URL=http://127.0.0.1:{aws_port} aws dynamodb list-tables)
   demo tenant  slug=demo id={tenant.id}
 
-Tokens (valid 12 hours; more with: .venv/bin/python -m chalicelib.cli token --help)
+Tokens from the local Cognito pool (ID tokens, valid 1 hour; more with:
+  .venv/bin/python -m chalicelib.cli token --help)
   export ADMIN_TOKEN={admin}
   export DEMO_TOKEN={demo}
 
@@ -70,6 +78,19 @@ Ctrl-C stops everything.
 """.strip()
 
 
+def _trust_local_pool(aws_port: int, dev_key: Any, dev_kid: str) -> dict[str, str]:
+    """Create the local Cognito pool; write its JWKS (plus the dev key) and claim mapping."""
+    import boto3
+
+    from chalicelib.local.identity import claim_environment, ensure_pool, write_jwks
+
+    endpoint = f"http://127.0.0.1:{aws_port}"
+    pool = ensure_pool(boto3.client("cognito-idp", endpoint_url=endpoint), endpoint)
+    environment = claim_environment(pool, write_jwks(pool, dev_key, dev_kid))
+    IDENTITY_FILE.write_text(json.dumps(environment, indent=2))
+    return environment
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_API_PORT)))
@@ -83,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     apply_local_environment(args.aws_port)
+    os.environ["LOCAL_AWS_PORT"] = str(args.aws_port)  # the in-process CLI calls (banner tokens) find it
     # Mailed links (an export's download) point at this API, not https://<slug>.localhost.
     os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{args.port}"
     # Deferred: imported after the local environment is set; the moto server module alone is ~0.9 s.
@@ -90,14 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.local.motoserver import IsolatingMotoServer
     from chalicelib.settings import get_settings, reset_settings
 
-    reset_settings()
-    ensure_dev_key()
-    settings = get_settings()
+    dev_key, dev_kid = ensure_dev_key()
+    # Reproducible pool and client ids (moto hashes their names), so every local process
+    # and run agrees on the issuer.
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY"] = "HASH"
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY"] = "HASH"
     moto = IsolatingMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
     server = None
     pump = None
     try:
+        os.environ.update(_trust_local_pool(args.aws_port, dev_key, dev_kid))
+        reset_settings()
+        settings = get_settings()
         # Deferred: imported after the local environment is set; the moto server module alone is ~0.9 s.
         from chalice.cli.factory import CLIFactory
         from chalice.local import create_local_server
@@ -113,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap(settings, app_queue_names(app))
         tenant = seed_demo_tenant()
         tokens = {
-            "platform_admin": make_token(role="platform_admin", tenant=None, sub="local-admin", ttl=43200),
-            "tenant_admin": make_token(role="tenant_admin", tenant=str(tenant.id), sub="demo-admin", ttl=43200),
+            "platform_admin": make_token(role="platform_admin", tenant=None),
+            "tenant_admin": make_token(role="tenant_admin", tenant=str(tenant.id)),
         }
         pump = EventPump(app, settings.region)
         pump.start()

@@ -10,7 +10,7 @@ from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ForbiddenError
 from chalicelib.http import ListQuery, etag, expected_version, page_body
-from chalicelib.members import roles, service
+from chalicelib.members import acceptance, roles, service
 from chalicelib.members.models import InvitationAccept, Member, MemberInvite, MemberUpdate, RoleOut, RolePut
 from chalicelib.tenancy.context import current_context
 
@@ -51,9 +51,9 @@ def invite_member(body: MemberInvite) -> http.Reply:
 
 @bp.route("/api/tenant/members/{id}/invitation", methods=["POST"])
 @tenant_route(P.MEMBERS_WRITE, response=Member, status=202,
-              summary="Send an invited member its invitation mail again (409 once it is not invited)")
+              summary="Invite an invited member again: a new link, the old one void (409 once it is not invited)")
 def resend_invitation(id: str) -> http.Reply:
-    member = service.resend_invitation(id)
+    member = acceptance.resend_invitation(id)
     return http.Reply(member, 202, {"ETag": etag(member.version)})
 
 
@@ -79,11 +79,11 @@ def remove_member(id: str) -> None:
 
 
 @bp.route("/api/tenant/invitations/{id}/accept", methods=["POST"])
-@tenant_route(P.TENANT_READ, body=InvitationAccept, response=Member,
+@tenant_route(P.TENANT_READ, body=InvitationAccept, response=Member, members_only=False,
               summary="Accept an invitation (the signed-in invitee, with the token from the mail)")
 def accept_invitation(id: str, body: InvitationAccept) -> http.Reply:
     principal = current_context().principal
     if principal is None:  # tenant routes always authenticate; never accept anonymously
         raise ForbiddenError("sign in to accept an invitation")
-    member = service.accept_invitation(id, body.token, principal.sub)
+    member = acceptance.accept_invitation(id, body.token, principal)
     return http.Reply(member, 200, {"ETag": etag(member.version)})

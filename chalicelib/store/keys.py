@@ -6,6 +6,7 @@ condition both rely on that prefix, so no other module may spell a key.
 """
 from __future__ import annotations
 
+import hashlib
 from uuid import UUID
 
 TENANT_SK = "TENANT"
@@ -87,6 +88,7 @@ PROVISIONING = "PROV"  # the tenant's provisioning request (admin email sealed):
 ROLE = "ROLE"  # the tenant's roles and their permissions: sk = role name
 MEMBER = "MEMBER"  # the tenant's members (email sealed): sk = member id
 MEMBER_EMAIL = "MEMBEREMAIL"  # uniqueness of a member's email: sk = HMAC of it
+MEMBER_SUBJECT = "MEMBERSUB"  # the member an identity (issuer + subject) is: sk = member_subject_sk()
 EMAIL_TEMPLATE = "TPL"  # the tenant's email templates: sk = template name
 CONFIG = "CONFIG"  # the tenant's configuration overrides: sk = CURRENT_SK (the current-version pointer)
 CONFIG_VERSION = "CONFIGVER"  # immutable configuration versions: sk = version_sk(n)
@@ -104,6 +106,12 @@ CURRENT_SK = "CURRENT"
 # Data-table partitions a platform (registry + data) transaction may add new items to:
 # store/connection.py enforces it, infra's functions role is limited to the same.
 PLATFORM_WRITABLE_KINDS = (AUDIT, AUDIT_DIGEST, PROVISIONING, BRANDING_VERSION, USAGE)
+
+
+def member_subject_sk(issuer: str, subject: str) -> str:
+    """Sort key of an identity's member pointer: a digest, so no issuer URL or subject
+    (with its ``#`` or ``|``) is in a key, and every length fits."""
+    return hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()
 
 
 def version_sk(number: int) -> str:

@@ -12,6 +12,7 @@ from tests.audit_helpers import AUDIT_PATH, listed, platform_events, raw_items, 
 from tests.conftest import body_of, create_tenant
 
 AGENT = "garage-app/2.1 (+tests)"
+INVITEE, INVITEE_EMAIL = "invitee-7", "new.member@shop.example"
 CONTACT = {"contact_name": "Zelda Quirinus", "email": "zelda.quirinus@shop.example", "phone": "+44 20 7946 0958",
            "license_number": "LIC-7731-QZ"}
 CUSTOMER = {"name": "Yorick Vandermeer", "email": "yorick.v@mail.example", "phone": "+1 555 010 9988",
@@ -53,10 +54,15 @@ class Session:
         self.client, self.tenant, self.writes = client, tenant, writes
         self.sub = "admin-7"
         self.token = client.tokens.token(role="tenant_admin", tenant=tenant, sub=self.sub)
+        # Only the invitee accepts its invitation (signed in with the invited, verified email)
+        self.invitee = client.tokens.token(role="manager", tenant=tenant, sub=INVITEE, member=False,
+                                           email=INVITEE_EMAIL, email_verified=True)
 
-    def send(self, method: str, path: str, body: Any = None, version: int | None = None) -> Any:
+    def send(self, method: str, path: str, body: Any = None, version: int | None = None,
+             token: str | None = None) -> Any:
         headers = {"User-Agent": AGENT, **({"If-Match": f'"{version}"'} if version else {})}
-        return self.client.request(method, path, tenant=self.tenant, token=self.token, headers=headers, body=body)
+        return self.client.request(method, path, tenant=self.tenant, token=token or self.token, headers=headers,
+                                   body=body)
 
 
 def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
@@ -64,9 +70,9 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
     steps: list[tuple[str, str, Any, str, str, list[Any]]] = []
 
     def step(method: str, route: str, path: str, action: str, body: Any = None, version: int | None = None,
-             target: str | None = None) -> Any:
+             target: str | None = None, token: str | None = None) -> Any:
         first = len(s.writes.calls) if s.writes else 0
-        response = s.send(method, path, body, version)
+        response = s.send(method, path, body, version, token)
         assert response.status_code in (200, 201, 202, 204), (method, path, response.body)
         created = body_of(response) or {}
         writes = s.writes.calls[first:] if s.writes else []
@@ -102,12 +108,13 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
     roles, members = "/api/tenant/roles", "/api/tenant/members"
     step("PUT", roles + "/{name}", roles + "/dispatcher", "role.created", {"permissions": ["referrals:read"]},
          target="dispatcher")
-    member = step("POST", members, members, "member.added", {"email": "new.member@shop.example", "role": "manager"})
+    member = step("POST", members, members, "member.added", {"email": INVITEE_EMAIL, "role": "manager"})
     step("POST", members + "/{id}/invitation", f"{members}/{member['id']}/invitation", "member.invitation_sent",
          target=member["id"])
     step("POST", "/api/tenant/invitations/{id}/accept", f"/api/tenant/invitations/{member['id']}/accept",
-         "member.joined", {"token": _invitation_token(s.tenant, member["id"])}, target=member["id"])
-    step("PATCH", members + "/{id}", f"{members}/{member['id']}", "member.updated", {"role": "dispatcher"}, 2,
+         "member.joined", {"token": _invitation_token(s.tenant, member["id"])}, target=member["id"], token=s.invitee)
+    # version 3: re-inviting (a new link) and accepting each changed the member
+    step("PATCH", members + "/{id}", f"{members}/{member['id']}", "member.updated", {"role": "dispatcher"}, 3,
          member["id"])
     step("DELETE", members + "/{id}", f"{members}/{member['id']}", "member.removed", target=member["id"])
     config, branding = "/api/tenant/config", "/api/tenant/branding"
@@ -130,11 +137,11 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
 
 
 def _invitation_token(tenant: Any, member_id: str) -> str:
-    from chalicelib.members import service
+    from chalicelib import members
     from chalicelib.tenancy import context
 
     with context.bound(context.TenantContext(tenant=tenant, request_id="test-token")):
-        return service.invitation_token(member_id)
+        return members.invitation_token(member_id)
 
 
 # POSTs that store nothing: a presigned upload form is signed, not written (the upload
@@ -174,7 +181,8 @@ def test_every_mutating_route_writes_exactly_its_event(client, tenant_a):
     for event, (_, _, response, action, target, _) in zip(events, steps, strict=True):
         assert event["action"] == action and event["target"]["id"] == target
         assert event["request_id"] == response.headers["X-Request-ID"]
-        assert event["actor"] == {"sub": "admin-7", "roles": ["tenant_admin"], "platform_admin": False, "type": "user"}
+        actor = (INVITEE, "manager") if action == "member.joined" else ("admin-7", "tenant_admin")
+        assert event["actor"] == {"sub": actor[0], "roles": [actor[1]], "platform_admin": False, "type": "user"}
         assert event["source_ip"] == "127.0.0.1" and event["user_agent"] == AGENT
         assert event["tenant_id"] == str(tenant_a.id)
     # And the route lists them newest first, with field-level changes

@@ -113,7 +113,8 @@ def test_the_configuration_chooses_the_parties_and_can_turn_an_event_off(client,
     [invitation] = mails_to("boss@acme.example")
     token = invitation.body.split("token=")[1].split()[0]
     accepted = client.request("POST", f"/api/tenant/invitations/{manager['id']}/accept", body={"token": token},
-                              token=tokens.token(role="customer", tenant=acme.tenant, sub="idp|boss"))
+                              token=tokens.token(role="customer", tenant=acme.tenant, sub="idp|boss", member=False,
+                                                 email="boss@acme.example", email_verified=True))
     assert accepted.status_code == 200
     put_config(client, acme.tenant, {"notifications": {
         "referral_created": {"email": []},

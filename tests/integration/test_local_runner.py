@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -187,7 +188,8 @@ def test_the_demo_tenant_was_provisioned_and_its_welcome_mail_logged(runner: Run
     professionals = requests.get(f"{runner.api}/api/professionals?limit=100", headers=headers, timeout=5).json()
     assert len(professionals["items"]) == 4
     members = requests.get(f"{runner.api}/api/tenant/members", headers=headers, timeout=5).json()
-    assert [m["email"] for m in members["items"]] == ["admin@demo-network.example"]
+    # The provisioned admin (invited), and the CLI's signed-in tenant admin (a member once enrolled)
+    assert {m["email"] for m in members["items"]} == {"admin@demo-network.example", "tenant-admin@demo.localhost"}
     logged = runner.stdout() + runner.stderr()
     assert "email sent" in logged and "Welcome to Demo Auto Network" in logged
 
@@ -447,6 +449,55 @@ def test_cli_without_a_running_runner_says_so() -> None:
 
 
 # -- stopping (keep last: it stops the module's runner) ------------------------------------
+
+MEMBERSHIP_WINDOW = 5 + 10  # MEMBERSHIP_CACHE_TTL_SECONDS (README) and a margin for a slow machine
+
+
+def test_a_cognito_user_invited_as_manager_lists_professionals_until_disabled(runner: Runner,
+                                                                               demo_token: str) -> None:
+    """The issue's "done when": the local Cognito pool, an invitation, and membership as the authority."""
+    from chalicelib.local.identity import ensure_user, find_pool, sign_in
+
+    admin = {"Authorization": f"Bearer {demo_token}"}
+    email = "ana.manager@shop.example"
+    invited = requests.post(f"{runner.api}/api/tenant/members", headers=admin, timeout=10,
+                            json={"email": email, "role": "manager"})
+    assert invited.status_code == 201, invited.text
+    member = invited.json()
+    # The invitation mail (logged locally) carries the link's token
+    pattern = re.compile(rf"/invitations/{member['id']}\?token=([0-9a-f]{{64}})")
+    deadline = time.monotonic() + 30
+    while pattern.search(runner.stdout()) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    found = pattern.search(runner.stdout())
+    assert found is not None
+    # A user created in the local Cognito pool signs in and accepts
+    cognito = boto3.client("cognito-idp", endpoint_url=runner.aws_endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    pool = find_pool(cognito, runner.aws_endpoint)
+    assert pool is not None
+    ensure_user(cognito, pool, email, tenant_id=None, groups=())
+    tokens = sign_in(cognito, pool, email)
+    in_demo = {"X-Tenant-ID": "demo"}
+    accepted = requests.post(f"{runner.api}/api/tenant/invitations/{member['id']}/accept", timeout=10,
+                             headers={"Authorization": f"Bearer {tokens['id']}", **in_demo},
+                             json={"token": found.group(1)})
+    assert accepted.status_code == 200, accepted.text
+    # Its Cognito access token lists professionals
+    as_manager = {"Authorization": f"Bearer {tokens['access']}", **in_demo}
+    listed = requests.get(f"{runner.api}/api/professionals", headers=as_manager, timeout=10)
+    assert listed.status_code == 200 and listed.json()["items"], listed.text
+    # The tenant admin disables the member: the same token is refused within the window
+    disabled = requests.patch(f"{runner.api}/api/tenant/members/{member['id']}", timeout=10, json={"status": "disabled"},
+                              headers={**admin, "If-Match": accepted.headers["ETag"]})
+    assert disabled.status_code == 200, disabled.text
+    deadline = time.monotonic() + MEMBERSHIP_WINDOW
+    refused = requests.get(f"{runner.api}/api/professionals", headers=as_manager, timeout=10)
+    while refused.status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        refused = requests.get(f"{runner.api}/api/professionals", headers=as_manager, timeout=10)
+    assert refused.status_code == 403 and refused.json()["code"] == "member_disabled"
+
 
 def test_sigterm_stops_the_runner_and_frees_both_ports(runner: Runner) -> None:
     from chalicelib.local.runner import check_port_free

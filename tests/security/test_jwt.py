@@ -342,10 +342,17 @@ def test_another_tenants_token_with_this_tenants_header_is_a_mismatch(client, to
     assert_refused(response, 403, "tenant_mismatch")
 
 
-@pytest.mark.parametrize("roles", [["no_such_role"], [], ["TENANT_ADMIN"], ["tenant_admin "]], ids=repr)
+@pytest.mark.parametrize("roles", [["no_such_role"], ["TENANT_ADMIN"], ["tenant_admin "]], ids=repr)
 def test_roles_that_grant_nothing_are_forbidden(client, tokens, acme, roles):
-    token = tokens.sign(tokens.claims(tenant=acme) | {"roles": roles})
+    # A member whose role (as the token named it when it joined) is no role of the tenant
+    sub = f"odd-role-{roles[0].strip().lower()}-{len(roles[0])}"
+    token = tokens.sign(tokens.claims(tenant=acme, sub=sub, member=False) | {"roles": roles})
     assert_refused(bearer(client, token), 403, "forbidden")
+
+
+def test_a_token_with_no_roles_and_no_member_record_is_not_a_member(client, tokens, acme):
+    token = tokens.sign(tokens.claims(tenant=acme, sub="no-roles", member=False) | {"roles": []})
+    assert_refused(bearer(client, token), 403, "not_a_member")
 
 
 # ---- the header itself ---------------------------------------------------------------------
