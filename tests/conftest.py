@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
 
-from tests.support.principals import ensure_member_for, seeding
+from tests.support.principals import ensure_member, ensure_member_for, seeding
 
 ROOT = Path(__file__).resolve().parents[1]
 # Suites whose subject is not rate limiting send hundreds of requests a second as one
@@ -153,14 +153,22 @@ def create_tenant(slug: str, **fields: Any) -> Any:
     return create(TenantCreate(slug=slug, **data))
 
 
+def with_admin_principal(tenant: Any) -> Any:
+    """The tenant with the identity of ``TenantClient``'s default token (``user-tenant_admin``)
+    already a member, so the first request's token writes nothing (tests that inject store
+    or KMS faults around a request see only the request's own calls)."""
+    ensure_member(tenant.id, ISSUER, "user-tenant_admin", "tenant_admin", update=False)
+    return tenant
+
+
 @pytest.fixture
 def tenant_a(aws_mock: None) -> Any:
-    return create_tenant("acme", domains=["portal.acme-motors.example"])
+    return with_admin_principal(create_tenant("acme", domains=["portal.acme-motors.example"]))
 
 
 @pytest.fixture
 def tenant_b(aws_mock: None) -> Any:
-    return create_tenant("globex")
+    return with_admin_principal(create_tenant("globex"))
 
 
 class TokenFactory:
@@ -269,8 +277,8 @@ def module_world(signing_keys: SigningKeys, project_dir: Path) -> Iterator[dict[
         with mock_aws(), seeding():
             reset_process_state()
             bootstrap(get_settings())
-            acme = create_tenant("acme", domains=["portal.acme-motors.example"])
-            globex = create_tenant("globex", domains=["network.globex.example"])
+            acme = with_admin_principal(create_tenant("acme", domains=["portal.acme-motors.example"]))
+            globex = with_admin_principal(create_tenant("globex", domains=["network.globex.example"]))
             http = Client(app, project_dir=str(project_dir)).http
             yield {"acme": acme, "globex": globex, "http": http,
                    "client": TenantClient(http, TokenFactory(signing_keys))}

@@ -115,7 +115,9 @@ def test_a_short_throttle_is_absorbed_by_the_sdk_retries(client, tenant_a, monke
     # below botocore's retry handler), then normally
     import pynamodb.connection.base as pynamodb_base
 
+    from chalicelib import aws
     from chalicelib.store import data
+    from chalicelib.tenancy import clients
 
     sends: list[str] = []
     answer = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
@@ -128,21 +130,25 @@ def test_a_short_throttle_is_absorbed_by_the_sdk_retries(client, tenant_a, monke
             return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Body(answer))
         return None
 
-    original = pynamodb_base.get_session
+    original = aws.new_botocore_session
 
     def session_with_fault() -> Any:
         session = original()
         session.register("before-send.dynamodb", throttle_twice)
         return session
 
+    # Every DynamoDB client built from now on: pynamodb's own, and the tenants' pooled ones.
     monkeypatch.setattr(pynamodb_base, "get_session", session_with_fault)
+    monkeypatch.setattr(aws, "new_botocore_session", session_with_fault)
     data.reset_connections()
+    clients.use_pool(None)  # the tenant's pooled client is built again, from the faulty session
     try:
         response = client.request("POST", "/api/service-categories", tenant=tenant_a,
                                   body={"slug": "retried", "name": "Retried"})
     finally:
         monkeypatch.undo()
         data.reset_connections()
+        clients.use_pool(None)
     # Then the client never saw it: one category, created once
     assert response.status_code == 201, response.body
     assert len(sends) >= 3 and sends[0] == sends[1] == sends[2]

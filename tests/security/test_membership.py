@@ -161,7 +161,7 @@ def _write_status_without_telling_this_process(tenant: Any, sub: str, status: st
         pointer = data.get(key.pk, key.sk)
         item = data.get(data.partition(keys.MEMBER), str(pointer.entity_id))
         uow = UnitOfWork()
-        uow.update("member", item, [DataItem.status.set(status)])
+        uow.update("member", item, [DataItem.status.set(status)], DataItem.pk.exists())
         uow.commit()
 
 

@@ -99,7 +99,7 @@ def ensure_member(tenant_id: UUID, issuer: str, subject: str, role: str, status:
             if fields.get("role") != role or item.status != status:
                 actions = [DataItem.data.set(data.dumps({**fields, "role": role})), DataItem.status.set(status)]
                 uow = UnitOfWork()
-                uow.update("member", item, actions)
+                uow.update("member", item, actions, DataItem.pk.exists())
                 uow.commit()
         authority.forget(issuer, subject)
     _seeded.add((tenant_id, issuer, subject))
