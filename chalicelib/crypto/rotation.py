@@ -33,9 +33,9 @@ from pynamodb.exceptions import UpdateError
 from chalicelib import aws
 from chalicelib.crypto import KEY_ROTATION_QUEUE, inventory, keys, pii
 from chalicelib.crypto import rotation_record as record
-from chalicelib.crypto.errors import DataIntegrityError
+from chalicelib.crypto.errors import DataIntegrityError, RotationInProgressError, TenantNotActiveError
 from chalicelib.crypto.rotation_record import Checkpoint, RecordChangedError, Rotation, RotationStatus
-from chalicelib.errors import ConflictError, InternalError, ServiceUnavailableError
+from chalicelib.errors import InternalError, ServiceUnavailableError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, registry
 from chalicelib.store.data import DataItem
@@ -53,14 +53,6 @@ ITEM_ATTEMPTS = 5
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
 
 log = logging.getLogger("crypto.rotation")
-
-
-class RotationInProgressError(ConflictError):
-    code, title = "rotation_in_progress", "Another key rotation of this tenant is starting"
-
-
-class TenantNotActiveError(ConflictError):
-    code, title = "tenant_not_active", "Only an active tenant's keys can be rotated"
 
 
 # ---- start (the admin route) ----------------------------------------------------------

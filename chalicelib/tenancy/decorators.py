@@ -58,6 +58,9 @@ Access = Literal["public", "public_tenant", "tenant", "platform"]
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+IfMatch = Literal["required", "optional"]
+
+
 @dataclass(frozen=True)
 class RouteSpec:
     access: Access
@@ -67,6 +70,15 @@ class RouteSpec:
     response: type[BaseModel] | None
     status: int
     summary: str
+    # What the OpenAPI document says of the route, declared beside it (chalicelib/meta/openapi.py
+    # reads them; tests/api/test_openapi_operations.py fails a route without an id and a tag):
+    # the client SDK's function and module names, the If-Match rule, the errors the route
+    # itself raises beyond those every route of its access may answer, extra response headers.
+    operation_id: str | None = None
+    tag: str | None = None
+    if_match: IfMatch | None = None
+    errors: tuple[type[AppError], ...] = ()
+    headers: tuple[str, ...] = ()
 
 
 def _reset_request_state() -> None:
@@ -219,8 +231,14 @@ def tenant_route(
     response: type[BaseModel] | None = None,
     status: int = 200,
     summary: str = "",
+    operation_id: str | None = None,
+    tag: str | None = None,
+    if_match: IfMatch | None = None,
+    errors: tuple[type[AppError], ...] = (),
+    headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary))
+    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary,
+                                      operation_id, tag, if_match, errors, headers))
 
 
 def platform_route(
@@ -231,20 +249,28 @@ def platform_route(
     response: type[BaseModel] | None = None,
     status: int = 200,
     summary: str = "",
+    operation_id: str | None = None,
+    tag: str | None = None,
+    if_match: IfMatch | None = None,
+    errors: tuple[type[AppError], ...] = (),
+    headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("platform", permission, body, query, response, status, summary))
+    return _route_decorator(RouteSpec("platform", permission, body, query, response, status, summary,
+                                      operation_id, tag, if_match, errors, headers))
 
 
 def public_route(
-    *, response: type[BaseModel] | None = None, summary: str = ""
+    *, response: type[BaseModel] | None = None, summary: str = "",
+    operation_id: str | None = None, tag: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("public", None, None, None, response, 200, summary))
+    return _route_decorator(RouteSpec("public", None, None, None, response, 200, summary, operation_id, tag))
 
 
 def public_tenant_route(
-    *, response: type[BaseModel] | None = None, summary: str = ""
+    *, response: type[BaseModel] | None = None, summary: str = "",
+    operation_id: str | None = None, tag: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("public_tenant", None, None, None, response, 200, summary))
+    return _route_decorator(RouteSpec("public_tenant", None, None, None, response, 200, summary, operation_id, tag))
 
 
 # ---- event handlers -------------------------------------------------------------------
