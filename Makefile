@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint sdk install clean
 
 # infra/requirements.txt (CDK, cdk-nag, cfn-lint) too: tests/infra synthesizes the stacks.
 $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt
@@ -23,8 +23,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# A Python client generated from the OpenAPI document (openapi-python-client): pip install build/sdk
+sdk: $(STAMP)
+	$(PY) -m chalicelib.local.sdk --out build/sdk
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+	rm -rf $(VENV) .local build .pytest_cache .ruff_cache

@@ -44,7 +44,11 @@ _member = {"id": MEMBER_ID, "email": "manager@demo-network.example", "role": "ma
            "subject": None, "version": 1, "created_at": NOW, "updated_at": NOW}
 _export = {"id": EXPORT_ID, "status": "queued", "format": "csv",
            "include": ["professionals", "customers", "referrals", "service_categories"],
-           "requested_by": "demo-admin", "created_at": NOW}
+           "requested_by": "demo-admin", "created_at": NOW, "updated_at": NOW}
+_completed_export = {**_export, "status": "completed", "started_at": NOW, "completed_at": NOW,
+                     "expires_at": "2026-12-08T09:31:00Z", "size_bytes": 2048,
+                     "counts": {"professionals": 4, "customers": 2, "referrals": 2, "service_categories": 11},
+                     "sha256": "9b" * 32}
 
 # operationId -> {"request": body, "response": body}; either may be absent.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -87,7 +91,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                    "config": {"domain": "demo-network.example"}}},
     "testIntegration": {"request": {"to": "+15550100"}},
     "requestExport": {"request": {"format": "csv", "notify_email": DEMO_ADMIN_EMAIL}, "response": _export},
-    "getExport": {"response": {**_export, "status": "completed"}},
+    "getExport": {"response": _completed_export},
     "updatePlan": {"request": {
         "max_professionals": 500, "max_customers": 5000, "max_storage_bytes": 5368709120, "rate_per_second": 25,
         "burst": 50, "requests_per_day": 100000, "exports_per_day": 10, "max_concurrent_exports": 2}},

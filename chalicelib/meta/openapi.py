@@ -83,8 +83,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "IfMatchOptional": {
         "name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-        "description": 'The `ETag` last read (`"3"`); sent and stale: 412. Left out, the write replaces '
-                       "(or creates) whatever is stored.",
+        "description": ('The `ETag` last read (`"3"`); sent and stale: 412. Where the body has `version`, '
+                        "one of the two is required (neither: 428); elsewhere, left out, the write replaces "
+                        "(or creates) whatever is stored."),
         "example": '"1"',
     },
 }
@@ -95,6 +96,19 @@ _PATH_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
     "n": ("A version number (1 is the first).", {"type": "integer", "minimum": 1}),
     "kind": ("The integration kind.", {"type": "string", "enum": ["email", "sms", "payment", "analytics"]}),
     "name": ("The name (of the plan, role or uploaded file).", {"type": "string"}),
+}
+
+# Query parameters whose model field carries no description of its own.
+_QUERY_PARAMETERS = {
+    "limit": "Items per page (at most 100).",
+    "cursor": "The `next_cursor` of the previous page (valid in its tenant only).",
+    "status": "Only items in this status.",
+    "category": "Only professionals offering this service category (its slug).",
+    "professional_id": "Only referrals this professional sent or received (see `direction`).",
+    "direction": "With `professional_id`: only the referrals it `sent`, or those it `received`.",
+    "plan": "Only tenants on this plan.",
+    "q": "Only tenants whose slug or name contains this text.",
+    "tenant": "Only the events of this tenant (its UUID).",
 }
 
 
@@ -134,17 +148,17 @@ def _parameters(spec: Any, path: str, components: dict[str, Any]) -> list[dict[s
             name = field.alias or field_name  # what the client sends (``from``, not ``from_``)
             schema = {k: v for k, v in properties["properties"][name].items() if k not in ("title", "default")}
             param = {"name": name, "in": "query", "required": field.is_required(), "schema": schema}
-            if field.description:
-                param["description"] = field.description
-            elif name in ("limit", "cursor"):
-                param["description"] = ("Items per page (at most 100)." if name == "limit"
-                                        else "The `next_cursor` of the previous page (valid in its tenant only).")
+            description = field.description or _QUERY_PARAMETERS.get(name)
+            if description:
+                param["description"] = description
             params.append(param)
     if spec.access in ("tenant", "public_tenant"):
         params.append({"$ref": "#/components/parameters/XTenantID"})
-    if spec.if_match == "required":
+    # A body with ``version`` may carry the precondition instead of the header (PATCH).
+    in_body = spec.body is not None and "version" in spec.body.model_fields
+    if spec.if_match == "required" and not in_body:
         params.append({"$ref": "#/components/parameters/IfMatch"})
-    elif spec.if_match == "optional":
+    elif spec.if_match == "optional" or in_body:
         params.append({"$ref": "#/components/parameters/IfMatchOptional"})
     return params
 
