@@ -242,10 +242,6 @@ def _operation(spec: Any, method: str, path: str, components: dict[str, Any]) ->
     responses = _success(spec, method, components)
     for status, errors in problems.by_status(problems.errors_of(spec, path)).items():
         responses[str(status)] = _problem_response(status, errors)
-    responses["4XX"] = {
-        "description": "Another client error (405, 415...), as problem+json",
-        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": f"#/components/schemas/{PROBLEM}"}}},
-    }
     op["responses"] = responses
     return op
 
