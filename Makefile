@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: run test bench lint sdk install clean
 
@@ -12,12 +13,17 @@ $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r infra/requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+# Spectral (package.json, locked): tests/api/test_openapi_lint.py lints the OpenAPI document with it.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --silent
+	touch $(NODE_STAMP)
 
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -31,4 +37,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .local build .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .local build .pytest_cache .ruff_cache

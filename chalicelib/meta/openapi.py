@@ -261,6 +261,7 @@ def build_openapi(app: Chalice, title: str, servers: list[dict[str, Any]] | None
         "info": {
             "title": title,
             "version": "1.0.0",
+            "contact": {"name": "Platform team", "url": "https://platform.example/support"},
             "summary": "A multi-tenant platform for automotive professional networks.",
             "description": ("Every request but the public ones carries `Authorization: Bearer <JWT>`. "
                             "Errors are `application/problem+json` with a stable `code`."),
