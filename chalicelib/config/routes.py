@@ -77,7 +77,7 @@ def restore_config_version(n: str) -> http.Reply:
 
 
 @bp.route("/api/tenant/branding", methods=["GET"])
-@public_tenant_route(operation_id="getBranding", tag="Branding",
+@public_tenant_route(operation_id="getBranding", tag="Branding", not_modified=True,
                      response=branding.PublicBranding, summary="The resolved tenant's branding (no token)")
 def get_branding() -> http.Reply:
     view = branding.public_branding()
@@ -106,7 +106,7 @@ def presign_branding_asset(body: branding.AssetUploadRequest) -> http.Reply:
 
 
 @bp.route("/api/tenant/branding/assets/{name}", methods=["GET"])
-@public_tenant_route(operation_id="getBrandingAsset", tag="Branding",
+@public_tenant_route(operation_id="getBrandingAsset", tag="Branding", status=302,
                      summary="An uploaded logo or favicon of the resolved tenant (302 to a short-lived URL)")
 def get_branding_asset(name: str) -> http.Reply:
     headers = {"Location": branding.asset_redirect(name), "Cache-Control": branding.ASSET_CACHE_CONTROL,

@@ -8,7 +8,7 @@ from chalicelib.auth.permissions import Permission
 from chalicelib.integrations import checks, resolution, service
 from chalicelib.integrations.errors import IntegrationTestFailedError, NotConfiguredError
 from chalicelib.integrations.schemas import IntegrationList, IntegrationPut, IntegrationView, TestRequest, TestResult
-from chalicelib.network.common import etag, expected_version
+from chalicelib.network.common import PreconditionRequiredError, etag, expected_version
 from chalicelib.tenancy import tenant_route
 
 bp = Blueprint(__name__)
@@ -41,6 +41,7 @@ def get_integration(kind: str) -> http.Reply:
 
 @bp.route("/api/tenant/integrations/{kind}", methods=["PUT"])
 @tenant_route(P.INTEGRATIONS_WRITE, operation_id="putIntegration", tag="Integrations", if_match="optional",
+              errors=(PreconditionRequiredError,),  # replacing (not creating) needs If-Match
               body=IntegrationPut, response=IntegrationView,
               summary="Configure the tenant's provider for a kind (If-Match when one is configured)")
 def put_integration(kind: str, body: IntegrationPut) -> http.Reply:
@@ -50,8 +51,8 @@ def put_integration(kind: str, body: IntegrationPut) -> http.Reply:
 
 
 @bp.route("/api/tenant/integrations/{kind}", methods=["DELETE"])
-@tenant_route(P.INTEGRATIONS_WRITE, operation_id="deleteIntegration", tag="Integrations",
-              summary="Remove the tenant's provider: the platform default applies again")
+@tenant_route(P.INTEGRATIONS_WRITE, operation_id="deleteIntegration", tag="Integrations", if_match="optional",
+              status=204, summary="Remove the tenant's provider: the platform default applies again")
 def delete_integration(kind: str) -> None:
     service.delete(service.parse_kind(kind), _if_match())
 

@@ -81,6 +81,10 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": 'The `ETag` last read (`"3"`); or send `version` in the body. Missing: 428; stale: 412.',
         "example": '"1"',
     },
+    "IfNoneMatch": {
+        "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "The `ETag` of the copy you hold: unchanged, the answer is 304 with no body.",
+    },
     "IfMatchOptional": {
         "name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
         "description": ('The `ETag` last read (`"3"`); sent and stale: 412. Where the body has `version`, '
@@ -154,6 +158,8 @@ def _parameters(spec: Any, path: str, components: dict[str, Any]) -> list[dict[s
             params.append(param)
     if spec.access in ("tenant", "public_tenant"):
         params.append({"$ref": "#/components/parameters/XTenantID"})
+    if spec.not_modified:
+        params.append({"$ref": "#/components/parameters/IfNoneMatch"})
     # A body with ``version`` may carry the precondition instead of the header (PATCH).
     in_body = spec.body is not None and "version" in spec.body.model_fields
     if spec.if_match == "required" and not in_body:
@@ -174,7 +180,8 @@ def _success(spec: Any, method: str, components: dict[str, Any]) -> dict[str, An
         if "response" in example:
             media["example"] = example["response"]
         ok["content"] = {"application/json": media}
-        if "version" in spec.response.model_fields and method != "delete" and spec.status != 202:
+        versioned = "version" in spec.response.model_fields and method != "delete" and spec.status != 202
+        if versioned or spec.not_modified:
             headers.append("ETag")
     if spec.status in (202, 302) or "Location" in spec.headers:
         headers.append("Location")
@@ -187,6 +194,9 @@ def _success(spec: Any, method: str, components: dict[str, Any]) -> dict[str, An
     # integration) and answers 201 with the same body.
     if method == "put" and spec.if_match == "optional" and spec.access == "tenant":
         responses["201"] = {**ok, "description": "Created"}
+    if spec.not_modified:
+        responses["304"] = {"description": "Not modified: the copy named by If-None-Match is current",
+                            "headers": _header_refs(["X-Request-ID", "ETag", *_RATE_HEADERS])}
     return responses
 
 
@@ -240,7 +250,7 @@ def _operation(spec: Any, method: str, path: str, components: dict[str, Any]) ->
             media["example"] = example["request"]
         op["requestBody"] = {"required": True, "content": {"application/json": media}}
     responses = _success(spec, method, components)
-    for status, errors in problems.by_status(problems.errors_of(spec, path)).items():
+    for status, errors in problems.by_status(problems.errors_of(spec, method, path)).items():
         responses[str(status)] = _problem_response(status, errors)
     op["responses"] = responses
     return op

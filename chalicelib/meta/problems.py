@@ -25,15 +25,18 @@ from chalicelib.errors import (
     UnauthorizedError,
 )
 from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError
-from chalicelib.store.data import InvalidCursorError
+from chalicelib.store.data import ConcurrentWriteError, InvalidCursorError
 from chalicelib.store.faults import StoreUnavailableError
 
 PATH_PARAMETER = re.compile(r"{([^}]+)}")
 
 
-def errors_of(spec: Any, path: str) -> list[type[AppError]]:
+def errors_of(spec: Any, method: str, path: str) -> list[type[AppError]]:
     """Every error class ``spec``'s route may answer with, in status order, no repeats."""
     found: list[type[AppError]] = []
+    if method != "get" and spec.access in ("tenant", "platform"):
+        # Every write is a transaction; one that loses a race with another is refused whole.
+        found.append(ConcurrentWriteError)
     if spec.access in ("tenant", "platform"):
         found += [UnauthorizedError, ForbiddenError, StoreUnavailableError, KeyServiceUnavailableError]
     if spec.access in ("tenant", "public_tenant"):

@@ -40,7 +40,8 @@ def list_customers(query: ListQuery) -> dict[str, Any]:
 
 
 @bp.route("/api/customers", methods=["POST"])
-@tenant_route(P.CUSTOMERS_WRITE, operation_id="createCustomer", tag="Network", errors=(LimitExceededError,),
+@tenant_route(P.CUSTOMERS_WRITE, operation_id="createCustomer", tag="Network",
+              errors=(ConflictError, LimitExceededError),
               body=CustomerCreate, response=Customer, status=201,
               summary="Create a customer (409 when its login is taken)")
 def create_customer(body: CustomerCreate) -> http.Reply:
@@ -58,7 +59,7 @@ def get_customer(id: str) -> http.Reply:
 
 @bp.route("/api/customers/{id}", methods=["PATCH"])
 @tenant_route(P.CUSTOMERS_WRITE, operation_id="updateCustomer", tag="Network", if_match="required",
-              body=CustomerUpdate, response=Customer,
+              errors=(ConflictError,), body=CustomerUpdate, response=Customer,
               summary="Update a customer (If-Match or version)")
 def update_customer(id: str, body: CustomerUpdate) -> http.Reply:
     cid = parse_id(id)

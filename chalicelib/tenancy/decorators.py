@@ -79,6 +79,7 @@ class RouteSpec:
     if_match: IfMatch | None = None
     errors: tuple[type[AppError], ...] = ()
     headers: tuple[str, ...] = ()
+    not_modified: bool = False  # answers 304 to an If-None-Match naming its ETag
 
 
 def _reset_request_state() -> None:
@@ -267,10 +268,11 @@ def public_route(
 
 
 def public_tenant_route(
-    *, response: type[BaseModel] | None = None, summary: str = "",
-    operation_id: str | None = None, tag: str | None = None,
+    *, response: type[BaseModel] | None = None, summary: str = "", status: int = 200,
+    operation_id: str | None = None, tag: str | None = None, not_modified: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("public_tenant", None, None, None, response, 200, summary, operation_id, tag))
+    return _route_decorator(RouteSpec("public_tenant", None, None, None, response, status, summary, operation_id, tag,
+                                      not_modified=not_modified))
 
 
 # ---- event handlers -------------------------------------------------------------------
