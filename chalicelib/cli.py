@@ -131,10 +131,11 @@ def _cmd_usage_plans(args: argparse.Namespace) -> None:
         os.environ.setdefault(name, value)
     if bool(args.api_id) != bool(args.api_stage):
         raise CliError("--api-id and --api-stage go together")
-    from chalicelib.ratelimit import plans, usage_plans
+    from chalicelib.ratelimit import rates as plans
+    from chalicelib.ratelimit import usage_plans
     from chalicelib.settings import get_settings
     from chalicelib.store import registry
-    from chalicelib.tenants.models import TenantStatus
+    from chalicelib.tenancy.tenant import TenantStatus
 
     get_settings()
     stages = [(args.api_id, args.api_stage)] if args.api_id else None

@@ -30,7 +30,8 @@ from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_context, current_tenant_id
-from chalicelib.tenants.models import COLOR_PATTERN, Tenant, TenantProfile
+from chalicelib.tenancy.tenant import Tenant
+from chalicelib.tenants.models import COLOR_PATTERN, TenantProfile
 
 MAX_ASSET_BYTES = 1024 * 1024
 UPLOAD_EXPIRES_SECONDS = 300

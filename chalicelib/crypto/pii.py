@@ -27,7 +27,7 @@ from chalicelib.crypto.codec import Codec, Opened, TenantKeys
 from chalicelib.crypto.errors import DataIntegrityError, UnreadableCiphertextError
 from chalicelib.logs import security_event
 from chalicelib.tenancy.context import current_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 CONTEXT_TENANT = "tenant_id"
 CONTEXT_KIND = "kind"

@@ -14,8 +14,11 @@ from pydantic import BaseModel
 from chalicelib.audit.models import AuditQuery
 from chalicelib.audit.queries import list_events
 from chalicelib.exports.models import Entity
-from chalicelib.network import categories, customers, professionals, referrals
+from chalicelib.network.categories import service as categories
+from chalicelib.network.customers import service as customers
 from chalicelib.network.models import Category, Customer, Professional, Referral
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.referrals import service as referrals
 from chalicelib.store import data
 
 Page = tuple[list[dict[str, Any]], str | None]

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from chalicelib.errors import NotFoundError, RequestValidationError
 from chalicelib.integrations import resolution
 from chalicelib.integrations.errors import IntegrationTestFailedError, ProviderError
+from chalicelib.integrations.models import E164_PATTERN, Kind, TestRequest, TestResult, spec_for, stripe_mode
 from chalicelib.integrations.providers.base import EmailMessage
-from chalicelib.integrations.schemas import E164_PATTERN, Kind, TestRequest, TestResult, spec_for, stripe_mode
 from chalicelib.integrations.service import allow_private
 from chalicelib.tenancy.context import current_context
 

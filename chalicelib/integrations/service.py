@@ -18,14 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import audit
 from chalicelib.crypto import pii
 from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
-from chalicelib.integrations.schemas import (
-    SECRET_FIELDS,
-    IntegrationPut,
-    Kind,
-    ProviderSpec,
-    spec_for,
-    stripe_mode,
-)
+from chalicelib.integrations.models import SECRET_FIELDS, IntegrationPut, Kind, ProviderSpec, spec_for, stripe_mode
 from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError, now_iso
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from chalicelib.entry import tenant_handler
 from chalicelib.settings import EXPORTS_QUEUE
-from chalicelib.tenancy import tenant_handler
 
 QUEUE = EXPORTS_QUEUE
 # One message at a time: each runs until its checkpoint margin before the deadline.

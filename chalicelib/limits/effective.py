@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from chalicelib.limits import plans
+from chalicelib.limits import plan_catalogue as plans
 from chalicelib.limits.models import Limits
 from chalicelib.tenancy.context import current_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 CACHE_TTL_SECONDS = 30.0
 T = TypeVar("T")

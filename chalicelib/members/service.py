@@ -23,10 +23,10 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.crypto import pii
+from chalicelib.crypto.blind_index import blind_index, normalise_email
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
 from chalicelib.members import roles
 from chalicelib.members.models import Member, MemberInvite, MemberUpdate
-from chalicelib.network.blind_index import blind_index, normalise_email
 from chalicelib.network.common import PreconditionFailedError, now_iso
 from chalicelib.notifications import after_commit, app_url, email_template
 from chalicelib.store import data, keys

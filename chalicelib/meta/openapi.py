@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document, generated from the route table and the routes' pydantic models.
 
-What each operation says comes from its decorator (tenancy/decorators.py ``RouteSpec``):
+What each operation says comes from its decorator (entry/routes.py ``RouteSpec``):
 the operationId and tag a client SDK names its functions and modules by, the access rule
 (and so the ``security`` requirement: none on public routes), the If-Match rule, and the
 errors it declares; the statuses every route of its kind may answer come from

@@ -1,7 +1,7 @@
 """Which problem+json errors an operation may answer, by status, with their ``code`` values.
 
 Most follow from how the route is declared (its access, body, query, path parameters and
-If-Match rule: the pipeline in tenancy/decorators.py raises them); the rest are the errors
+If-Match rule: the pipeline in entry/routes.py raises them); the rest are the errors
 the route itself declares with ``errors=(...)`` beside its decorator.
 """
 from __future__ import annotations

@@ -25,7 +25,7 @@ from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
 from chalicelib.ratelimit.limiter import Clock, InProcessLimiter
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import TenantContext
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 Access = Literal["public", "public_tenant", "tenant", "platform"]
 
@@ -78,7 +78,7 @@ def rate_limits(tenant: Tenant) -> RateLimits:
     """The tenant's effective rate limits."""
     if _source is not None:
         return _source(tenant)
-    from chalicelib.ratelimit.plans import effective_rate_limits
+    from chalicelib.ratelimit.rates import effective_rate_limits
 
     return effective_rate_limits(tenant)
 
@@ -112,7 +112,8 @@ def wire_tenant_key(tenant: Tenant) -> None:
     plan, not per key. Run at provisioning, after a plan change and after an overrides
     change; if it fails midway, repeating the same PUT finishes it.
     """
-    from chalicelib.ratelimit import plans, usage_plans
+    from chalicelib.ratelimit import rates as plans
+    from chalicelib.ratelimit import usage_plans
 
     own = plans.own_rate_limits(tenant)
     target = tenant.plan
@@ -126,7 +127,8 @@ def plan_limits_changed(plan: str) -> None:
     """Set a plan's usage plan throttle and quota to its stored limits, and refresh the
     usage plans of its tenants with overrides (theirs start from the plan's)."""
     from chalicelib import limits
-    from chalicelib.ratelimit import plans, usage_plans
+    from chalicelib.ratelimit import rates as plans
+    from chalicelib.ratelimit import usage_plans
     from chalicelib.store import registry
 
     limits.invalidate(plan=plan)

@@ -26,7 +26,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import BadRequestError, ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 
 class _TenantsIndex(GlobalSecondaryIndex["TenantItem"]):

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 from chalicelib.auth.permissions import Permission
 from chalicelib.auth.principal import Principal
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 
 class NoTenantBoundError(RuntimeError):

@@ -24,7 +24,7 @@ from uuid import UUID
 from chalicelib.errors import TenantMismatchError, TenantNotFoundError, TenantSuspendedError
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
-from chalicelib.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
+from chalicelib.tenancy.tenant import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
 
 TENANT_HEADER = "x-tenant-id"
 MAX_HEADER_VALUE = 100

@@ -23,9 +23,9 @@ from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 from chalicelib.tenants import service
 from chalicelib.tenants.admin_models import TenantUpdate
-from chalicelib.tenants.models import Tenant, TenantStatus
 
 _DESCRIPTIVE = ("name", "display_name", "domains")
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from chalicelib.errors import ConflictError
-from chalicelib.network import customers, professionals, referrals
 from chalicelib.network.common import ListQuery
+from chalicelib.network.customers import service as customers
 from chalicelib.network.models import CustomerCreate, ProfessionalCreate, ReferralCreate
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.referrals import service as referrals
 
 PROFESSIONALS = (
     ("Northside Auto Repair", "Maria Lopez", "service@northside-auto.example",

@@ -26,7 +26,7 @@ from chalicelib import audit, members
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError
 from chalicelib.members.models import MemberInvite
-from chalicelib.network import categories
+from chalicelib.network.categories import service as categories
 from chalicelib.network.common import now_iso
 from chalicelib.network.models import CategoryCreate
 from chalicelib.notifications import install_default_templates, render, send_email
@@ -35,9 +35,9 @@ from chalicelib.store import data, keys, registry
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 from chalicelib.tenants import demo_data, service
 from chalicelib.tenants.admin_models import TenantAdminCreate
-from chalicelib.tenants.models import Tenant, TenantStatus
 
 log = logging.getLogger("provisioning")
 TENANT_STEP = "tenant"

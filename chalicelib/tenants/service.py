@@ -11,16 +11,17 @@ from pydantic import ValidationError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
-from chalicelib.config import schema as config_schema
+from chalicelib.config import models as config_schema
 from chalicelib.crypto import keys as tenant_keys
 from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
 from chalicelib.limits import counters
-from chalicelib.limits.plans import plan_names
+from chalicelib.limits.plan_catalogue import plan_names
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
-from chalicelib.tenants.models import Tenant, TenantCreate, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
+from chalicelib.tenants.models import TenantCreate
 
 # What a lifecycle event lists of a new tenant (its key ARN is infrastructure, not a setting).
 _AUDITED_FIELDS = frozenset({"slug", "name", "display_name", "logo_url", "primary_color", "configuration",

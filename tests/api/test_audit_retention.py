@@ -99,7 +99,7 @@ def test_the_seal_job_runs_for_every_active_tenant(client, tenant_a):
     from chalicelib.audit.platform import AnchorItem
     from chalicelib.store import keys, registry
     from chalicelib.store.registry import TenantItem
-    from chalicelib.tenants.models import TenantStatus
+    from chalicelib.tenancy.tenant import TenantStatus
     from chalicelib.tenants.service import change_status
 
     # Given a tenant created three hours ago (its registry item says so), and a suspended one

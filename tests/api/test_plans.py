@@ -121,7 +121,7 @@ def test_effective_limits_follow_plan_overrides_and_plan_change(client, tenant_a
 
 def test_another_process_sees_an_edit_when_its_cache_expires(client, tenant_a, monkeypatch):
     assert effective.plan_limits("standard").burst == DEFAULT_PLANS["standard"].burst  # cached here
-    from chalicelib.limits import plans
+    from chalicelib.limits import plan_catalogue as plans
 
     plans.put_plan("standard", DEFAULT_PLANS["standard"].model_copy(update={"burst": 1}), None)  # no invalidation
     assert effective.plan_limits("standard").burst == DEFAULT_PLANS["standard"].burst

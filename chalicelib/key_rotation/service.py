@@ -31,18 +31,18 @@ from uuid import UUID, uuid4
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws
-from chalicelib.crypto import KEY_ROTATION_QUEUE, inventory, keys, pii
-from chalicelib.crypto import rotation_record as record
+from chalicelib.crypto import KEY_ROTATION_QUEUE, keys, pii
 from chalicelib.crypto.errors import DataIntegrityError, RotationInProgressError, TenantNotActiveError
-from chalicelib.crypto.rotation_record import Checkpoint, RecordChangedError, Rotation, RotationStatus
 from chalicelib.errors import InternalError, ServiceUnavailableError
+from chalicelib.key_rotation import inventory, record
+from chalicelib.key_rotation.record import Checkpoint, RecordChangedError, Rotation, RotationStatus
 from chalicelib.settings import get_settings
 from chalicelib.store import data, registry
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import TenantContext, current_context
 from chalicelib.tenancy.resolution import invalidate_tenant
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 QUEUE = KEY_ROTATION_QUEUE
 # Work per invocation, well inside Chalice's default 60 s Lambda timeout; then the job

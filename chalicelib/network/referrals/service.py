@@ -24,7 +24,6 @@ from chalicelib import audit
 from chalicelib.auth.permissions import Permission
 from chalicelib.crypto import pii
 from chalicelib.errors import AppError, ConflictError, ForbiddenError, NotFoundError, RequestValidationError
-from chalicelib.network import referral_notices
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import (
     OPEN_REFERRAL_STATUSES,
@@ -35,6 +34,7 @@ from chalicelib.network.models import (
     ReferralUpdate,
     pii_fields,
 )
+from chalicelib.network.referrals import notices as referral_notices
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 from chalicelib.tenancy.context import current_context

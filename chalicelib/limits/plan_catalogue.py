@@ -27,7 +27,7 @@ from chalicelib.limits.models import LIMIT_FIELDS, LimitOverrides, Limits, Plan,
 from chalicelib.network.common import PreconditionFailedError
 from chalicelib.store import data, keys, registry
 from chalicelib.tenancy import context as tenancy_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 GiB = 1024**3
 MiB = 1024**2

@@ -47,7 +47,7 @@ from chalicelib.store.faults import unavailable_error
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import Delivery, RequestOrigin, TenantContext
 from chalicelib.tenancy.resolution import references, resolve, resolve_for_platform_read
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 log = logging.getLogger("request")
 # Kept in audit events: an IPv6 address is at most 45 characters; user agents run long.
@@ -71,7 +71,7 @@ class RouteSpec:
     status: int
     summary: str
     # What the OpenAPI document says of the route, declared beside it (chalicelib/meta/openapi.py
-    # reads them; tests/api/test_openapi_operations.py fails a route without an id and a tag):
+    # reads them; tests/api/test_openapi_document.py fails a route without an id and a tag):
     # the client SDK's function and module names, the If-Match rule, the errors the route
     # itself raises beyond those every route of its access may answer, extra response headers.
     operation_id: str | None = None

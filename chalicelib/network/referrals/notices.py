@@ -31,8 +31,10 @@ from chalicelib import members
 from chalicelib.config import effective
 from chalicelib.errors import NotFoundError
 from chalicelib.members.models import Member
-from chalicelib.network import categories, customers, professionals
+from chalicelib.network.categories import service as categories
+from chalicelib.network.customers import service as customers
 from chalicelib.network.models import Referral, ReferralStatus
+from chalicelib.network.professionals import service as professionals
 from chalicelib.notifications import after_commit, app_url, render, send_email, send_sms
 from chalicelib.notifications.templates import branding_values
 from chalicelib.tenancy.context import current_context

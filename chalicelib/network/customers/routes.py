@@ -16,12 +16,12 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
 from chalicelib.limits.errors import LimitExceededError
-from chalicelib.network import customers
 from chalicelib.network.common import ListQuery, etag, expected_version, page_body, parse_id
+from chalicelib.network.customers import service as customers
 from chalicelib.network.models import Customer, CustomerCreate, CustomerUpdate
-from chalicelib.tenancy import tenant_route
 
 bp = Blueprint(__name__)
 P = Permission

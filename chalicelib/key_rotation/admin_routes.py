@@ -7,7 +7,7 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.crypto.errors import RotationInProgressError, TenantNotActiveError
-from chalicelib.tenancy import platform_route
+from chalicelib.entry import platform_route
 from chalicelib.tenants.lookup import tenant_by_reference as _tenant
 
 bp = Blueprint(__name__)
@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
 @platform_route(operation_id="listTenantKeys", tag="Admin",
                 summary="A tenant's KMS keys and the progress of its latest key rotation")
 def get_keys(id: str) -> dict[str, Any]:
-    from chalicelib.crypto import rotation  # imported on use: these routes are rare, cold starts are not
+    from chalicelib.key_rotation import service as rotation
 
     return rotation.status(_tenant(id))
 
@@ -27,7 +27,7 @@ def get_keys(id: str) -> dict[str, Any]:
 @platform_route(operation_id="rotateTenantKeys", tag="Admin", errors=(RotationInProgressError, TenantNotActiveError),
                 status=202, summary="Rotate a tenant's key: a new key now, re-encryption in the background")
 def rotate_keys(id: str) -> http.Reply:
-    from chalicelib.crypto import rotation  # imported on use, as above
+    from chalicelib.key_rotation import service as rotation
 
     tenant = _tenant(id)
     started = rotation.start(tenant)

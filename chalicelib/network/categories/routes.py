@@ -7,11 +7,11 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
-from chalicelib.network import categories
+from chalicelib.network.categories import service as categories
 from chalicelib.network.common import ListQuery, etag, expected_version, page_body
 from chalicelib.network.models import Category, CategoryCreate, CategoryUpdate
-from chalicelib.tenancy import tenant_route
 
 bp = Blueprint(__name__)
 P = Permission

@@ -24,9 +24,9 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.crypto import pii
+from chalicelib.crypto.blind_index import blind_index, normalise_email
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
 from chalicelib.limits import counters, effective_limits
-from chalicelib.network.blind_index import blind_index, normalise_email
 from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
 from chalicelib.network.models import (
     Professional,

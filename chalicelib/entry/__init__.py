@@ -1,0 +1,11 @@
+"""The pipelines every entry point goes through: routes, SQS messages and schedules."""
+from chalicelib.entry.routes import (
+    RouteSpec,
+    platform_route,
+    public_route,
+    public_tenant_route,
+    tenant_handler,
+    tenant_route,
+)
+
+__all__ = ["RouteSpec", "platform_route", "public_route", "public_tenant_route", "tenant_handler", "tenant_route"]
