@@ -11,7 +11,7 @@ from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError, ForbiddenError
 from chalicelib.members import roles, service
 from chalicelib.members.models import InvitationAccept, Member, MemberInvite, MemberUpdate, RoleOut, RolePut
-from chalicelib.network.common import ListQuery, etag, expected_version, page_body
+from chalicelib.network.common import ListQuery, PreconditionRequiredError, etag, expected_version, page_body
 from chalicelib.tenancy.context import current_context
 
 bp = Blueprint(__name__)
@@ -27,6 +27,7 @@ def list_roles() -> dict[str, Any]:
 
 @bp.route("/api/tenant/roles/{name}", methods=["PUT"])
 @tenant_route(P.ROLES_WRITE, operation_id="putRole", tag="Members", if_match="optional",
+              errors=(PreconditionRequiredError,),  # replacing a stored role needs If-Match
               body=RolePut, response=RoleOut,
               summary="Create a role or replace its permissions (If-Match for an existing role)")
 def put_role(name: str, body: RolePut) -> http.Reply:
