@@ -23,7 +23,10 @@ $(NODE_STAMP): package.json package-lock.json
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
+# The layering contract (pyproject.toml [tool.importlinter]) and mypy run before the suite.
 test: $(STAMP) $(NODE_STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy chalicelib app.py
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -35,6 +38,8 @@ sdk: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy chalicelib app.py
 
 clean:
 	rm -rf $(VENV) node_modules .local build .pytest_cache .ruff_cache

@@ -165,7 +165,7 @@ def _paired(create: Callable[[], None], without: Callable[[], None],
 
 def _latency_rows(iterations: int, warmup: int) -> list[Row]:
     from chalicelib.limits import effective_limits
-    from chalicelib.network.models import ProfessionalCreate
+    from chalicelib.network.professionals.models import ProfessionalCreate
     from chalicelib.network.professionals.service import create_professional
 
     tenant = create_tenant("bench-latency", plan="enterprise")

@@ -433,7 +433,7 @@ def _latency_rows(w: World, others: int, per_other: int, own: int, iterations: i
     from chalice.test import Client
 
     from app import app
-    from chalicelib.network.models import ProfessionalCreate
+    from chalicelib.network.professionals.models import ProfessionalCreate
     from chalicelib.network.professionals.service import create_professional
     from chalicelib.store import keys
 

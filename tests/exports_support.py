@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from chalicelib import aws
-from chalicelib.network.common import now_iso
+from chalicelib.clock import now_iso
 from chalicelib.network.customers import service as customers
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys

@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib import audit
+from chalicelib.clock import now_iso
 from chalicelib.config import current
 from chalicelib.config import models as schema
-from chalicelib.errors import NotFoundError
-from chalicelib.network.common import PreconditionFailedError, now_iso
+from chalicelib.errors import NotFoundError, PreconditionFailedError
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 from chalicelib.tenancy.context import current_context

@@ -1,14 +1,15 @@
 """One process reset: what a fresh Lambda container would have.
 
 No settings, AWS clients, data connections, caches (tenants, roles, effective limits,
-PII keys and codec) or bound context. Tests and benchmarks call :func:`reset` between
+blind-index secrets, PII keys and codec) or bound context. Tests and benchmarks call :func:`reset` between
 worlds, so the list of process state lives here once and cannot drift between them.
 """
 from __future__ import annotations
 
 from chalicelib import aws
-from chalicelib.crypto import pii
+from chalicelib.crypto import blind_index, pii
 from chalicelib.limits import effective as limits
+from chalicelib.logs import reset_log_keys
 from chalicelib.members import roles
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.settings import reset_settings
@@ -27,5 +28,13 @@ def reset() -> None:
     roles.clear_cache()
     context.clear()
     pii.reset_state()
+    blind_index.clear_cache()
     limits.invalidate()
     rate_limit.reset_state()
+
+
+def reset_request_state() -> None:
+    """Forget the previous request's or message's context and log keys (a warm Lambda
+    serves tenant after tenant): done before and after every one."""
+    context.clear()
+    reset_log_keys()

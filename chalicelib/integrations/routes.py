@@ -6,10 +6,11 @@ from chalice import Blueprint
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
+from chalicelib.errors import PreconditionRequiredError
+from chalicelib.http import etag, expected_version
 from chalicelib.integrations import checks, resolution, service
 from chalicelib.integrations.errors import IntegrationTestFailedError, NotConfiguredError
 from chalicelib.integrations.models import IntegrationList, IntegrationPut, IntegrationView, TestRequest, TestResult
-from chalicelib.network.common import PreconditionRequiredError, etag, expected_version
 
 bp = Blueprint(__name__)
 P = Permission

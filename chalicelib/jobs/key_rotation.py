@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.crypto import KEY_ROTATION_QUEUE
 from chalicelib.entry import tenant_handler
+from chalicelib.key_rotation import service as rotation
 
 QUEUE = KEY_ROTATION_QUEUE
 # One message at a time: each runs up to rotation.RUN_BUDGET_SECONDS.
@@ -21,6 +22,4 @@ def handle_key_rotation(body: dict[str, Any]) -> None:
     rotation_id = body.get("rotation_id")
     if not isinstance(rotation_id, str) or not rotation_id:
         raise ValueError("a key-rotation message names its rotation")
-    from chalicelib.key_rotation import service as rotation
-
     rotation.run(rotation_id)

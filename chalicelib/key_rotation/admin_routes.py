@@ -8,6 +8,7 @@ from chalice import Blueprint
 from chalicelib import http
 from chalicelib.crypto.errors import RotationInProgressError, TenantNotActiveError
 from chalicelib.entry import platform_route
+from chalicelib.key_rotation import service as rotation
 from chalicelib.tenants.lookup import tenant_by_reference as _tenant
 
 bp = Blueprint(__name__)
@@ -18,8 +19,6 @@ bp = Blueprint(__name__)
 @platform_route(operation_id="listTenantKeys", tag="Admin",
                 summary="A tenant's KMS keys and the progress of its latest key rotation")
 def get_keys(id: str) -> dict[str, Any]:
-    from chalicelib.key_rotation import service as rotation
-
     return rotation.status(_tenant(id))
 
 
@@ -27,8 +26,6 @@ def get_keys(id: str) -> dict[str, Any]:
 @platform_route(operation_id="rotateTenantKeys", tag="Admin", errors=(RotationInProgressError, TenantNotActiveError),
                 status=202, summary="Rotate a tenant's key: a new key now, re-encryption in the background")
 def rotate_keys(id: str) -> http.Reply:
-    from chalicelib.key_rotation import service as rotation
-
     tenant = _tenant(id)
     started = rotation.start(tenant)
     body = {"rotation": started.model_dump(mode="json", exclude={"version"})}

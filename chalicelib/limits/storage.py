@@ -31,14 +31,13 @@ from uuid import UUID
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.entry.routes import NOT_FOR_A_TENANT
 from chalicelib.limits import counters
 from chalicelib.limits.effective import effective_limits
 from chalicelib.limits.errors import LimitExceededError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
-from chalicelib.tenancy.context import current_tenant_id
+from chalicelib.tenancy.context import NOT_FOR_A_TENANT, current_tenant_id
 
 # A stable literal (Chalice reads queue names when it packages app.py, before any stage
 # is known), like the key-rotation queue: one per account.

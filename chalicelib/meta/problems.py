@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from chalicelib.crypto.errors import KeyServiceUnavailableError
+from chalicelib.cursors import InvalidCursorError
 from chalicelib.errors import (
     AppError,
     ForbiddenError,
@@ -17,6 +18,8 @@ from chalicelib.errors import (
     InvalidJsonError,
     NotFoundError,
     PayloadTooLargeError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
     RateLimitedError,
     RequestValidationError,
     TenantMismatchError,
@@ -24,8 +27,7 @@ from chalicelib.errors import (
     TenantSuspendedError,
     UnauthorizedError,
 )
-from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError
-from chalicelib.store.data import ConcurrentWriteError, InvalidCursorError
+from chalicelib.store.data import ConcurrentWriteError
 from chalicelib.store.faults import StoreUnavailableError
 
 PATH_PARAMETER = re.compile(r"{([^}]+)}")

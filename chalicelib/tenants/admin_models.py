@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.network.models import EmailStr
+from chalicelib.fields import EmailStr
 from chalicelib.tenancy.tenant import PLAN_NAME, Tenant, TenantStatus, normalise_domain, validate_plan_name
 from chalicelib.tenants.models import MAX_DOMAINS, TenantCreate
 

@@ -11,7 +11,7 @@ from chalice import Blueprint
 from chalicelib import http
 from chalicelib.entry import platform_route
 from chalicelib.errors import ConflictError
-from chalicelib.network.common import etag, expected_version
+from chalicelib.http import etag, expected_version
 from chalicelib.store import registry
 from chalicelib.tenancy.tenant import Tenant
 from chalicelib.tenants import admin, provisioning

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit
+from chalicelib import audit, clock
 from chalicelib.config import models as config_schema
 from chalicelib.crypto import keys as tenant_keys
 from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
@@ -86,7 +86,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
     check_custom_domains(data.domains)
     check_configuration(data.configuration)
     check_plan(data.plan)
-    now = datetime.now(UTC)
+    now = clock.now()
     tenant_id = tenant_id or uuid.uuid4()
     key_arn = tenant_keys.create_tenant_key(tenant_id, alias=True)
     tenant = Tenant(
@@ -131,7 +131,7 @@ def change_status(tenant_id: UUID, status: TenantStatus) -> Tenant:
         raise NotFoundError("no such tenant")
     if tenant.status == status:
         return tenant
-    changed = tenant.model_copy(update={"status": status, "updated_at": datetime.now(UTC)})
+    changed = tenant.model_copy(update={"status": status, "updated_at": clock.now()})
     changes = audit.changes({"status": tenant.status.value}, {"status": status.value}, pii=frozenset())
     with tenancy_context.bound(tenancy_context.acting_in(tenant)):
         stored = registry.update_tenant(changed, expected_version=tenant.version,

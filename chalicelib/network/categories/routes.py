@@ -9,9 +9,9 @@ from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
+from chalicelib.http import ListQuery, etag, expected_version, page_body
 from chalicelib.network.categories import service as categories
-from chalicelib.network.common import ListQuery, etag, expected_version, page_body
-from chalicelib.network.models import Category, CategoryCreate, CategoryUpdate
+from chalicelib.network.categories.models import Category, CategoryCreate, CategoryUpdate
 
 bp = Blueprint(__name__)
 P = Permission

@@ -18,10 +18,10 @@ from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
+from chalicelib.http import ListQuery, etag, expected_version, page_body, parse_id
 from chalicelib.limits.errors import LimitExceededError
-from chalicelib.network.common import ListQuery, etag, expected_version, page_body, parse_id
 from chalicelib.network.customers import service as customers
-from chalicelib.network.models import Customer, CustomerCreate, CustomerUpdate
+from chalicelib.network.customers.models import Customer, CustomerCreate, CustomerUpdate
 
 bp = Blueprint(__name__)
 P = Permission

@@ -9,10 +9,10 @@ from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
+from chalicelib.http import etag, expected_version, page_body, parse_id
 from chalicelib.limits.errors import LimitExceededError
-from chalicelib.network.common import etag, expected_version, page_body, parse_id
-from chalicelib.network.models import Professional, ProfessionalCreate, ProfessionalUpdate
 from chalicelib.network.professionals import service as professionals
+from chalicelib.network.professionals.models import Professional, ProfessionalCreate, ProfessionalUpdate
 from chalicelib.network.professionals.service import ProfessionalQuery
 
 bp = Blueprint(__name__)
