@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint sdk install clean
 
 # infra/requirements.txt (CDK, cdk-nag, cfn-lint) too: tests/infra synthesizes the stacks.
 $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt
@@ -12,7 +13,12 @@ $(STAMP): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r infra/requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+# Spectral (package.json, locked): tests/api/test_openapi_lint.py lints the OpenAPI document with it.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --silent
+	touch $(NODE_STAMP)
 
 run: $(STAMP)
 	$(PY) -m chalicelib.local
@@ -20,7 +26,7 @@ run: $(STAMP)
 # The layering contract (pyproject.toml [tool.importlinter]) and mypy run before the suite;
 # the suite runs on pytest-xdist, one worker per core, each test module whole on one worker
 # (tests/conftest.py).
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy chalicelib app.py
 	$(PY) -m pytest -n auto --dist loadfile
@@ -28,10 +34,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# A Python client generated from the OpenAPI document (openapi-python-client): pip install build/sdk
+sdk: $(STAMP)
+	$(PY) -m chalicelib.local.sdk --out build/sdk
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy chalicelib app.py
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .local build .pytest_cache .ruff_cache

@@ -14,7 +14,8 @@ bp = Blueprint(__name__)
 
 
 @bp.route("/api/tenant/audit", methods=["GET"])
-@tenant_route(Permission.AUDIT_READ, query=AuditQuery, response=AuditPage,
+@tenant_route(Permission.AUDIT_READ, operation_id="listAuditEvents", tag="Audit",
+              query=AuditQuery, response=AuditPage,
               summary="The tenant's audit trail, newest first (?action=&actor=&target=&from=&to=)")
 def list_tenant_audit(query: AuditQuery) -> dict[str, Any]:
     items, next_cursor = queries.list_events(query)
@@ -22,14 +23,16 @@ def list_tenant_audit(query: AuditQuery) -> dict[str, Any]:
 
 
 @bp.route("/api/tenant/audit/verify", methods=["GET"])
-@tenant_route(Permission.AUDIT_READ, response=VerifyReport,
+@tenant_route(Permission.AUDIT_READ, operation_id="verifyAuditTrail", tag="Audit",
+              response=VerifyReport,
               summary="Recompute the trail's digest chain over the retained range; the first difference first")
 def verify_tenant_audit() -> dict[str, Any]:
     return verification.verify()
 
 
 @bp.route("/api/admin/audit", methods=["GET"])
-@platform_route(query=PlatformAuditQuery, response=AuditPage,
+@platform_route(operation_id="listPlatformAuditEvents", tag="Audit",
+                query=PlatformAuditQuery, response=AuditPage,
                 summary="The platform trail (tenant lifecycle, plans), newest first (?tenant=&action=...)")
 def list_platform_audit(query: PlatformAuditQuery) -> dict[str, Any]:
     items, next_cursor = queries.list_platform_events(query)

@@ -33,13 +33,15 @@ def _in_tenant(reference: str, action: Callable[[], T], *, read: bool = False) -
 
 
 @bp.route("/api/admin/tenants/{id}/config", methods=["GET"])
-@platform_route(response=service.ConfigView, summary="A tenant's effective configuration")
+@platform_route(operation_id="getTenantConfig", tag="Configuration",
+                response=service.ConfigView, summary="A tenant's effective configuration")
 def admin_get_config(id: str) -> http.Reply:
     return config_reply(_in_tenant(id, service.get_config, read=True))
 
 
 @bp.route("/api/admin/tenants/{id}/config", methods=["PUT"])
-@platform_route(body=service.ConfigUpdate, response=service.ConfigView,
+@platform_route(operation_id="updateTenantConfig", tag="Configuration", if_match="required",
+                body=service.ConfigUpdate, response=service.ConfigView,
                 summary="Replace a tenant's configuration overrides (If-Match required)")
 def admin_put_config(id: str, body: service.ConfigUpdate) -> http.Reply:
     expected = if_match()
@@ -47,13 +49,15 @@ def admin_put_config(id: str, body: service.ConfigUpdate) -> http.Reply:
 
 
 @bp.route("/api/admin/tenants/{id}/branding", methods=["GET"])
-@platform_route(response=branding.BrandingView, summary="A tenant's branding")
+@platform_route(operation_id="getTenantBranding", tag="Branding",
+                response=branding.BrandingView, summary="A tenant's branding")
 def admin_get_branding(id: str) -> http.Reply:
     return branding_reply(_in_tenant(id, branding.get_branding, read=True))
 
 
 @bp.route("/api/admin/tenants/{id}/branding", methods=["PUT"])
-@platform_route(body=branding.BrandingUpdate, response=branding.BrandingView,
+@platform_route(operation_id="updateTenantBranding", tag="Branding", if_match="required",
+                body=branding.BrandingUpdate, response=branding.BrandingView,
                 summary="Replace a tenant's branding (If-Match required)")
 def admin_put_branding(id: str, body: branding.BrandingUpdate) -> http.Reply:
     expected = if_match()

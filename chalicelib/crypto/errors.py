@@ -1,7 +1,7 @@
 """Errors of the encryption layer, mapped to problem+json by ``chalicelib.errors``."""
 from __future__ import annotations
 
-from chalicelib.errors import InternalError, ServiceUnavailableError, exception_chain
+from chalicelib.errors import ConflictError, InternalError, ServiceUnavailableError, exception_chain
 
 # KMS throttling clears within seconds; a client that waits this long usually succeeds.
 RETRY_AFTER_SECONDS = 2
@@ -22,6 +22,16 @@ class KeyServiceUnavailableError(ServiceUnavailableError):
 
     def __init__(self) -> None:
         super().__init__("retry shortly", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+# In this module, not rotation's: the admin route names them in its OpenAPI entry without
+# importing the rotation machinery at cold start.
+class RotationInProgressError(ConflictError):
+    code, title = "rotation_in_progress", "Another key rotation of this tenant is starting"
+
+
+class TenantNotActiveError(ConflictError):
+    code, title = "tenant_not_active", "Only an active tenant's keys can be rotated"
 
 
 class UnreadableCiphertextError(Exception):

@@ -56,6 +56,9 @@ Access = Literal["public", "public_tenant", "tenant", "platform"]
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+IfMatch = Literal["required", "optional"]
+
+
 @dataclass(frozen=True)
 class RouteSpec:
     access: Access
@@ -68,6 +71,16 @@ class RouteSpec:
     # Tenant routes act for active members only (members/authority.py); False lets a
     # signed-in non-member in with INVITEE_PERMISSIONS (accepting an invitation).
     members_only: bool = True
+    # What the OpenAPI document says of the route, declared beside it (chalicelib/meta/openapi.py
+    # reads them; tests/api/test_openapi_document.py fails a route without an id and a tag):
+    # the client SDK's function and module names, the If-Match rule, the errors the route
+    # itself raises beyond those every route of its access may answer, extra response headers.
+    operation_id: str | None = None
+    tag: str | None = None
+    if_match: IfMatch | None = None
+    errors: tuple[type[AppError], ...] = ()
+    headers: tuple[str, ...] = ()
+    not_modified: bool = False  # answers 304 to an If-None-Match naming its ETag
 
 
 def _authenticate(headers: dict[str, str]) -> Principal:
@@ -243,8 +256,15 @@ def tenant_route(
     status: int = 200,
     summary: str = "",
     members_only: bool = True,
+    operation_id: str | None = None,
+    tag: str | None = None,
+    if_match: IfMatch | None = None,
+    errors: tuple[type[AppError], ...] = (),
+    headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary, members_only))
+    return _route_decorator(RouteSpec("tenant", permission, body, query, response, status, summary,
+                                      members_only=members_only, operation_id=operation_id, tag=tag,
+                                      if_match=if_match, errors=errors, headers=headers))
 
 
 def platform_route(
@@ -255,17 +275,28 @@ def platform_route(
     response: type[BaseModel] | None = None,
     status: int = 200,
     summary: str = "",
+    operation_id: str | None = None,
+    tag: str | None = None,
+    if_match: IfMatch | None = None,
+    errors: tuple[type[AppError], ...] = (),
+    headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("platform", permission, body, query, response, status, summary))
+    return _route_decorator(RouteSpec("platform", permission, body, query, response, status, summary,
+                                      operation_id=operation_id, tag=tag, if_match=if_match, errors=errors,
+                                      headers=headers))
 
 
 def public_route(
-    *, response: type[BaseModel] | None = None, summary: str = ""
+    *, response: type[BaseModel] | None = None, summary: str = "",
+    operation_id: str | None = None, tag: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("public", None, None, None, response, 200, summary))
+    return _route_decorator(RouteSpec("public", None, None, None, response, 200, summary, operation_id=operation_id,
+                                      tag=tag))
 
 
 def public_tenant_route(
-    *, response: type[BaseModel] | None = None, summary: str = ""
+    *, response: type[BaseModel] | None = None, summary: str = "", status: int = 200,
+    operation_id: str | None = None, tag: str | None = None, not_modified: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    return _route_decorator(RouteSpec("public_tenant", None, None, None, response, 200, summary))
+    return _route_decorator(RouteSpec("public_tenant", None, None, None, response, status, summary,
+                                      operation_id=operation_id, tag=tag, not_modified=not_modified))

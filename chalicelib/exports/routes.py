@@ -19,7 +19,9 @@ P = Permission
 
 
 @bp.route("/api/tenant/exports", methods=["POST"])
-@tenant_route(P.EXPORTS_MANAGE, body=ExportCreate, response=Export, status=202,
+@tenant_route(P.EXPORTS_MANAGE, operation_id="requestExport", tag="Exports",
+              errors=(service.ExportDailyLimitError, service.ExportConcurrencyLimitError),
+              body=ExportCreate, response=Export, status=202,
               summary="Request an export (json: gzip'd NDJSON; csv: a zip of one CSV per entity); 202 + Location")
 def request_export(body: ExportCreate) -> http.Reply:
     record = service.request_export(body)
@@ -27,7 +29,8 @@ def request_export(body: ExportCreate) -> http.Reply:
 
 
 @bp.route("/api/tenant/exports", methods=["GET"])
-@tenant_route(P.EXPORTS_MANAGE, query=ListQuery, response=ExportPage, summary="List exports, newest first")
+@tenant_route(P.EXPORTS_MANAGE, operation_id="listExports", tag="Exports",
+              query=ListQuery, response=ExportPage, summary="List exports, newest first")
 def list_exports(query: ListQuery) -> ExportPage:
     items, cursor = service.list_exports(query)
     return ExportPage(items=[r.view() for r in items], next_cursor=cursor)
@@ -35,13 +38,16 @@ def list_exports(query: ListQuery) -> ExportPage:
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
 @bp.route("/api/tenant/exports/{id}", methods=["GET"])
-@tenant_route(P.EXPORTS_MANAGE, response=Export, summary="An export: status, counts, size, SHA-256, error")
+@tenant_route(P.EXPORTS_MANAGE, operation_id="getExport", tag="Exports",
+              response=Export, summary="An export: status, counts, size, SHA-256, error")
 def get_export(id: str) -> Export:
     return service.get_export(parse_id(id)).view()
 
 
 @bp.route("/api/tenant/exports/{id}/download", methods=["GET"])
-@tenant_route(P.EXPORTS_MANAGE, status=302,
+@tenant_route(P.EXPORTS_MANAGE, operation_id="downloadExport", tag="Exports",
+              errors=(service.ExportNotReadyError, service.ExportGoneError),
+              status=302,
               summary="302 to the export's file (a presigned URL valid 5 minutes); audited as export.downloaded")
 def download_export(id: str) -> http.Reply:
     return http.Reply(None, 302, {"Location": service.download_url(parse_id(id)), "Cache-Control": "no-store"})

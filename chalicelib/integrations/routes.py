@@ -6,8 +6,10 @@ from chalice import Blueprint
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
+from chalicelib.errors import PreconditionRequiredError
 from chalicelib.http import etag, expected_version
 from chalicelib.integrations import checks, resolution, service
+from chalicelib.integrations.errors import IntegrationTestFailedError, NotConfiguredError
 from chalicelib.integrations.models import IntegrationList, IntegrationPut, IntegrationView, TestRequest, TestResult
 
 bp = Blueprint(__name__)
@@ -24,20 +26,24 @@ def _reply(view: IntegrationView, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/tenant/integrations", methods=["GET"])
-@tenant_route(P.INTEGRATIONS_READ, response=IntegrationList,
+@tenant_route(P.INTEGRATIONS_READ, operation_id="listIntegrations", tag="Integrations",
+              response=IntegrationList,
               summary="Every integration kind: the effective provider, its source and the tenant's own")
 def list_integrations() -> IntegrationList:
     return IntegrationList(items=resolution.views())
 
 
 @bp.route("/api/tenant/integrations/{kind}", methods=["GET"])
-@tenant_route(P.INTEGRATIONS_READ, response=IntegrationView, summary="One integration kind (secrets masked)")
+@tenant_route(P.INTEGRATIONS_READ, operation_id="getIntegration", tag="Integrations",
+              response=IntegrationView, summary="One integration kind (secrets masked)")
 def get_integration(kind: str) -> http.Reply:
     return _reply(resolution.view(service.parse_kind(kind)))
 
 
 @bp.route("/api/tenant/integrations/{kind}", methods=["PUT"])
-@tenant_route(P.INTEGRATIONS_WRITE, body=IntegrationPut, response=IntegrationView,
+@tenant_route(P.INTEGRATIONS_WRITE, operation_id="putIntegration", tag="Integrations", if_match="optional",
+              errors=(PreconditionRequiredError,),  # replacing (not creating) needs If-Match
+              body=IntegrationPut, response=IntegrationView,
               summary="Configure the tenant's provider for a kind (If-Match when one is configured)")
 def put_integration(kind: str, body: IntegrationPut) -> http.Reply:
     parsed = service.parse_kind(kind)
@@ -46,13 +52,16 @@ def put_integration(kind: str, body: IntegrationPut) -> http.Reply:
 
 
 @bp.route("/api/tenant/integrations/{kind}", methods=["DELETE"])
-@tenant_route(P.INTEGRATIONS_WRITE, summary="Remove the tenant's provider: the platform default applies again")
+@tenant_route(P.INTEGRATIONS_WRITE, operation_id="deleteIntegration", tag="Integrations", if_match="optional",
+              status=204, summary="Remove the tenant's provider: the platform default applies again")
 def delete_integration(kind: str) -> None:
     service.delete(service.parse_kind(kind), _if_match())
 
 
 @bp.route("/api/tenant/integrations/{kind}/test", methods=["POST"])
-@tenant_route(P.INTEGRATIONS_WRITE, body=TestRequest, response=TestResult,
+@tenant_route(P.INTEGRATIONS_WRITE, operation_id="testIntegration", tag="Integrations",
+              errors=(IntegrationTestFailedError, NotConfiguredError),
+              body=TestRequest, response=TestResult,
               summary="Send a test email or text through the tenant's provider, or validate it")
 def test_integration(kind: str, body: TestRequest) -> TestResult:
     return checks.run_test(service.parse_kind(kind), body)

@@ -6,6 +6,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import http
+from chalicelib.crypto.errors import RotationInProgressError, TenantNotActiveError
 from chalicelib.entry import platform_route
 from chalicelib.key_rotation import service as rotation
 from chalicelib.tenants.lookup import tenant_by_reference as _tenant
@@ -15,13 +16,15 @@ bp = Blueprint(__name__)
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
 @bp.route("/api/admin/tenants/{id}/keys", methods=["GET"])
-@platform_route(summary="A tenant's KMS keys and the progress of its latest key rotation")
+@platform_route(operation_id="listTenantKeys", tag="Admin",
+                summary="A tenant's KMS keys and the progress of its latest key rotation")
 def get_keys(id: str) -> dict[str, Any]:
     return rotation.status(_tenant(id))
 
 
 @bp.route("/api/admin/tenants/{id}/keys/rotate", methods=["POST"])
-@platform_route(status=202, summary="Rotate a tenant's key: a new key now, re-encryption in the background")
+@platform_route(operation_id="rotateTenantKeys", tag="Admin", errors=(RotationInProgressError, TenantNotActiveError),
+                status=202, summary="Rotate a tenant's key: a new key now, re-encryption in the background")
 def rotate_keys(id: str) -> http.Reply:
     tenant = _tenant(id)
     started = rotation.start(tenant)

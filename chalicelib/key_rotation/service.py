@@ -32,8 +32,8 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, clock
 from chalicelib.crypto import KEY_ROTATION_QUEUE, keys, pii
-from chalicelib.crypto.errors import DataIntegrityError
-from chalicelib.errors import ConflictError, InternalError, ServiceUnavailableError
+from chalicelib.crypto.errors import DataIntegrityError, RotationInProgressError, TenantNotActiveError
+from chalicelib.errors import InternalError, ServiceUnavailableError
 from chalicelib.key_rotation import inventory, record
 from chalicelib.key_rotation.record import Checkpoint, RecordChangedError, Rotation, RotationStatus
 from chalicelib.settings import get_settings
@@ -53,14 +53,6 @@ ITEM_ATTEMPTS = 5
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
 
 log = logging.getLogger("crypto.rotation")
-
-
-class RotationInProgressError(ConflictError):
-    code, title = "rotation_in_progress", "Another key rotation of this tenant is starting"
-
-
-class TenantNotActiveError(ConflictError):
-    code, title = "tenant_not_active", "Only an active tenant's keys can be rotated"
 
 
 # ---- start (the admin route) ----------------------------------------------------------

@@ -42,13 +42,15 @@ def _plan_name(name: str) -> str:
 
 
 @bp.route("/api/admin/plans", methods=["GET"])
-@platform_route(response=PlanList, summary="Every plan and its limits (defaults until edited: version 0)")
+@platform_route(operation_id="listPlans", tag="Limits",
+                response=PlanList, summary="Every plan and its limits (defaults until edited: version 0)")
 def list_plans() -> PlanList:
     return admin.list_plans()
 
 
 @bp.route("/api/admin/plans/{name}", methods=["PUT"])
-@platform_route(body=PlanUpdate, response=Plan,
+@platform_route(operation_id="updatePlan", tag="Limits", if_match="optional",
+                body=PlanUpdate, response=Plan,
                 summary="Replace a plan's limits (all eight; 404 for an unknown plan; If-Match optional)")
 def put_plan(name: str, body: PlanUpdate) -> http.Reply:
     plan = admin.update_plan(_plan_name(name), body, _optional_if_match())
@@ -56,14 +58,16 @@ def put_plan(name: str, body: PlanUpdate) -> http.Reply:
 
 
 @bp.route("/api/admin/tenants/{id}/limits", methods=["GET"])
-@platform_route(response=TenantLimits, summary="A tenant's plan, overrides and effective limits")
+@platform_route(operation_id="getTenantLimits", tag="Limits",
+                response=TenantLimits, summary="A tenant's plan, overrides and effective limits")
 def get_tenant_limits(id: str) -> http.Reply:
     limits = admin.tenant_limits(tenant_by_reference(id))
     return http.Reply(limits, 200, {"ETag": etag(limits.version)})
 
 
 @bp.route("/api/admin/tenants/{id}/limits", methods=["PUT"])
-@platform_route(body=LimitOverrides, response=TenantLimits,
+@platform_route(operation_id="updateTenantLimits", tag="Limits", if_match="optional",
+                body=LimitOverrides, response=TenantLimits,
                 summary="Override a tenant's limits (a number sets, null clears, absent keeps; If-Match optional)")
 def put_tenant_limits(id: str, body: LimitOverrides) -> http.Reply:
     limits = admin.set_overrides(tenant_by_reference(id), body, _optional_if_match())
@@ -71,7 +75,8 @@ def put_tenant_limits(id: str, body: LimitOverrides) -> http.Reply:
 
 
 @bp.route("/api/tenant/usage", methods=["GET"])
-@tenant_route(Permission.USAGE_READ, response=TenantUsage,
+@tenant_route(Permission.USAGE_READ, operation_id="getUsage", tag="Limits",
+              response=TenantUsage,
               summary="The tenant's usage (professionals, customers, storage) against its effective limits")
 def get_usage() -> TenantUsage:
     return usage.report()

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from chalicelib.local.environment import (
@@ -48,7 +49,7 @@ def check_port_free(port: int, what: str, variable: str) -> None:
             raise
 
 
-def _banner(api: str, aws_port: int, tenant: Any, tokens: dict[str, str]) -> str:
+def _banner(api: str, aws_port: int, tenant: Any, tokens: dict[str, str], http_dir: Path) -> str:
     admin, demo = tokens["platform_admin"], tokens["tenant_admin"]
     return f"""
 Local platform is up.
@@ -61,6 +62,9 @@ Tokens from the local Cognito pool (ID tokens, valid 1 hour; more with:
   .venv/bin/python -m chalicelib.cli token --help)
   export ADMIN_TOKEN={admin}
   export DEMO_TOKEN={demo}
+
+HTTP collection (VS Code REST Client, JetBrains HTTP Client), these tokens wired in:
+  {http_dir}/*.http
 
 Try:
   curl -s {api}/api/health
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_API_PORT)))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCAL_AWS_PORT", DEFAULT_AWS_PORT)))
+    parser.add_argument("--http-dir", type=Path, default=PROJECT_DIR / ".local" / "http",
+                        help="where to write the HTTP collection (.http files with this run's tokens)")
     args = parser.parse_args(argv)
     try:
         check_port_free(args.aws_port, "local AWS", "LOCAL_AWS_PORT")
@@ -132,9 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         from app import app
         from chalicelib.cli import make_token
         from chalicelib.local.bootstrap import app_queue_names, bootstrap
+        from chalicelib.local.collection import write_collection
         from chalicelib.local.pump import EventPump
         from chalicelib.local.seed import seed_demo_tenant
         from chalicelib.logs import configure_logging
+        from chalicelib.meta.openapi import build_openapi
+        from chalicelib.meta.routes import servers
 
         configure_logging(settings.log_level)
         bootstrap(settings, app_queue_names(app))
@@ -143,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             "platform_admin": make_token(role="platform_admin", tenant=None),
             "tenant_admin": make_token(role="tenant_admin", tenant=str(tenant.id)),
         }
+        api = f"http://127.0.0.1:{args.port}"
+        document = build_openapi(app, f"{settings.app_name} API", servers(settings))
+        write_collection(args.http_dir, document, api, tokens)
         pump = EventPump(app, settings.region)
         pump.start()
         config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="local")
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        print(_banner(f"http://127.0.0.1:{args.port}", args.aws_port, tenant, tokens), flush=True)
+        print(_banner(api, args.aws_port, tenant, tokens, args.http_dir), flush=True)
         server.server.serve_forever()
         print("stopping", flush=True)
         return 0

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from chalicelib import http
 from chalicelib.entry import public_route
 from chalicelib.meta.openapi import build_openapi
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings, get_settings
 
 bp = Blueprint(__name__)
 
@@ -20,12 +20,29 @@ class Health(BaseModel):
 
 
 @bp.route("/api/health", methods=["GET"])
-@public_route(response=Health, summary="Liveness: the function runs and its configuration is valid")
+@public_route(operation_id="getHealth", tag="Meta",
+              response=Health, summary="Liveness: the function runs and its configuration is valid")
 def health() -> Health:
     return Health(status="ok", stage=get_settings().stage)
 
 
 @bp.route("/api/openapi.json", methods=["GET"])
-@public_route(summary="This API's OpenAPI document")
+@public_route(operation_id="getOpenApiDocument", tag="Meta",
+              summary="This API's OpenAPI document")
 def openapi() -> dict[str, Any]:
-    return build_openapi(http.current_app(), title=f"{get_settings().app_name} API")
+    settings = get_settings()
+    return build_openapi(http.current_app(), title=f"{settings.app_name} API", servers=servers(settings))
+
+
+def servers(settings: Settings) -> list[dict[str, Any]]:
+    """Where the stage serves the API: its public origin when set (``make run`` sets it),
+    else each tenant's subdomain of the platform domain (the host names the tenant)."""
+    if settings.public_base_url:
+        return [{"url": settings.public_base_url, "description": f"The {settings.stage} stage"}]
+    if settings.stage == "local":
+        return [{"url": "http://127.0.0.1:8000", "description": "make run (PORT changes the port)"}]
+    return [{
+        "url": f"https://{{tenant}}.{settings.platform_domain}",
+        "description": f"The {settings.stage} stage; the subdomain names the tenant",
+        "variables": {"tenant": {"default": "demo", "description": "The tenant's slug"}},
+    }]

@@ -10,6 +10,7 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.entry import platform_route
+from chalicelib.errors import ConflictError
 from chalicelib.http import etag, expected_version
 from chalicelib.store import registry
 from chalicelib.tenancy.tenant import Tenant
@@ -25,7 +26,8 @@ def _reply(tenant: Tenant, status: int = 200, headers: dict[str, str] | None = N
 
 
 @bp.route("/api/admin/tenants", methods=["POST"])
-@platform_route(body=TenantAdminCreate, response=TenantAdminView, status=201,
+@platform_route(operation_id="createTenant", tag="Tenants", errors=(ConflictError,), headers=("Location",),
+                body=TenantAdminCreate, response=TenantAdminView, status=201,
                 summary="Create and provision a tenant (key, roles, categories, templates, admin, welcome mail)")
 def create_tenant(body: TenantAdminCreate) -> http.Reply:
     tenant = provisioning.provision(body)
@@ -33,7 +35,8 @@ def create_tenant(body: TenantAdminCreate) -> http.Reply:
 
 
 @bp.route("/api/admin/tenants", methods=["GET"])
-@platform_route(query=TenantListQuery, response=http.page_of(TenantAdminView),
+@platform_route(operation_id="listTenants", tag="Tenants",
+                query=TenantListQuery, response=http.page_of(TenantAdminView),
                 summary="List tenants by creation; ?status=, ?plan=, ?q=, cursor pagination")
 def list_tenants(query: TenantListQuery) -> dict[str, Any]:
     tenants, cursor = registry.list_tenants_page(
@@ -44,13 +47,15 @@ def list_tenants(query: TenantListQuery) -> dict[str, Any]:
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
 @bp.route("/api/admin/tenants/{id}", methods=["GET"])
-@platform_route(response=TenantAdminView, summary="A tenant, whatever its status, with its provisioning progress")
+@platform_route(operation_id="getTenant", tag="Tenants",
+                response=TenantAdminView, summary="A tenant, whatever its status, with its provisioning progress")
 def get_tenant(id: str) -> http.Reply:
     return _reply(tenant_by_reference(id))
 
 
 @bp.route("/api/admin/tenants/{id}", methods=["PUT"])
-@platform_route(body=TenantUpdate, response=TenantAdminView,
+@platform_route(operation_id="updateTenant", tag="Tenants", if_match="required", errors=(ConflictError,),
+                body=TenantUpdate, response=TenantAdminView,
                 summary="Edit a tenant (status active/suspended, names, plan, domains); If-Match required")
 def update_tenant(id: str, body: TenantUpdate) -> http.Reply:
     version = expected_version(http.current_request().headers.get("if-match"), None)
@@ -58,12 +63,14 @@ def update_tenant(id: str, body: TenantUpdate) -> http.Reply:
 
 
 @bp.route("/api/admin/tenants/{id}", methods=["DELETE"])
-@platform_route(status=204, summary="Soft-delete a tenant: inactive, data kept, clients get 404; repeatable")
+@platform_route(operation_id="deleteTenant", tag="Tenants",
+                status=204, summary="Soft-delete a tenant: inactive, data kept, clients get 404; repeatable")
 def delete_tenant(id: str) -> None:
     admin.deactivate(tenant_by_reference(id))
 
 
 @bp.route("/api/admin/tenants/{id}/provision", methods=["POST"])
-@platform_route(response=TenantAdminView, summary="Resume a tenant's provisioning from its last recorded step")
+@platform_route(operation_id="resumeProvisioning", tag="Tenants", errors=(ConflictError,),
+                response=TenantAdminView, summary="Resume a tenant's provisioning from its last recorded step")
 def resume_provisioning(id: str) -> http.Reply:
     return _reply(provisioning.resume(tenant_by_reference(id)))

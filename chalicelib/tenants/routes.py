@@ -13,7 +13,8 @@ bp = Blueprint(__name__)
 
 
 @bp.route("/api/tenant", methods=["GET"])
-@tenant_route(Permission.TENANT_READ, response=TenantProfile, summary="The resolved tenant's public profile")
+@tenant_route(Permission.TENANT_READ, operation_id="getTenantProfile", tag="Tenants",
+              response=TenantProfile, summary="The resolved tenant's public profile")
 def get_tenant_profile() -> TenantProfile:
     # The public face is the branding's (display name, logo, colour) once it is set.
     return branding.profile(current_context().tenant)

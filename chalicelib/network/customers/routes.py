@@ -17,7 +17,9 @@ from chalice import Blueprint
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
+from chalicelib.errors import ConflictError
 from chalicelib.http import ListQuery, etag, expected_version, page_body, parse_id
+from chalicelib.limits.errors import LimitExceededError
 from chalicelib.network.customers import service as customers
 from chalicelib.network.customers.models import Customer, CustomerCreate, CustomerUpdate
 
@@ -31,13 +33,16 @@ def _reply(customer: Customer, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/customers", methods=["GET"])
-@tenant_route(P.TENANT_READ, query=ListQuery, response=http.page_of(Customer), summary="List customers" + SHARED)
+@tenant_route(P.TENANT_READ, operation_id="listCustomers", tag="Network",
+              query=ListQuery, response=http.page_of(Customer), summary="List customers" + SHARED)
 def list_customers(query: ListQuery) -> dict[str, Any]:
     return page_body(*customers.list_customers(customers.reader(), query))
 
 
 @bp.route("/api/customers", methods=["POST"])
-@tenant_route(P.CUSTOMERS_WRITE, body=CustomerCreate, response=Customer, status=201,
+@tenant_route(P.CUSTOMERS_WRITE, operation_id="createCustomer", tag="Network",
+              errors=(ConflictError, LimitExceededError),
+              body=CustomerCreate, response=Customer, status=201,
               summary="Create a customer (409 when its login is taken)")
 def create_customer(body: CustomerCreate) -> http.Reply:
     return _reply(customers.create_customer(body), 201)
@@ -45,14 +50,16 @@ def create_customer(body: CustomerCreate) -> http.Reply:
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
 @bp.route("/api/customers/{id}", methods=["GET"])
-@tenant_route(P.TENANT_READ, response=Customer, summary="Get a customer" + SHARED)
+@tenant_route(P.TENANT_READ, operation_id="getCustomer", tag="Network",
+              response=Customer, summary="Get a customer" + SHARED)
 def get_customer(id: str) -> http.Reply:
     who = customers.reader()
     return _reply(customers.get_customer(who, parse_id(id)))
 
 
 @bp.route("/api/customers/{id}", methods=["PATCH"])
-@tenant_route(P.CUSTOMERS_WRITE, body=CustomerUpdate, response=Customer,
+@tenant_route(P.CUSTOMERS_WRITE, operation_id="updateCustomer", tag="Network", if_match="required",
+              errors=(ConflictError,), body=CustomerUpdate, response=Customer,
               summary="Update a customer (If-Match or version)")
 def update_customer(id: str, body: CustomerUpdate) -> http.Reply:
     cid = parse_id(id)
@@ -61,6 +68,7 @@ def update_customer(id: str, body: CustomerUpdate) -> http.Reply:
 
 
 @bp.route("/api/customers/{id}", methods=["DELETE"])
-@tenant_route(P.CUSTOMERS_WRITE, status=204, summary="Delete a customer (409 while open referrals name it)")
+@tenant_route(P.CUSTOMERS_WRITE, operation_id="deleteCustomer", tag="Network", errors=(ConflictError,),
+              status=204, summary="Delete a customer (409 while open referrals name it)")
 def delete_customer(id: str) -> None:
     customers.delete_customer(parse_id(id))

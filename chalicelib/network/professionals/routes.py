@@ -8,7 +8,9 @@ from chalice import Blueprint
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
+from chalicelib.errors import ConflictError
 from chalicelib.http import etag, expected_version, page_body, parse_id
+from chalicelib.limits.errors import LimitExceededError
 from chalicelib.network.professionals import service as professionals
 from chalicelib.network.professionals.models import Professional, ProfessionalCreate, ProfessionalUpdate
 from chalicelib.network.professionals.service import ProfessionalQuery
@@ -22,14 +24,17 @@ def _reply(professional: Professional, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/professionals", methods=["GET"])
-@tenant_route(P.PROFESSIONALS_READ, query=ProfessionalQuery, response=http.page_of(Professional),
+@tenant_route(P.PROFESSIONALS_READ, operation_id="listProfessionals", tag="Network",
+              query=ProfessionalQuery, response=http.page_of(Professional),
               summary="List professionals (?category=<slug>)")
 def list_professionals(query: ProfessionalQuery) -> dict[str, Any]:
     return page_body(*professionals.list_professionals(query))
 
 
 @bp.route("/api/professionals", methods=["POST"])
-@tenant_route(P.PROFESSIONALS_WRITE, body=ProfessionalCreate, response=Professional, status=201,
+@tenant_route(P.PROFESSIONALS_WRITE, operation_id="createProfessional", tag="Network",
+              errors=(ConflictError, LimitExceededError),
+              body=ProfessionalCreate, response=Professional, status=201,
               summary="Create a professional (409 when its email or login is taken)")
 def create_professional(body: ProfessionalCreate) -> http.Reply:
     return _reply(professionals.create_professional(body), 201)
@@ -37,13 +42,16 @@ def create_professional(body: ProfessionalCreate) -> http.Reply:
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
 @bp.route("/api/professionals/{id}", methods=["GET"])
-@tenant_route(P.PROFESSIONALS_READ, response=Professional, summary="Get a professional")
+@tenant_route(P.PROFESSIONALS_READ, operation_id="getProfessional", tag="Network",
+              response=Professional, summary="Get a professional")
 def get_professional(id: str) -> http.Reply:
     return _reply(professionals.get_professional(parse_id(id)))
 
 
 @bp.route("/api/professionals/{id}", methods=["PATCH"])
-@tenant_route(P.PROFESSIONALS_WRITE, body=ProfessionalUpdate, response=Professional,
+@tenant_route(P.PROFESSIONALS_WRITE, operation_id="updateProfessional", tag="Network",
+              if_match="required", errors=(ConflictError,),
+              body=ProfessionalUpdate, response=Professional,
               summary="Update a professional (If-Match or version)")
 def update_professional(id: str, body: ProfessionalUpdate) -> http.Reply:
     pid = parse_id(id)
@@ -52,6 +60,7 @@ def update_professional(id: str, body: ProfessionalUpdate) -> http.Reply:
 
 
 @bp.route("/api/professionals/{id}", methods=["DELETE"])
-@tenant_route(P.PROFESSIONALS_WRITE, status=204, summary="Delete a professional (409 while open referrals point at it)")
+@tenant_route(P.PROFESSIONALS_WRITE, operation_id="deleteProfessional", tag="Network", errors=(ConflictError,),
+              status=204, summary="Delete a professional (409 while open referrals point at it)")
 def delete_professional(id: str) -> None:
     professionals.delete_professional(parse_id(id))

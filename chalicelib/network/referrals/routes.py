@@ -32,13 +32,15 @@ def _reply(referral: Referral, status: int = 200) -> http.Reply:
 
 
 @bp.route("/api/referrals", methods=["GET"])
-@tenant_route(P.TENANT_READ, query=ReferralQuery, response=http.page_of(Referral), summary="List referrals" + SHARED)
+@tenant_route(P.TENANT_READ, operation_id="listReferrals", tag="Network",
+              query=ReferralQuery, response=http.page_of(Referral), summary="List referrals" + SHARED)
 def list_referrals(query: ReferralQuery) -> dict[str, Any]:
     return page_body(*referrals.list_referrals(caller(P.REFERRALS_READ), query))
 
 
 @bp.route("/api/referrals", methods=["POST"])
-@tenant_route(P.TENANT_READ, body=ReferralCreate, response=Referral, status=201,
+@tenant_route(P.TENANT_READ, operation_id="createReferral", tag="Network", errors=(referrals.InvalidReferenceError,),
+              body=ReferralCreate, response=Referral, status=201,
               summary="Create a referral" + SHARED)
 def create_referral(body: ReferralCreate) -> http.Reply:
     return _reply(referrals.create_referral(caller(P.REFERRALS_WRITE), body), 201)
@@ -46,13 +48,16 @@ def create_referral(body: ReferralCreate) -> http.Reply:
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
 @bp.route("/api/referrals/{id}", methods=["GET"])
-@tenant_route(P.TENANT_READ, response=Referral, summary="Get a referral" + SHARED)
+@tenant_route(P.TENANT_READ, operation_id="getReferral", tag="Network",
+              response=Referral, summary="Get a referral" + SHARED)
 def get_referral(id: str) -> http.Reply:
     return _reply(referrals.get_referral(caller(P.REFERRALS_READ), parse_id(id)))
 
 
 @bp.route("/api/referrals/{id}", methods=["PATCH"])
-@tenant_route(P.TENANT_READ, body=ReferralUpdate, response=Referral,
+@tenant_route(P.TENANT_READ, operation_id="updateReferral", tag="Network",
+              if_match="required", errors=(referrals.InvalidTransitionError,),
+              body=ReferralUpdate, response=Referral,
               summary="Change a referral's status or notes" + SHARED)
 def update_referral(id: str, body: ReferralUpdate) -> http.Reply:
     who, rid = caller(P.REFERRALS_WRITE), parse_id(id)
@@ -61,6 +66,7 @@ def update_referral(id: str, body: ReferralUpdate) -> http.Reply:
 
 
 @bp.route("/api/referrals/{id}", methods=["DELETE"])
-@tenant_route(P.REFERRALS_WRITE, status=204, summary="Delete a referral (releases its references if open)")
+@tenant_route(P.REFERRALS_WRITE, operation_id="deleteReferral", tag="Network",
+              status=204, summary="Delete a referral (releases its references if open)")
 def delete_referral(id: str) -> None:
     referrals.delete_referral(parse_id(id))
