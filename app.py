@@ -60,6 +60,8 @@ resume_stuck_provisioning = app.schedule(provisioning_jobs.RESUME_SCHEDULE, name
     provisioning_jobs.resume_stuck_provisioning)
 retry_notifications = app.schedule(notification_jobs.RETRY_SCHEDULE, name="notifications_retry")(
     notification_jobs.retry_notifications)
+send_notification = app.on_sqs_message(queue=notification_jobs.QUEUE, batch_size=notification_jobs.BATCH_SIZE,
+                                       name="notifications_sender")(notification_jobs.send_notification)
 reconcile_usage = app.schedule(usage_jobs.RECONCILE_SCHEDULE, name="usage_reconciliation")(usage_jobs.reconcile_usage)
 handle_storage_event = app.on_sqs_message(queue=usage_jobs.QUEUE, batch_size=usage_jobs.BATCH_SIZE,
                                           name="storage_events")(usage_jobs.handle_storage_event)
