@@ -21,6 +21,7 @@ from chalicelib.network.category_routes import bp as category_routes
 from chalicelib.network.customer_routes import bp as customer_routes
 from chalicelib.network.professional_routes import bp as professional_routes
 from chalicelib.network.referral_routes import bp as referral_routes
+from chalicelib.operations.routes import bp as operations_routes
 from chalicelib.ratelimit import authorizer as usage_key_authorizer
 from chalicelib.settings import rate_limit_mode_at_import
 from chalicelib.tenants.admin_routes import bp as tenant_admin_routes
@@ -45,6 +46,7 @@ app.register_blueprint(member_routes)
 app.register_blueprint(integration_routes)
 app.register_blueprint(export_routes)
 app.register_blueprint(limits_routes)
+app.register_blueprint(operations_routes)
 app.register_blueprint(usage_key_authorizer.bp)
 # In AWS the tenant routes sit behind the authorizer that picks the tenant's API key
 # (after every route blueprint is registered).

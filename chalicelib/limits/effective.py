@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 from uuid import UUID
 
+from chalicelib import metrics
 from chalicelib.limits import plans
 from chalicelib.limits.models import Limits
 from chalicelib.tenancy.context import current_context
@@ -39,7 +40,9 @@ class _TtlCache(Generic[T]):
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
+            metrics.record("CacheLookups", Cache="plan_limits", Result="hit")
             return entry[1]
+        metrics.record("CacheLookups", Cache="plan_limits", Result="miss")
         value = load()
         with self._lock:
             self._entries[key] = (now + self.ttl, value)

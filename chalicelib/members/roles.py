@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit
+from chalicelib import audit, metrics
 from chalicelib.auth.permissions import DEFAULT_ROLES, TENANT_PERMISSIONS, Permission, Role, permissions_for
 from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
 from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError, now_iso
@@ -165,6 +165,7 @@ def clear_cache() -> None:
 def _stored() -> dict[str, frozenset[Permission]]:
     tenant_id = current_tenant_id()
     roles = _cache.get(tenant_id)
+    metrics.record("CacheLookups", Cache="tenant_roles", Result="miss" if roles is None else "hit")
     if roles is None:
         known = {p.value for p in TENANT_PERMISSIONS}
         roles = {i.sk: frozenset(Permission(p) for p in data.loads(i.data)["permissions"] if p in known)

@@ -22,6 +22,7 @@ from uuid import uuid4
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import metrics
 from chalicelib.crypto import pii
 from chalicelib.integrations.errors import ProviderError
 from chalicelib.network.common import now_iso
@@ -110,7 +111,9 @@ def attempt(item: DataItem, deliver: Deliver, moment: datetime) -> str:
                                                                                 "notification attempt failed")
         log.log(level, text, extra={"fields": {"channel": fields["channel"], "provider": exc.provider,
                                                "reason": exc.reason, "attempts": attempts, "outbox_id": item.sk}})
-        return "abandoned" if give_up else "deferred"
+        outcome = "abandoned" if give_up else "deferred"
+        metrics.record("NotificationsSent", Channel=fields["channel"], Outcome=outcome)
+        return outcome
     try:
         DataItem(pk=item.pk, sk=item.sk).delete(condition=DataItem.version == item.version)
     except PynamoDBException as exc:
@@ -118,6 +121,7 @@ def attempt(item: DataItem, deliver: Deliver, moment: datetime) -> str:
             raise
     log.info("notification delivered", extra={"fields": {"channel": fields["channel"], "attempts": attempts,
                                                          "outbox_id": item.sk}})
+    metrics.record("NotificationsSent", Channel=fields["channel"], Outcome="sent")
     return "sent"
 
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
-from chalicelib import aws
+from chalicelib import aws, metrics
 from chalicelib.errors import InternalError
 from chalicelib.logs import security_event
 from chalicelib.settings import get_settings
@@ -43,6 +43,7 @@ class IsolationViolationError(InternalError):
 
 def refuse(operation: str, reason: str) -> NoReturn:
     ctx = current_or_none()
+    metrics.record("GuardRefusals")
     security_event(
         "isolation_refused",
         operation=operation,

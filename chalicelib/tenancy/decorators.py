@@ -45,6 +45,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.store.faults import unavailable_error
 from chalicelib.tenancy import context as tenancy_context
+from chalicelib.tenancy import telemetry
 from chalicelib.tenancy.context import Delivery, RequestOrigin, TenantContext
 from chalicelib.tenancy.resolution import references, resolve, resolve_for_platform_read
 from chalicelib.tenants.models import Tenant, TenantStatus
@@ -128,6 +129,7 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
     request = http.current_request()
     request_id = http.request_id_for(request)
     bind_log_keys(request_id=request_id)
+    telemetry.request_started(request_id)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     status = 500
     rate_headers: dict[str, str] = {}
@@ -172,6 +174,7 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         return response
     except AppError as exc:
         status = exc.status
+        telemetry.refused(exc)
         if exc.status in (401, 403):
             security_event("access_refused", code=exc.code, status=exc.status, path=request.path)
         refused = http.problem(exc, request_id)
@@ -186,15 +189,17 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         status = unavailable.status
         return http.problem(unavailable, request_id)
     finally:
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
         log.info(
             "request",
             extra={"fields": {
                 "method": request.method,
                 "path": request.path,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": duration_ms,
             }},
         )
+        telemetry.request_finished(request.method, request.path, status, duration_ms)
         _reset_request_state()
 
 
@@ -281,6 +286,8 @@ def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
     _reset_request_state()
     message_id = str(record.get("messageId", ""))
     bind_log_keys(request_id=message_id)
+    telemetry.unit_started(message_id)
+    outcome = "failed"
     remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
     tenancy_context.set_delivery(Delivery(message_id, _receive_count(record), remaining))
     try:
@@ -290,19 +297,23 @@ def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
             body = None
         tenant_id = (tenant_of or _message_tenant_id)(record, body)
         if tenant_id == NOT_FOR_A_TENANT:
+            outcome = "skipped"
             return True
         tenant = registry.get_tenant(tenant_id) if isinstance(tenant_id, UUID) else None
         if tenant is None or tenant.status != TenantStatus.ACTIVE:
             security_event("message_refused", message_id=message_id, reason="no valid active tenant")
+            outcome = "refused"
             return False
         bind_log_keys(tenant_id=str(tenant.id))
         with tenancy_context.bound(TenantContext(tenant=tenant, request_id=message_id)):
             fn(body)
+        outcome = "ok"
         return True
     except Exception:
         log.exception("message handler failed")
         return False
     finally:
+        telemetry.message_finished(fn.__name__, outcome)
         _reset_request_state()
 
 
@@ -315,14 +326,18 @@ def _handle_schedule(fn: Callable[[dict[str, Any]], Any], event: Any) -> dict[st
         _reset_request_state()
         run_id = f"{getattr(event, 'event_id', 'schedule')}:{tenant.id}"
         bind_log_keys(request_id=run_id, tenant_id=str(tenant.id))
+        telemetry.unit_started(run_id, str(tenant.id))
+        outcome = "failed"
         try:
             with tenancy_context.bound(TenantContext(tenant=tenant, request_id=run_id)):
                 fn(detail)
             processed += 1
+            outcome = "ok"
         except Exception:
             log.exception("scheduled handler failed for a tenant")
             failed.append(str(tenant.id))
         finally:
+            telemetry.job_tenant_finished(fn.__name__, outcome)
             _reset_request_state()
     return {"tenants_processed": processed, "tenants_failed": failed}
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
+from chalicelib import metrics
 from chalicelib.errors import TenantMismatchError, TenantNotFoundError, TenantSuspendedError
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
@@ -90,6 +91,7 @@ def clear_cache() -> None:
 
 def _lookup(kind: str, value: str) -> Tenant | None:
     hit, cached = _cache.get((kind, value))
+    metrics.record("CacheLookups", Cache="tenant_resolution", Result="hit" if hit else "miss")
     if hit:
         return cached
     tenant_id: UUID | None
