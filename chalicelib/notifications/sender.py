@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib import tracing
 from chalicelib.integrations import EmailMessage, ProviderError, email_provider, sms_provider
 from chalicelib.integrations.providers.email import SesEmail
 from chalicelib.notifications import dispatch, outbox
@@ -40,10 +41,12 @@ def _deliver(channel: str, message: dict[str, Any]) -> str:
     """Send through the bound tenant's provider as resolved now; ``ProviderError`` if refused."""
     if channel == SMS:
         resolved, texter = sms_provider()
-        message_id = texter.send(message["to"], message["body"])
+        with tracing.subsegment("provider", channel=channel, provider=resolved.provider):
+            message_id = texter.send(message["to"], message["body"])
     else:
         resolved, mailer = email_provider()
-        message_id = mailer.send(EmailMessage(**message))
+        with tracing.subsegment("provider", channel=channel, provider=resolved.provider):
+            message_id = mailer.send(EmailMessage(**message))
     if get_settings().stage == "local":
         log.info(f"{channel} sent", extra={"fields": {"message_id": message_id, "provider": resolved.provider,
                                                       "source": resolved.source, "subject": message.get("subject"),

@@ -29,7 +29,7 @@ from chalice import Response
 from chalice.app import SQSEvent
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import http
+from chalicelib import http, tracing
 from chalicelib.auth.permissions import Permission, permissions_for
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.tokens import get_verifier
@@ -208,7 +208,8 @@ def _route_decorator(spec: RouteSpec) -> Callable[[Callable[..., Any]], Callable
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
             configure_logging(get_settings().log_level)
-            return _run(spec, view, kwargs)
+            with tracing.subsegment(f"## {view.__name__}"):
+                return _run(spec, view, kwargs)
 
         wrapper.route_spec = spec  # type: ignore[attr-defined]
         return wrapper
@@ -358,13 +359,14 @@ def tenant_handler(fn: Callable[[dict[str, Any]], Any] | None = None, *,
         configure_logging(get_settings().log_level)
         if isinstance(event, SQSEvent):
             lambda_context = getattr(event, "context", None)
-            failures = [
-                {"itemIdentifier": record["messageId"]}
-                for record in (r.to_dict() for r in event)
-                if not _handle_message(fn, record, tenant_of, lambda_context)
-            ]
+            failures = []
+            for record in (r.to_dict() for r in event):
+                with tracing.subsegment(f"## {fn.__name__}"):
+                    if not _handle_message(fn, record, tenant_of, lambda_context):
+                        failures.append({"itemIdentifier": record["messageId"]})
             # Partial batch response: only failed messages return to the queue.
             return {"batchItemFailures": failures}
-        return _handle_schedule(fn, event)
+        with tracing.subsegment(f"## {fn.__name__}"):
+            return _handle_schedule(fn, event)
 
     return wrapper

@@ -11,7 +11,7 @@ caught so the others run: without this counter the function's error metric stays
 """
 from __future__ import annotations
 
-from chalicelib import metrics
+from chalicelib import metrics, tracing
 from chalicelib.errors import AppError, RateLimitedError
 from chalicelib.logs import current_log_keys
 
@@ -35,6 +35,7 @@ def request_finished(method: str, route: str, status: int, duration_ms: float) -
     status_class = metrics.status_class(status)
     metrics.add_properties(tenant_id=tenant_id, route=f"{method} {route}", status=status,
                            status_class=status_class, latency_ms=duration_ms)
+    tracing.annotate(route=f"{method} {route}", status=status)
     metrics.record("Requests", StatusClass=status_class)
     metrics.record("Latency", duration_ms, Route=f"{method} {route}")
     if tenant_id is not None:
@@ -50,6 +51,7 @@ def unit_started(unit_id: str, tenant_id: str | None = None) -> None:
 
 def message_finished(handler: str, outcome: str) -> None:
     metrics.add_properties(tenant_id=current_log_keys().get("tenant_id"))
+    tracing.annotate(outcome=outcome)
     metrics.record("MessagesProcessed", Handler=handler, Outcome=outcome)
     metrics.flush()
 
