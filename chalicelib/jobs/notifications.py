@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.entry import tenant_handler
 from chalicelib.notifications import NOTIFICATIONS_QUEUE, retry_outbox, send_queued
 from chalicelib.notifications.dispatch import BATCH_SIZE as QUEUE_BATCH_SIZE
-from chalicelib.tenancy import tenant_handler
 
 RETRY_SCHEDULE = "rate(5 minutes)"
 QUEUE = NOTIFICATIONS_QUEUE

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from chalicelib import tracing
+from chalicelib.config.branding import sender_identity
 from chalicelib.integrations import EmailMessage, ProviderError, email_provider, sms_provider
 from chalicelib.integrations.providers.email import SesEmail
 from chalicelib.notifications import dispatch, outbox
@@ -28,13 +29,6 @@ from chalicelib.tenancy.context import current_or_none
 log = logging.getLogger("notifications")
 
 EMAIL, SMS = "email", "sms"
-
-
-def _branding() -> tuple[str | None, str | None]:
-    from chalicelib.config.branding import get_branding  # config imports more than notifications needs at import
-
-    branding = get_branding()
-    return branding.display_name, branding.support_email
 
 
 def _deliver(channel: str, message: dict[str, Any]) -> str:
@@ -78,7 +72,7 @@ def send_sms(to: str, body: str) -> str:
 
 
 def _message(to: str, subject: str, body: str) -> dict[str, Any]:
-    from_name, reply_to = _branding()
+    from_name, reply_to = sender_identity()
     return {"to": to, "subject": subject, "body": body, "from_name": from_name, "reply_to": reply_to}
 
 

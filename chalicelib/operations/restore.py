@@ -25,7 +25,7 @@ from chalicelib import aws
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.tenancy.context import TenantContext, bound
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 # BatchWriteItem takes at most 25 requests.
 BATCH = 25

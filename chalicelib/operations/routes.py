@@ -11,7 +11,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib import metrics
-from chalicelib.tenancy import platform_route
+from chalicelib.entry import platform_route
 
 bp = Blueprint(__name__)
 
