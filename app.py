@@ -22,6 +22,7 @@ from chalicelib.network.categories.routes import bp as category_routes
 from chalicelib.network.customers.routes import bp as customer_routes
 from chalicelib.network.professionals.routes import bp as professional_routes
 from chalicelib.network.referrals.routes import bp as referral_routes
+from chalicelib.operations.routes import bp as operations_routes
 from chalicelib.ratelimit import authorizer as usage_key_authorizer
 from chalicelib.settings import rate_limit_mode_at_import
 from chalicelib.tenants.admin_routes import bp as tenant_admin_routes
@@ -46,6 +47,7 @@ app.register_blueprint(member_routes)
 app.register_blueprint(integration_routes)
 app.register_blueprint(export_routes)
 app.register_blueprint(limits_routes)
+app.register_blueprint(operations_routes)
 app.register_blueprint(usage_key_authorizer.bp)
 # In AWS the tenant routes sit behind the authorizer that picks the tenant's API key
 # (after every route blueprint is registered).
@@ -61,6 +63,8 @@ resume_stuck_provisioning = app.schedule(provisioning_jobs.RESUME_SCHEDULE, name
     provisioning_jobs.resume_stuck_provisioning)
 retry_notifications = app.schedule(notification_jobs.RETRY_SCHEDULE, name="notifications_retry")(
     notification_jobs.retry_notifications)
+send_notification = app.on_sqs_message(queue=notification_jobs.QUEUE, batch_size=notification_jobs.BATCH_SIZE,
+                                       name="notifications_sender")(notification_jobs.send_notification)
 reconcile_usage = app.schedule(usage_jobs.RECONCILE_SCHEDULE, name="usage_reconciliation")(usage_jobs.reconcile_usage)
 expire_referrals = app.schedule(referral_jobs.EXPIRY_SCHEDULE, name="referrals_expiry")(referral_jobs.expire_referrals)
 handle_storage_event = app.on_sqs_message(queue=usage_jobs.QUEUE, batch_size=usage_jobs.BATCH_SIZE,

@@ -23,6 +23,8 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from chalicelib import metrics
+
 # Timeouts well inside API Gateway's 29 s; "standard" retries back off on throttling.
 CLIENT_CONFIG = Config(
     connect_timeout=2,
@@ -32,7 +34,8 @@ CLIENT_CONFIG = Config(
 
 _lock = threading.RLock()
 # Events the dispatcher listens to; a hook for any other event is refused loudly.
-HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "before-call.kms")
+HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "before-call.kms",
+                   "after-call.kms", "after-call.sts", "before-call")
 _hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_EVENTS}
 _boto3_session: boto3.session.Session | None = None
 _clients: dict[tuple[str, str | None], Any] = {}
@@ -127,6 +130,26 @@ def on_reset(callback: Callable[[], None]) -> None:
     with _lock:
         if callback not in _reset_callbacks:
             _reset_callbacks.append(callback)
+
+
+# Error codes AWS answers a throttled call with (KMS: ThrottlingException; STS: Throttling).
+THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException",
+                            "RequestLimitExceeded", "LimitExceededException"})
+
+
+def _count_call(model: Any = None, parsed: Any = None, **_: Any) -> None:
+    """KMS and STS calls by operation, and their throttles (after botocore's own retries)."""
+    if model is None:
+        return
+    service = model.service_model.endpoint_prefix
+    metrics.record("AwsCalls", Service=service, Operation=model.name)
+    code = ((parsed or {}).get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
+    if code in THROTTLE_CODES:
+        metrics.record("AwsThrottles", Service=service)
+
+
+for _event in ("after-call.kms", "after-call.sts"):
+    _hooks[_event].append(_count_call)
 
 
 def _point_pynamodb_here() -> None:

@@ -17,7 +17,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from cachetools import TLRUCache
 
-from chalicelib import clock
+from chalicelib import clock, metrics
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -35,8 +35,10 @@ def _expires(_key: Any, entry: _Entry[Any], now: float) -> float:
 class TtlCache(Generic[K, V]):
     """Thread-safe; ``ttl`` is the default time to live in seconds (``math.inf``: until evicted)."""
 
-    def __init__(self, maxsize: int, ttl: float | Callable[[], float] = math.inf) -> None:
+    def __init__(self, maxsize: int, ttl: float | Callable[[], float] = math.inf, *, name: str | None = None) -> None:
         self._ttl = ttl
+        # Named caches count their lookups (EMF ``CacheLookups`` by ``Cache``: hit ratios).
+        self._name = name
         self._entries: TLRUCache[K, _Entry[V]] = TLRUCache(maxsize=maxsize, ttu=_expires, timer=clock.monotonic)
         self._lock = threading.Lock()
 
@@ -47,6 +49,8 @@ class TtlCache(Generic[K, V]):
         """``(True, value)`` for a live entry, else ``(False, None)``."""
         with self._lock:
             entry = self._entries.get(key)
+        if self._name is not None:
+            metrics.record("CacheLookups", Cache=self._name, Result="miss" if entry is None else "hit")
         return (True, entry.value) if entry is not None else (False, None)
 
     def put(self, key: K, value: V, ttl: float | None = None) -> None:

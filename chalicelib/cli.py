@@ -8,6 +8,8 @@ seed       create the demo tenant (against a running `make run`)
 schedule   list the app's scheduled handlers, or run one now
 usage-plans sync   create/update API Gateway usage plans and tenant API keys (any stage;
            infra runs it after each deploy with --api-id and --api-stage)
+restore-tenant  put one tenant's data back from a restored copy of the data table (any
+           stage; docs/runbook-backup-and-dr.md)
 """
 from __future__ import annotations
 
@@ -222,6 +224,19 @@ def _cmd_usage_plans(args: argparse.Namespace) -> None:
     print({"tenant_keys": wired})
 
 
+def _cmd_restore_tenant(args: argparse.Namespace) -> None:
+    """One tenant's items made what the restored copy ``--from-table`` holds; no other tenant's touched."""
+    for name, value in stage_environment(args.stage).items():
+        os.environ.setdefault(name, value)
+    from chalicelib.operations.restore import restore_tenant
+    from chalicelib.store import registry
+
+    tenant = registry.get_tenant(uuid.UUID(args.tenant))
+    if tenant is None:
+        raise CliError(f"no tenant {args.tenant}")
+    print(restore_tenant(tenant, args.from_table))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -250,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     plans.add_argument("--api-id", help="the REST API's id (infra, after a deploy)")
     plans.add_argument("--api-stage", help="its stage name (api)")
     plans.set_defaults(func=_cmd_usage_plans)
+    restore = commands.add_parser("restore-tenant", help="restore one tenant's data from a restored table copy")
+    restore.add_argument("--tenant", required=True, help="the tenant's UUID")
+    restore.add_argument("--from-table", required=True, help="the table AWS restored from a backup or to a time")
+    restore.add_argument("--stage", default="local", choices=["local", "dev", "prod"])
+    restore.set_defaults(func=_cmd_restore_tenant)
     args = parser.parse_args(argv)
     try:
         args.func(args)

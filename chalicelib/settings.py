@@ -58,6 +58,9 @@ class Settings(BaseModel):
     # Connect, read and send timeout of a tenant's SMTP server or provider API: well inside
     # a Lambda's and API Gateway's 29 s, so a dead server fails the call, not the function.
     integration_timeout_seconds: float = Field(default=10.0, gt=0, le=25)
+    # The disaster-recovery region (issue 21): tenant keys are multi-Region keys with a
+    # replica there, so a table copied there decrypts. Unset: single-Region keys.
+    dr_region: str | None = Field(default=None, min_length=1)
 
     jwt_issuer: str = Field(min_length=1)
     jwt_audience: str = Field(min_length=1)
@@ -180,6 +183,7 @@ _ENV = {
     "platform_sender_email": "PLATFORM_SENDER_EMAIL",
     "platform_sms_sender_id": "PLATFORM_SMS_SENDER_ID",
     "integration_timeout_seconds": "INTEGRATION_TIMEOUT_SECONDS",
+    "dr_region": "DR_REGION",
     "jwt_issuer": "JWT_ISSUER",
     "jwt_audience": "JWT_AUDIENCE",
     "jwt_jwks": "JWT_JWKS",

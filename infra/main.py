@@ -9,6 +9,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from platform_infra import STAGES, PlatformStack, stage_settings
+from platform_infra.backup import DisasterRecoveryStack
 
 
 def build(app: cdk.App) -> list[PlatformStack]:
@@ -17,6 +18,10 @@ def build(app: cdk.App) -> list[PlatformStack]:
     email = app.node.try_get_context("alarm_email")
     stacks = [PlatformStack(app, stage_settings(name.strip()), vendor_dependencies=vendor, alarm_email=email)
               for name in names if name.strip()]
+    for stack in list(stacks):
+        if stack.settings.dr_region:
+            DisasterRecoveryStack(app, stack.settings, app_name=stack.app_name,
+                                  env=cdk.Environment(region=stack.settings.dr_region))
     add_checks(app)
     return stacks
 

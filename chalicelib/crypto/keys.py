@@ -2,7 +2,8 @@
 
 One symmetric KMS key per tenant, created at provisioning and at each manual rotation:
 tagged ``tenant_id`` (so IAM conditions and cost reports can name the tenant), with
-KMS's automatic yearly rotation enabled, and the alias
+KMS's automatic yearly rotation enabled, on a stage with a DR region (``DR_REGION``) a
+multi-Region key replicated there (same key material: PII sealed here opens there), and the alias
 ``alias/<app>/<stage>/tenant/<uuid>`` pointing at the current one. A key is never
 deleted outright: retiring schedules deletion after a waiting period, during which an
 operator can cancel it.
@@ -73,18 +74,49 @@ def create_tenant_key(tenant_id: UUID, *, alias: bool) -> str:
     raised: no enabled key is left behind by a failure half-way.
     """
     kms = _client()
+    dr_region = get_settings().dr_region
+    tags = [{"TagKey": TAG_TENANT, "TagValue": str(tenant_id)}]
     created = _kms(kms.create_key, Description=f"tenant {tenant_id} data key",
-                   KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT",
-                   Tags=[{"TagKey": TAG_TENANT, "TagValue": str(tenant_id)}])
+                   KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT", Tags=tags,
+                   MultiRegion=dr_region is not None)
     arn = str(created["KeyMetadata"]["Arn"])
     try:
         _kms(kms.enable_key_rotation, KeyId=key_id(arn))
         if alias:
             _create_alias(tenant_id, arn)
+        if dr_region is not None:
+            _replicate(tenant_id, arn, dr_region, tags, alias=alias)
     except BaseException:
         discard_key(arn, tenant_id=None)
         raise
     return arn
+
+
+def _replicate(tenant_id: UUID, arn: str, region: str, tags: list[dict[str, str]], *, alias: bool) -> None:
+    """The key's replica in the DR region (same key id and material; rotation follows the
+    primary's), with the tenant's alias there too so a failed-over stage finds it."""
+    _kms(_client().replicate_key, KeyId=key_id(arn), ReplicaRegion=region, Tags=tags,
+         Description=f"tenant {tenant_id} data key (replica)")
+    if not alias:
+        return
+    dr_kms = aws.client("kms", region)
+    try:
+        _kms(dr_kms.create_alias, AliasName=tenant_key_alias(tenant_id), TargetKeyId=key_id(arn))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "AlreadyExistsException":
+            raise
+        # Already there: fine if it names this key (a retried creation), a conflict otherwise.
+        named = _kms(dr_kms.describe_key, KeyId=tenant_key_alias(tenant_id))["KeyMetadata"]["KeyId"]
+        if named != key_id(arn):
+            raise ConflictError("a tenant with this id already has a key in the DR region",
+                                extra={"conflict": "id_taken"}) from exc
+
+
+def replica_arn(arn: str, region: str) -> str:
+    """The ARN of a multi-Region key's replica in ``region``: the same, but for the region."""
+    parts = arn.split(":")
+    parts[3] = region
+    return ":".join(parts)
 
 
 def _create_alias(tenant_id: UUID, arn: str) -> None:
@@ -111,11 +143,21 @@ def point_alias(tenant_id: UUID, arn: str) -> None:
 
 
 def schedule_deletion(arn: str, waiting_days: int) -> None:
-    """Schedule ``arn`` for deletion; a key already pending deletion is left as it is."""
+    """Schedule ``arn`` for deletion, and first its DR replica (KMS deletes a multi-Region
+    primary only once its replicas are gone); a key already pending deletion, or a key
+    made before the stage had a DR region (no replica), is left as it is."""
+    dr_region = get_settings().dr_region
+    if dr_region is not None and key_id(arn).startswith("mrk-"):
+        # The replica has the primary's key id; in its region the id names the replica.
+        _schedule(aws.client("kms", dr_region), key_id(arn), waiting_days, ("NotFoundException",))
+    _schedule(_client(), key_id(arn), waiting_days, ())
+
+
+def _schedule(kms: Any, key: str, waiting_days: int, also_ignored: tuple[str, ...]) -> None:
     try:
-        _kms(_client().schedule_key_deletion, KeyId=key_id(arn), PendingWindowInDays=waiting_days)
+        _kms(kms.schedule_key_deletion, KeyId=key, PendingWindowInDays=waiting_days)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "KMSInvalidStateException":
+        if exc.response["Error"]["Code"] not in ("KMSInvalidStateException", *also_ignored):
             raise
 
 

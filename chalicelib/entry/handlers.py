@@ -17,6 +17,8 @@ from uuid import UUID
 
 from chalice.app import SQSEvent
 
+from chalicelib import tracing
+from chalicelib.entry import telemetry
 from chalicelib.entry.process import reset_request_state
 from chalicelib.logs import bind_log_keys, configure_logging, security_event
 from chalicelib.settings import get_settings
@@ -56,6 +58,8 @@ def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
     reset_request_state()
     message_id = str(record.get("messageId", ""))
     bind_log_keys(request_id=message_id)
+    telemetry.unit_started(message_id)
+    outcome = "failed"
     remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
     tenancy_context.set_delivery(Delivery(message_id, _receive_count(record), remaining))
     try:
@@ -65,19 +69,23 @@ def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
             body = None
         tenant_id = (tenant_of or _message_tenant_id)(record, body)
         if tenant_id == NOT_FOR_A_TENANT:
+            outcome = "skipped"
             return True
         tenant = registry.get_tenant(tenant_id) if isinstance(tenant_id, UUID) else None
         if tenant is None or tenant.status != TenantStatus.ACTIVE:
             security_event("message_refused", message_id=message_id, reason="no valid active tenant")
+            outcome = "refused"
             return False
         bind_log_keys(tenant_id=str(tenant.id))
         with tenancy_context.bound(TenantContext(tenant=tenant, request_id=message_id)):
             fn(body)
+        outcome = "ok"
         return True
     except Exception:
         log.exception("message handler failed")
         return False
     finally:
+        telemetry.message_finished(fn.__name__, outcome)
         reset_request_state()
 
 
@@ -90,14 +98,18 @@ def _handle_schedule(fn: Callable[[dict[str, Any]], Any], event: Any) -> dict[st
         reset_request_state()
         run_id = f"{getattr(event, 'event_id', 'schedule')}:{tenant.id}"
         bind_log_keys(request_id=run_id, tenant_id=str(tenant.id))
+        telemetry.unit_started(run_id, str(tenant.id))
+        outcome = "failed"
         try:
             with tenancy_context.bound(TenantContext(tenant=tenant, request_id=run_id)):
                 fn(detail)
             processed += 1
+            outcome = "ok"
         except Exception:
             log.exception("scheduled handler failed for a tenant")
             failed.append(str(tenant.id))
         finally:
+            telemetry.job_tenant_finished(fn.__name__, outcome)
             reset_request_state()
     return {"tenants_processed": processed, "tenants_failed": failed}
 
@@ -118,13 +130,14 @@ def tenant_handler(fn: Callable[[dict[str, Any]], Any] | None = None, *,
         configure_logging(get_settings().log_level)
         if isinstance(event, SQSEvent):
             lambda_context = getattr(event, "context", None)
-            failures = [
-                {"itemIdentifier": record["messageId"]}
-                for record in (r.to_dict() for r in event)
-                if not _handle_message(fn, record, tenant_of, lambda_context)
-            ]
+            failures = []
+            for record in (r.to_dict() for r in event):
+                with tracing.subsegment(f"## {fn.__name__}"):
+                    if not _handle_message(fn, record, tenant_of, lambda_context):
+                        failures.append({"itemIdentifier": record["messageId"]})
             # Partial batch response: only failed messages return to the queue.
             return {"batchItemFailures": failures}
-        return _handle_schedule(fn, event)
+        with tracing.subsegment(f"## {fn.__name__}"):
+            return _handle_schedule(fn, event)
 
     return wrapper

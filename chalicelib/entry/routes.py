@@ -25,11 +25,12 @@ from typing import Any, Literal
 from chalice import Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import http
+from chalicelib import http, tracing
 from chalicelib.audit.recording import record_read_access
 from chalicelib.auth.permissions import Permission, permissions_for
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.tokens import get_verifier
+from chalicelib.entry import telemetry
 from chalicelib.entry.process import reset_request_state
 from chalicelib.errors import (
     AppError,
@@ -198,6 +199,7 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
     request = http.current_request()
     request_id = http.request_id_for(request)
     bind_log_keys(request_id=request_id)
+    telemetry.request_started(request_id)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     status = 500
     rate_headers: dict[str, str] = {}
@@ -214,6 +216,7 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         return response
     except AppError as exc:
         status = exc.status
+        telemetry.refused(exc)
         refused = _refused(exc, request.path, request_id)
         refused.headers.update(rate_headers)
         return refused
@@ -222,15 +225,17 @@ def _run(spec: RouteSpec, view: Callable[..., Any], kwargs: dict[str, Any]) -> R
         status = failed.status_code
         return failed
     finally:
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
         log.info(
             "request",
             extra={"fields": {
                 "method": request.method,
                 "path": request.path,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": duration_ms,
             }},
         )
+        telemetry.request_finished(request.method, request.path, status, duration_ms)
         reset_request_state()
 
 
@@ -239,7 +244,8 @@ def _route_decorator(spec: RouteSpec) -> Callable[[Callable[..., Any]], Callable
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
             configure_logging(get_settings().log_level)
-            return _run(spec, view, kwargs)
+            with tracing.subsegment(f"## {view.__name__}"):
+                return _run(spec, view, kwargs)
 
         wrapper.route_spec = spec  # type: ignore[attr-defined]
         return wrapper

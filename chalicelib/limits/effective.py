@@ -23,8 +23,8 @@ T = TypeVar("T")
 
 
 # A handful of plans; overrides per tenant, bounded like every per-tenant cache.
-_plans: TtlCache[str, Limits] = TtlCache(256, CACHE_TTL_SECONDS)
-_overrides: TtlCache[UUID, dict[str, int]] = TtlCache(4096, CACHE_TTL_SECONDS)
+_plans: TtlCache[str, Limits] = TtlCache(256, CACHE_TTL_SECONDS, name="plan_limits")
+_overrides: TtlCache[UUID, dict[str, int]] = TtlCache(4096, CACHE_TTL_SECONDS, name="tenant_overrides")
 
 
 def plan_limits(name: str) -> Limits:

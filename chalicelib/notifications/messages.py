@@ -1,9 +1,10 @@
 """Mail and texts sent because a change was stored: a member invited, a referral made or answered.
 
-Such a message is sent *after* its change has committed, from the request that made
-it, so a provider that fails can neither undo nor half-write the change: the provider's
-refusal is kept in the outbox by :func:`send_email` / :func:`send_sms` and retried by
-the ``notifications_retry`` schedule. Anything else that goes wrong while preparing or
+Such a message is stored in the tenant's outbox *after* its change has committed and
+queued (``post_email``/``post_sms``, see ``dispatch``): the request returns without
+waiting for the provider, and a provider that fails can neither undo nor half-write the
+change nor slow the request; the notifications queue's handler sends it, the
+``notifications_retry`` schedule retries what a provider refused. Anything else that goes wrong while preparing or
 sending (a template or recipient that cannot be read, KMS throttled while the outbox
 seals the message) is logged by :func:`after_commit` and never turns the stored change
 into an error response: a client retrying a 500 would invite or refer twice.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalicelib.notifications.sender import send_email
+from chalicelib.notifications.sender import post_email
 from chalicelib.notifications.templates import render
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import current_context
@@ -27,9 +28,9 @@ def app_url(path: str) -> str:
 
 
 def email_template(to: str, template: str, values: dict[str, str]) -> str:
-    """The bound tenant's ``template`` rendered with its branding and ``values``, mailed to ``to``."""
+    """The bound tenant's ``template`` rendered with its branding and ``values``, queued for ``to``."""
     subject, body = render(template, values)
-    return send_email(to, subject, body)
+    return post_email(to, subject, body)
 
 
 def after_commit(notification: str, send: Callable[[], object]) -> bool:

@@ -7,7 +7,8 @@ tenant's display name as the sender's name and its support email as Reply-To. A
 provider that does not take the message does not lose it: the failure is logged and
 the message kept in the tenant's outbox for the ``notifications_retry`` schedule, and
 the caller gets ``queued:<outbox id>`` instead of a provider message id. With no tenant
-bound the platform's SES sends it and a failure raises.
+bound the platform's SES sends it and a failure raises. ``send_*`` call the provider
+now (workers, jobs); ``post_*`` (requests) only store and queue the message (``dispatch``).
 
 On the local stage every message sent is also logged (subject, body, message id), so a
 developer sees the mail the system sends without an inbox.
@@ -17,10 +18,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib import tracing
 from chalicelib.config.branding import sender_identity
 from chalicelib.integrations import EmailMessage, ProviderError, email_provider, sms_provider
 from chalicelib.integrations.providers.email import SesEmail
-from chalicelib.notifications import outbox
+from chalicelib.notifications import dispatch, outbox
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import current_or_none
 
@@ -33,10 +35,12 @@ def _deliver(channel: str, message: dict[str, Any]) -> str:
     """Send through the bound tenant's provider as resolved now; ``ProviderError`` if refused."""
     if channel == SMS:
         resolved, texter = sms_provider()
-        message_id = texter.send(message["to"], message["body"])
+        with tracing.subsegment("provider", channel=channel, provider=resolved.provider):
+            message_id = texter.send(message["to"], message["body"])
     else:
         resolved, mailer = email_provider()
-        message_id = mailer.send(EmailMessage(**message))
+        with tracing.subsegment("provider", channel=channel, provider=resolved.provider):
+            message_id = mailer.send(EmailMessage(**message))
     if get_settings().stage == "local":
         log.info(f"{channel} sent", extra={"fields": {"message_id": message_id, "provider": resolved.provider,
                                                       "source": resolved.source, "subject": message.get("subject"),
@@ -59,13 +63,33 @@ def send_email(to: str, subject: str, body: str) -> str:
         if settings.stage == "local":
             log.info("email sent", extra={"fields": {"message_id": message_id, "subject": subject, "body": body}})
         return message_id
-    from_name, reply_to = sender_identity()
-    return _send(EMAIL, {"to": to, "subject": subject, "body": body, "from_name": from_name, "reply_to": reply_to})
+    return _send(EMAIL, _message(to, subject, body))
 
 
 def send_sms(to: str, body: str) -> str:
     """Send a text to ``to`` (E.164) through the bound tenant's provider; as :func:`send_email`."""
     return _send(SMS, {"to": to, "body": body})
+
+
+def _message(to: str, subject: str, body: str) -> dict[str, Any]:
+    from_name, reply_to = sender_identity()
+    return {"to": to, "subject": subject, "body": body, "from_name": from_name, "reply_to": reply_to}
+
+
+def post_email(to: str, subject: str, body: str) -> str:
+    """Queue a mail from the bound tenant (``dispatch``): ``queued:<outbox id>`` at once,
+    whatever the provider's speed; the notifications queue's handler sends it."""
+    return dispatch.post(EMAIL, _message(to, subject, body))
+
+
+def post_sms(to: str, body: str) -> str:
+    """Queue a text from the bound tenant, as :func:`post_email`."""
+    return dispatch.post(SMS, {"to": to, "body": body})
+
+
+def send_queued(body: dict[str, Any]) -> str:
+    """The notifications queue's work for one message (the tenant is bound): its outcome."""
+    return dispatch.deliver(body, _deliver)
 
 
 def retry_outbox() -> dict[str, int]:

@@ -144,7 +144,7 @@ class TenantClientPool:
         self.credentials = cache
         self.session = aws.new_botocore_session()
         self._session_lock = threading.Lock()
-        self._sets: SingleFlightLRU[UUID, TenantClients] = SingleFlightLRU(max_tenants)
+        self._sets: SingleFlightLRU[UUID, TenantClients] = SingleFlightLRU(max_tenants, "tenant_clients")
 
     def for_tenant(self, tenant_id: UUID) -> TenantClients:
         return self._sets.get(tenant_id, lambda: TenantClients(tenant_id, self.region, self.credentials,

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from chalicelib import metrics
 from chalicelib.clock import now as clock_now
 
 TAG_TENANT = "tenant_id"
@@ -64,10 +65,11 @@ class SingleFlightLRU(Generic[K, V]):
     nothing, so the next call tries again.
     """
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, name: str = "tenant_credentials") -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
+        self.name = name
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._pending: dict[K, Future[V]] = {}
         self._lock = threading.Lock()
@@ -77,11 +79,13 @@ class SingleFlightLRU(Generic[K, V]):
             found = self._entries.get(key)
             if found is not None and fresh(found):
                 self._entries.move_to_end(key)
+                metrics.record("CacheLookups", Cache=self.name, Result="hit")
                 return found
             flight = self._pending.get(key)
             leader = flight is None
             if flight is None:
                 flight = self._pending[key] = Future()
+        metrics.record("CacheLookups", Cache=self.name, Result="miss" if leader else "joined")
         if not leader:
             return flight.result()
         try:

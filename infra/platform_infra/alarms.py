@@ -19,6 +19,11 @@ class Alarms:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self._action = actions.SnsAction(self.topic)
 
+    @property
+    def action(self) -> actions.SnsAction:
+        """The topic's action, for alarms made elsewhere (observability.py)."""
+        return self._action
+
     def _add(self, construct_id: str, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)

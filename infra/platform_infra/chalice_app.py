@@ -57,6 +57,8 @@ class SqsConsumer:
 class Schedule:
     function: str
     expression: str
+    # The handler's name in app.py: the ``Job`` dimension of the app's ``JobTenantRuns``.
+    handler: str = ""
 
     @property
     def logical_id(self) -> str:
@@ -122,7 +124,7 @@ def package(scope: Construct, stage_config: dict[str, Any], *, vendor_dependenci
         elif isinstance(event_source, ScheduledEventConfig):
             expression = event_source.schedule_expression
             text = expression if isinstance(expression, str) else expression.to_string()
-            schedules.append(Schedule(event_source.name, text))
+            schedules.append(Schedule(event_source.name, text, event_source.handler_string.rsplit(".", 1)[-1]))
     others = [a.name for a in app.builtin_auth_handlers] + [f.name for f in app.pure_lambda_functions]
     return construct, AppModel(tuple(consumers), tuple(schedules), tuple(others))
 

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
-from platform_infra import access, alarms, api, chalice_app, data, queues, storage
+from platform_infra import access, alarms, api, backup, chalice_app, data, observability, queues, storage
 from platform_infra.nag import acknowledge
 from platform_infra.stages import StageSettings, chalice_stage_environment
 
@@ -52,6 +52,9 @@ class PlatformStack(Stack):
         api.configure_rest_api(self.chalice, name=self.prefix)
         self.usage_plans = api.usage_plans(self, self.chalice, prefix=self.prefix, plans=settings.plan_limits)
         self._alarms(alarm_email)
+        self._observability()
+        backup.backup_plan(self, prefix=self.prefix, settings=settings, key=self.platform_key,
+                           tables=[self.registry, self.data_table])
 
         self._sender_identity()
 
@@ -74,7 +77,8 @@ class PlatformStack(Stack):
             self, "ExportsBucket", key=self.platform_key, settings=settings, logs=access_logs,
             lifecycle=storage.exports_lifecycle(settings))
         self.assets_bucket = storage.tenant_bucket(
-            self, "AssetsBucket", key=self.platform_key, settings=settings, logs=access_logs, lifecycle=[])
+            self, "AssetsBucket", key=self.platform_key, settings=settings, logs=access_logs,
+            lifecycle=storage.assets_lifecycle(settings), versioned=True)
 
     def _roles(self) -> None:
         self.function_role = access.function_role(self)
@@ -117,7 +121,7 @@ class PlatformStack(Stack):
                 self, f"Logs{logical}", log_group_name=f"/aws/lambda/{self.prefix}/{function}",
                 retention=settings.log_retention,
                 removal_policy=RemovalPolicy.RETAIN if settings.protect_data else RemovalPolicy.DESTROY)
-            resource.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "Text"})
+            resource.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "JSON"})
             self.log_groups[function] = group
 
     def _queues(self) -> None:
@@ -208,6 +212,27 @@ class PlatformStack(Stack):
                                            function_name=self.chalice.get_resource(logical).ref)
         self.alarms.table_throttles("ThrottlesRegistry", table_name=self.registry.table_name, label="registry")
         self.alarms.table_throttles("ThrottlesData", table_name=self.data_table.table_name, label="data")
+
+    def _observability(self) -> None:
+        """Tracing, JSON logs, access logs, the alarms alarms.py lacks, the dashboard (observability.py)."""
+        functions = [observability.FunctionRef(f, self.chalice.get_resource(chalice_app.logical_id(f)).ref,
+                                               self.settings.timeout(f), self.log_groups[f])
+                     for f in self.app_model.functions]
+        observability.trace_and_log_json(self.chalice, list(self.app_model.functions), self.function_role, self)
+        observability.api_access_logs(self, self.chalice, self.settings, self.prefix)
+        for function in functions:
+            observability.function_alarms(self, self.alarms, function)
+        for pair in self.queues.values():
+            observability.queue_age_alarm(self, self.alarms, f"QueueAge{pair.queue.node.id.removeprefix('Queue')}",
+                                          pair.queue)
+        observability.platform_alarms(self, self.alarms, stage=self.settings.name,
+                                      jobs=[s.handler for s in self.app_model.schedules],
+                                      function_logs=[f.log_group for f in functions])
+        rules = observability.top_tenant_rules(self, self.prefix, self.log_groups[chalice_app.API_HANDLER]
+                                               .log_group_name)
+        observability.dashboard(self, prefix=self.prefix, stage=self.settings.name, api_name=self.prefix,
+                                api_stage=API_STAGE, functions=functions,
+                                queues={name: pair.queue for name, pair in self.queues.items()}, rules=rules)
 
     def _acknowledge_wildcards(self, function_policy: iam.Policy) -> None:
         """Every wildcard resource left in the two policies, and why it is bounded."""

@@ -67,6 +67,10 @@ class StageSettings:
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     # Alarms: a 5xx rate (fraction of requests) over this, for 3 of 5 minutes.
     api_5xx_rate_threshold: float = 0.01
+    # The disaster-recovery region: backup copies and tenant key replicas go there (None: no DR).
+    dr_region: str | None = None
+    # Days a noncurrent version of a tenant asset (a replaced or deleted logo) is kept.
+    asset_noncurrent_days: int = 30
 
     def timeout(self, function_name: str) -> int:
         return self.timeouts.get(function_name, self.default_timeout)
@@ -82,7 +86,7 @@ _TIMEOUTS = {"api_handler": 30, "exports_worker": WORKER_TIMEOUT_SECONDS}
 _SETTINGS = {
     "dev": StageSettings(name="dev", protect_data=False, timeouts=_TIMEOUTS),
     "prod": StageSettings(name="prod", protect_data=True, timeouts=_TIMEOUTS,
-                          log_retention=logs.RetentionDays.ONE_YEAR),
+                          log_retention=logs.RetentionDays.ONE_YEAR, dr_region="us-west-2"),
 }
 
 

@@ -39,7 +39,7 @@ def access_log_bucket(scope: Construct, settings: StageSettings) -> s3.Bucket:
 
 
 def tenant_bucket(scope: Construct, construct_id: str, *, key: kms.IKey, settings: StageSettings,
-                  logs: s3.IBucket, lifecycle: list[s3.LifecycleRule]) -> s3.Bucket:
+                  logs: s3.IBucket, lifecycle: list[s3.LifecycleRule], versioned: bool = False) -> s3.Bucket:
     return s3.Bucket(
         scope, construct_id,
         encryption=s3.BucketEncryption.KMS,
@@ -49,7 +49,7 @@ def tenant_bucket(scope: Construct, construct_id: str, *, key: kms.IKey, setting
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        versioned=False,
+        versioned=versioned,
         server_access_logs_bucket=logs,
         server_access_logs_prefix=f"{construct_id.lower()}/",
         lifecycle_rules=[
@@ -59,6 +59,14 @@ def tenant_bucket(scope: Construct, construct_id: str, *, key: kms.IKey, setting
         ],
         removal_policy=_removal(settings),
     )
+
+
+def assets_lifecycle(settings: StageSettings) -> list[s3.LifecycleRule]:
+    """Assets are versioned (an overwritten or deleted logo can be restored); old versions
+    and the delete markers they leave expire."""
+    return [s3.LifecycleRule(id="expire-noncurrent-assets",
+                             noncurrent_version_expiration=Duration.days(settings.asset_noncurrent_days),
+                             expired_object_delete_marker=True)]
 
 
 def exports_lifecycle(settings: StageSettings) -> list[s3.LifecycleRule]:

@@ -3,6 +3,7 @@ TLS, with a certificate made for the test and trusted through ``use_tls_context`
 HTTP server that answers like Twilio's Messages API. Plus bodies and raw-data scanners."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import ipaddress
@@ -84,10 +85,19 @@ class Received:
 
 
 @dataclass
+class Stall:
+    """A server that, given a message, says nothing until released (or ``seconds`` pass)."""
+    seconds: float = 10.0
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class SmtpServer:
     port: int
     messages: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    stall: Stall | None = None
 
 
 class _Handler:
@@ -95,6 +105,10 @@ class _Handler:
         self.server = server
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        stall = self.server.stall
+        if stall is not None:
+            stall.reached.set()
+            await asyncio.get_running_loop().run_in_executor(None, stall.release.wait, stall.seconds)
         content = envelope.content.decode("utf-8", "replace") if isinstance(envelope.content, bytes) else \
             str(envelope.content)
         self.server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), content))
@@ -103,9 +117,9 @@ class _Handler:
 
 @contextmanager
 def smtp_server(certificate: Certificate, *, mode: str = "starttls", username: str = "mailer",
-                password: str = SMTP_PASSWORD) -> Iterator[SmtpServer]:
+                password: str = SMTP_PASSWORD, stall: Stall | None = None) -> Iterator[SmtpServer]:
     """An SMTP server on 127.0.0.1 that wants TLS (STARTTLS or implicit) and a login."""
-    server = SmtpServer(free_port())
+    server = SmtpServer(free_port(), stall=stall)
 
     def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str, auth_data: Any) -> AuthResult:
         ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == username \
@@ -222,6 +236,22 @@ def get_integration(client: Any, tenant: Any, kind: str) -> dict[str, Any]:
     response = client.get(f"{INTEGRATIONS}/{kind}", tenant=tenant)
     assert response.status_code == 200, response.body
     return body_of(response)
+
+
+def deliver_notifications() -> int:
+    """Run the notifications queue's handler over every waiting message, as Lambda would
+    (requests only queue their mail: ``notifications.dispatch``); how many were handled."""
+    from app import app
+    from chalicelib.local.pump import EventPump
+    from chalicelib.notifications import NOTIFICATIONS_QUEUE
+    from chalicelib.settings import get_settings
+
+    pump = EventPump(app, get_settings().region)
+    source = next(q for q in pump.queues if q.queue == NOTIFICATIONS_QUEUE)
+    handled = 0
+    while (batch := pump.pump_queue(source)) > 0:
+        handled += batch
+    return handled
 
 
 def ses_sent() -> list[Any]:

@@ -14,6 +14,7 @@ from tests.api.integration_support import (
     STRIPE_SECRET,
     TWILIO_TOKEN,
     configure,
+    deliver_notifications,
     get_integration,
     make_certificate,
     put_integration,
@@ -176,6 +177,7 @@ def test_email_test_goes_only_to_members(client, tenant_a, certificate):
         assert no_member.status_code == 422 and body_of(no_member)["errors"][0]["type"] == "recipient_required"
         client.request("POST", "/api/tenant/members", tenant=tenant_a, body={"email": "ops@acme-motors.example",
                                                                              "role": "manager"})
+        deliver_notifications()
         named = client.request("POST", f"{INTEGRATIONS}/email/test", tenant=tenant_a,
                                body={"to": "ops@acme-motors.example"})
         assert named.status_code == 200, named.body

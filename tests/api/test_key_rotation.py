@@ -117,12 +117,13 @@ def test_rotation_moves_every_document_to_a_new_key_and_retires_the_old(client, 
     assert aws.client("kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"] == new
     final = body_of(client.request("GET", f"{ADMIN}/{tenant_a.id}/keys", role="platform_admin"))
     assert final["rotation"]["status"] == "complete" and final["rotation"]["finished_at"]
-    # The 10 documents populate() made, plus the test principals (members with a sealed email)
+    # The 10 documents populate() made, the referral's notice waiting sealed in the outbox,
+    # and the test principals (members with a sealed email)
     members = body_of(client.get("/api/tenant/members", tenant=tenant_a))["items"]
     principals = len(members) - len(real_members(members))
     assert principals >= 1
-    assert final["rotation"]["items_checked"] == 10 + principals
-    assert final["rotation"]["items_reencrypted"] == 9 + principals
+    assert final["rotation"]["items_checked"] == 11 + principals
+    assert final["rotation"]["items_reencrypted"] == 10 + principals
     assert final["previous_keys"] == [] and final["retired_keys"][0]["state"] == "PendingDeletion"
     # Content and versions (ETags) are untouched: re-encryption is not an edit.
     assert snapshot(client, tenant_a, made) == before

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.network.referrals.notices import e164
 from tests.api.config_helpers import put_config
-from tests.api.integration_support import configure, free_port, ses_sent, smtp_body, sns_sent
+from tests.api.integration_support import configure, deliver_notifications, free_port, ses_sent, smtp_body, sns_sent
 from tests.audit_helpers import raw_items
 from tests.conftest import body_of
 
@@ -61,7 +61,18 @@ def globex(client, tenant_b) -> Parties:
     return parties(client, tenant_b, "globex", "Globex Garages")
 
 
+def mails_sent() -> list:
+    deliver_notifications()
+    return ses_sent()
+
+
+def texts_sent() -> list[tuple[str, str]]:
+    deliver_notifications()
+    return sns_sent()
+
+
 def mails_to(address: str) -> list:
+    deliver_notifications()
     return [m for m in ses_sent() if m.destinations["ToAddresses"] == [address]]
 
 
@@ -83,7 +94,7 @@ def test_the_receiver_hears_of_a_new_referral_with_the_tenants_branding(client, 
     assert "Hello Receiver acme" in mail.body and "for Brakes and suspension" in mail.body
     assert f"https://acme.localhost/referrals/{referral['id']}" in mail.body
     assert mails_to("sender@acme.example") == [] and mails_to("casey@acme.example") == []
-    assert sns_sent() == []  # texts are off by default
+    assert texts_sent() == []  # texts are off by default
 
 
 @pytest.mark.parametrize("status", ["accepted", "declined"])
@@ -98,12 +109,12 @@ def test_the_sender_hears_of_the_answer(client, acme, status):
 
 def test_notes_edits_completion_and_cancellation_send_nothing(client, acme):
     referral = refer(client, acme)
-    before = len(ses_sent())
+    before = len(mails_sent())
     answer(client, acme, referral, "cancelled")
     other = refer(client, acme)
     client.request("PATCH", f"{REFERRALS}/{other['id']}", tenant=acme.tenant, body={"notes": "call first"},
                    headers={"If-Match": '"1"'})
-    assert len(ses_sent()) == before + 1  # the second referral's creation notice only
+    assert len(mails_sent()) == before + 1  # the second referral's creation notice only
 
 
 def test_the_configuration_chooses_the_parties_and_can_turn_an_event_off(client, tokens, acme):
@@ -137,11 +148,11 @@ def test_referrals_turned_off_send_nothing(client, acme):
 def test_texts_need_the_feature_and_an_e164_phone(client, acme):
     put_config(client, acme.tenant, {"notifications": {"referral_created": {"sms": ["receiver", "sender"]}}}, 1)
     refer(client, acme)
-    assert sns_sent() == []  # sms_notifications is off
+    assert texts_sent() == []  # sms_notifications is off
     put_config(client, acme.tenant, {"features": {"sms_notifications": True},
                                      "notifications": {"referral_created": {"sms": ["receiver", "sender"]}}}, 2)
     referral = refer(client, acme)
-    texts = dict(sns_sent())
+    texts = dict(texts_sent())
     assert set(texts) == {"+15550102000", "+442079460958"}
     assert texts["+15550102000"] == (f"Acme Motors: New referral from Sender acme "
                                      f"https://acme.localhost/referrals/{referral['id']}")
@@ -165,7 +176,7 @@ def test_another_tenants_configuration_never_applies(client, acme, globex):
     assert mails_to("receiver@globex.example") == []
     [theirs] = mails_to("sender@globex.example")
     assert theirs.source.startswith("Globex Garages <") and "Sender globex" in theirs.subject
-    assert sns_sent() == []
+    assert texts_sent() == []
 
 
 def test_a_failing_provider_keeps_the_referral_and_queues_the_notice(client, acme):

@@ -46,8 +46,9 @@ def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
     env["AWS_DEFAULT_REGION"] = "us-east-1"
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("synthesize.py")), str(outdir)],
                           cwd=outdir, env=env, capture_output=True, text=True, timeout=600, check=False)
-    templates = {stage: json.loads((outdir / f"{stage}.template.json").read_text())
-                 for stage in STAGES if (outdir / f"{stage}.template.json").exists()}
+    # The stages, and any stack beside them (prod's DR-region stack, ``prod-dr``).
+    templates = {path.name.removesuffix(".template.json"): json.loads(path.read_text())
+                 for path in sorted(outdir.glob("*.template.json"))}
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     control_path = outdir / "control.json"

@@ -204,7 +204,7 @@ def test_alarms_on_every_dlq_api_5xx_and_throttles_notify_the_topic(template):
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
     dlq_ids = {q["id"] for name, q in _queues(template).items() if name.endswith("-dlq")}
     watched = {d["Value"]["Fn::GetAtt"][0] for a in alarms for d in a["Properties"].get("Dimensions", [])
-               if d["Name"] == "QueueName"}
+               if d["Name"] == "QueueName" and a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"}
     assert watched == dlq_ids
     metrics = [(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms]
     assert ("AWS/ApiGateway", "5XXError") in metrics

@@ -36,7 +36,7 @@ from chalicelib.network.categories import service as categories
 from chalicelib.network.customers import service as customers
 from chalicelib.network.professionals import service as professionals
 from chalicelib.network.referrals.models import Referral, ReferralStatus
-from chalicelib.notifications import after_commit, app_url, render, send_email, send_sms
+from chalicelib.notifications import after_commit, app_url, post_email, post_sms, render
 from chalicelib.notifications.templates import branding_values
 from chalicelib.tenancy.context import current_context
 
@@ -125,7 +125,7 @@ def _send(referral: Referral, status: ReferralStatus) -> None:
     subject, body = render(template, values)
     addresses = dict.fromkeys(email for party in channels["email"] for email, _ in parties.contacts(party) if email)
     for address in addresses:
-        after_commit(event, functools.partial(send_email, address, subject, body))
+        after_commit(event, functools.partial(post_email, address, subject, body))
     phones = dict.fromkeys(number for party in texted for _, phone in parties.contacts(party)
                            if (number := e164(phone)))
     if phones:
@@ -133,4 +133,4 @@ def _send(referral: Referral, status: ReferralStatus) -> None:
         if status is S.PENDING:
             text += " " + values["referral_url"]
         for phone in phones:
-            after_commit(event, functools.partial(send_sms, phone, text))
+            after_commit(event, functools.partial(post_sms, phone, text))

@@ -1,0 +1,1 @@
+"""What operators read about the running platform (``GET /api/admin/metrics``)."""
