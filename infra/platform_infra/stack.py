@@ -12,9 +12,9 @@ from constructs import Construct
 
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
-from platform_infra import access, alarms, api, chalice_app, data, queues, storage
+from platform_infra import access, alarms, api, chalice_app, data, function_roles, queues, storage
 from platform_infra.nag import acknowledge
-from platform_infra.stages import StageSettings, chalice_stage_environment
+from platform_infra.stages import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, StageSettings, chalice_stage_environment
 
 API_STAGE = "api"
 
@@ -77,9 +77,12 @@ class PlatformStack(Stack):
             self, "AssetsBucket", key=self.platform_key, settings=settings, logs=access_logs, lifecycle=[])
 
     def _roles(self) -> None:
-        self.function_role = access.function_role(self)
+        """A role per function (function_roles.py); the tenant role trusts those that assume it."""
+        self.grants = function_roles.function_grants()
+        self.function_roles = function_roles.roles(self, sorted(self.grants))
         self.tenant_role = access.tenant_role(
-            self, assumed_by=self.function_role,
+            self, assumed_by=[role for name, role in self.function_roles.items()
+                              if "assume-tenant-role" in self.grants[name]],
             policy=access.tenant_data_policy(data_table=self.data_table, data_indexes=self.data_indexes,
                                              buckets=[self.exports_bucket, self.assets_bucket],
                                              platform_key=self.platform_key))
@@ -89,8 +92,12 @@ class PlatformStack(Stack):
         stage_config = {
             "api_gateway_stage": API_STAGE,
             "manage_iam_role": False,
-            "iam_role_arn": self.function_role.role_arn,
+            # Chalice takes one role for all functions from these parameters (its per-function
+            # settings are read from .chalice/config.json only): each function's own role is
+            # set on the template below.
+            "iam_role_arn": self.function_roles[chalice_app.API_HANDLER].role_arn,
             "autogen_policy": False,
+            "lambda_architecture": LAMBDA_ARCHITECTURE,
             # The names chalicelib/settings.py reads; the rest comes from .chalice/config.json.
             "environment_variables": {
                 "REGISTRY_TABLE": self.registry.table_name,
@@ -113,6 +120,8 @@ class PlatformStack(Stack):
             resource = self.chalice.get_resource(logical)
             resource.add_property_override("Timeout", settings.timeout(function))
             resource.add_property_override("MemorySize", settings.memory(function))
+            resource.add_property_override("Role", self.function_roles[function].role_arn)
+            resource.add_property_override("Runtime", LAMBDA_RUNTIME)
             group = logs.LogGroup(
                 self, f"Logs{logical}", log_group_name=f"/aws/lambda/{self.prefix}/{function}",
                 retention=settings.log_retention,
@@ -124,11 +133,13 @@ class PlatformStack(Stack):
         """A queue and its DLQ for the queue the settings name and for every queue the app consumes."""
         consumers = {c.queue: c for c in self.app_model.sqs_consumers}
         self.queues: dict[str, queues.QueuePair] = {}
+        self._queue_keys: dict[str, kms.IKey] = {}
         for name in sorted({self.app_environment["EXPORTS_QUEUE"], *consumers}):
             consumer = consumers.get(name)
             timeout = self.settings.timeout(consumer.function) if consumer else self.settings.default_timeout
             construct_id = "Queue" + "".join(p.capitalize() for p in name.removeprefix(self.app_name).split("-"))
-            self.queues[name] = queues.queue_with_dlq(self, construct_id, name=name, key=self._queue_key(name),
+            self._queue_keys[name] = self._queue_key(name)
+            self.queues[name] = queues.queue_with_dlq(self, construct_id, name=name, key=self._queue_keys[name],
                                                       consumer_timeout_seconds=timeout)
         for consumer in self.app_model.sqs_consumers:
             function = self.chalice.get_resource(consumer.logical_id)
@@ -170,19 +181,25 @@ class PlatformStack(Stack):
                         "CDK's own bucket-notifications custom resource; it only writes its logs with this policy")
 
     def _function_permissions(self) -> None:
+        missing = set(self.app_model.functions) ^ set(self.grants)
+        if missing:
+            raise ValueError(f"function_access.json and the app disagree on functions: {sorted(missing)}")
         sender = self.app_environment["PLATFORM_SENDER_EMAIL"]
         identity = f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/"
-        policy = iam.Policy(self, "FunctionPolicy", roles=[self.function_role], statements=access.function_statements(
+        targets = function_roles.Targets(
+            registry=self.registry, registry_indexes=self.registry_indexes, data_table=self.data_table,
+            queues={name: pair.queue for name, pair in self.queues.items()},
+            queue_keys={name: self._queue_keys[name] for name in self.queues},
             tenant_role_arn=self.tenant_role.role_arn,
-            registry=self.registry, registry_indexes=self.registry_indexes,
-            data_table=self.data_table,
-            producer_queues=[p.queue for p in self.queues.values()],
-            consumer_queues=[self.queues[c.queue].queue for c in self.app_model.sqs_consumers],
-            platform_key=self.platform_key, log_group_arns=[g.log_group_arn for g in self.log_groups.values()],
             sender_identities=[identity + sender, identity + sender.split("@", 1)[1]],
-            tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/",
-        ))
-        self._acknowledge_wildcards(policy)
+            tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/")
+        consumed = {c.function: c.queue for c in self.app_model.sqs_consumers}
+        for name, role in self.function_roles.items():
+            policy = function_roles.attach(self, name, role, self.grants[name], targets,
+                                           log_group_arn=self.log_groups[name].log_group_arn,
+                                           consumed_queue=consumed.get(name))
+            self._acknowledge_wildcards(policy, self.grants[name])
+        self._acknowledge_tenant_role_wildcards()
 
     def _sender_identity(self) -> None:
         """SES sends only from a verified identity: the sender's domain, verified by DKIM records.
@@ -209,8 +226,7 @@ class PlatformStack(Stack):
         self.alarms.table_throttles("ThrottlesRegistry", table_name=self.registry.table_name, label="registry")
         self.alarms.table_throttles("ThrottlesData", table_name=self.data_table.table_name, label="data")
 
-    def _acknowledge_wildcards(self, function_policy: iam.Policy) -> None:
-        """Every wildcard resource left in the two policies, and why it is bounded."""
+    def _acknowledge_tenant_role_wildcards(self) -> None:
         key_pattern = "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"
         for bucket in (self.exports_bucket, self.assets_bucket):
             logical = self.resolve(self.get_logical_id(bucket.node.default_child))  # type: ignore[arg-type]
@@ -220,18 +236,29 @@ class PlatformStack(Stack):
         acknowledge(self.tenant_role, f"AwsSolutions-IAM5[{key_pattern}]",
                     "ABAC: only KMS keys whose tenant_id tag equals the session's tenant_id tag; tenant keys are "
                     "created at run time, so their ARNs cannot be listed.")
-        acknowledge(function_policy, "AwsSolutions-IAM5[Resource::*]",
-                    "kms:CreateKey, and kms:TagResource at creation, cannot name a key that does not exist yet; "
-                    "the statement requires the tenant_id request tag, no other tag, and an untagged key.")
-        acknowledge(function_policy, f"AwsSolutions-IAM5[{key_pattern}]",
-                    "Management (describe, rotation, alias, retire) of tenant keys only: conditioned on the key "
-                    "carrying a tenant_id tag; the keys are created at run time.")
-        for path in ("/usageplans/*", "/usageplans/*/keys", "/usageplans/*/keys/*", "/tags/*"):
-            acknowledge(function_policy,
-                        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
-                        "Usage plans of tenants with their own limits and tenant API keys are created by the app "
-                        "at run time (chalicelib/ratelimit/usage_plans.py); their ids cannot be listed here.")
-        acknowledge(function_policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:"
-                    f"<AWS::AccountId>:alias/{self.app_name}/{self.settings.name}/tenant/*]",
-                    "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for tenants "
-                    "created at run time.")
+
+    def _acknowledge_wildcards(self, policy: iam.Policy, grants: list[str]) -> None:
+        """Every wildcard resource a function's policy holds, and why it is bounded."""
+        key_pattern = "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"
+        if "create-tenant-keys" in grants:
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
+                        "kms:CreateKey, and kms:TagResource at creation, cannot name a key that does not exist yet; "
+                        "the statement requires the tenant_id request tag, no other tag, and an untagged key.")
+        if "send-platform-sms" in grants:
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
+                        "sns:Publish of an SMS to a phone number has no resource ARN; publishing to any topic is "
+                        "denied by the statement beside it.")
+        if "manage-tenant-keys" in grants:
+            acknowledge(policy, f"AwsSolutions-IAM5[{key_pattern}]",
+                        "Management (describe, rotation, alias, retire) of tenant keys only: conditioned on the key "
+                        "carrying a tenant_id tag; the keys are created at run time.")
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:"
+                        f"<AWS::AccountId>:alias/{self.app_name}/{self.settings.name}/tenant/*]",
+                        "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for "
+                        "tenants created at run time.")
+        if "usage-plans" in grants:
+            for path in ("/usageplans/*", "/usageplans/*/keys", "/usageplans/*/keys/*", "/tags/*"):
+                acknowledge(policy,
+                            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
+                            "Usage plans of tenants with their own limits and tenant API keys are created by the "
+                            "app at run time (chalicelib/ratelimit/usage_plans.py); their ids cannot be listed.")

@@ -18,6 +18,12 @@ from chalicelib.limits.plans import DEFAULT_PLANS
 from chalicelib.ratelimit.bucket import PLATFORM_LIMITS
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The Lambda runtime, pinned: `chalice package` picks the runtime, and the wheels it vendors
+# (cryptography, pydantic-core), from the interpreter that synthesizes, so synthesis
+# refuses any other interpreter (chalice_app.package) instead of following it.
+LAMBDA_RUNTIME = "python3.11"
+# Graviton: nothing in requirements.txt needs x86 (chalice vendors aarch64 wheels).
+LAMBDA_ARCHITECTURE = "arm64"
 CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
 STAGES = ("dev", "prod")
 

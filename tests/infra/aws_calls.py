@@ -166,27 +166,27 @@ def _record_call(request: Any = None, request_signer: Any = None, operation_name
         "bound_tenant": str(bound.tenant_id) if bound is not None else None,
         "url": str(getattr(request, "url", "")).split("?", 1)[0],
     })
-    if call["service"] == "kms":
-        call["key_tags"] = _kms_key_tags(call["params"], region_name or "us-east-1")
+    key = call["params"].get("KeyId") or call["params"].get("TargetKeyId") or call["params"].get("SSEKMSKeyId")
+    if key:
+        call["key"] = _kms_key(str(key), region_name or "us-east-1")
     RECORDER.record(call)
 
 
-def _kms_key_tags(params: dict[str, Any], region: str) -> dict[str, str] | None:
-    """The tags of the key a KMS call names, as moto holds them (aws:ResourceTag)."""
-    key = params.get("KeyId") or params.get("TargetKeyId")
-    if not key:
-        return None
-    try:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.kms.models import kms_backends
+def _kms_key(key: str, region: str) -> dict[str, Any] | None:
+    """The KMS key a call names, as moto holds it: ARN, tags (aws:ResourceTag) and key policy."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.kms.models import kms_backends
 
-        backend = kms_backends[DEFAULT_ACCOUNT_ID][region]
-        key_id = backend.get_key_id(key) if not str(key).startswith("alias/") else backend.get_key_id_from_alias(key)
-        if key_id is None:
-            return None
-        return {t["TagKey"]: t["TagValue"] for t in backend.list_resource_tags(key_id).get("Tags", [])}
-    except Exception:  # a key moto does not know (deleted, or another region): no tags
+    backend = kms_backends[DEFAULT_ACCOUNT_ID][region]
+    try:
+        key_id = backend.any_id_to_key_id(key)
+        found = backend.keys[key_id] if key_id else None
+    except Exception:  # a key moto does not know (deleted, or never created): the call fails anyway
         return None
+    if found is None:
+        return None
+    return {"arn": found.arn, "tags": {t["TagKey"]: t["TagValue"] for t in backend.list_resource_tags(key_id).get(
+        "Tags", [])}, "policy": found.policy}
 
 
 handlers.BUILTIN_HANDLERS.append(("before-parameter-build", _keep_params))
