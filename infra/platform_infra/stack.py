@@ -12,7 +12,7 @@ from constructs import Construct
 
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
-from platform_infra import access, alarms, api, chalice_app, data, function_roles, queues, storage
+from platform_infra import access, alarms, api, chalice_app, data, edge, function_roles, queues, storage
 from platform_infra.nag import acknowledge
 from platform_infra.stages import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, StageSettings, chalice_stage_environment
 
@@ -51,6 +51,9 @@ class PlatformStack(Stack):
         self._function_permissions()
         api.configure_rest_api(self.chalice, name=self.prefix)
         self.usage_plans = api.usage_plans(self, self.chalice, prefix=self.prefix, plans=settings.plan_limits)
+        self.platform_api_key = edge.platform_api_key(self, name=f"{self.prefix}-platform",
+                                                      usage_plan=self.usage_plans["platform"])
+        self.web_acl = edge.web_acl(self, self.chalice, prefix=self.prefix)
         self._alarms(alarm_email)
 
         self._sender_identity()
@@ -58,6 +61,17 @@ class PlatformStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.chalice.sam_template.get_output("EndpointURL").value)
         CfnOutput(self, "TenantRoleArn", value=self.tenant_role.role_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What the README tells an operator to use (tests/e2e, the CLI, the console)."""
+        for name, value in {
+            "RestApiId": self.chalice.get_resource(chalice_app.REST_API).ref, "ApiStageName": API_STAGE,
+            "RegistryTableName": self.registry.table_name, "DataTableName": self.data_table.table_name,
+            "ExportsBucketName": self.exports_bucket.bucket_name, "AssetsBucketName": self.assets_bucket.bucket_name,
+            "PlatformApiKeyId": self.platform_api_key.ref, "WebAclArn": self.web_acl.attr_arn,
+        }.items():
+            CfnOutput(self, name, value=value)
 
     def _data_at_rest(self) -> None:
         settings = self.settings
