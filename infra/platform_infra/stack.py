@@ -14,7 +14,13 @@ from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
 from platform_infra import access, alarms, api, chalice_app, data, edge, function_roles, queues, storage
 from platform_infra.nag import acknowledge
-from platform_infra.stages import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, StageSettings, chalice_stage_environment
+from platform_infra.stages import (
+    INFRA_SET_VARIABLES,
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    StageSettings,
+    chalice_stage_environment,
+)
 
 API_STAGE = "api"
 
@@ -76,8 +82,8 @@ class PlatformStack(Stack):
     def _data_at_rest(self) -> None:
         settings = self.settings
         self.platform_key = data.platform_key(self, settings, self.app_name)
-        registry_spec = registry_table_spec(self.app_environment["REGISTRY_TABLE"])
-        data_spec = data_table_spec(self.app_environment["DATA_TABLE"])
+        registry_spec = registry_table_spec(f"{self.prefix}-registry")
+        data_spec = data_table_spec(f"{self.prefix}-data")
         self.registry_indexes, self.data_indexes = _index_names(registry_spec), _index_names(data_spec)
         self.registry = data.table(self, "RegistryTable", registry_spec, key=self.platform_key,
                                    settings=settings, ttl_attribute=TTL_ATTRIBUTE)
@@ -118,12 +124,13 @@ class PlatformStack(Stack):
                 "DATA_TABLE": self.data_table.table_name,
                 "EXPORTS_BUCKET": self.exports_bucket.bucket_name,
                 "ASSETS_BUCKET": self.assets_bucket.bucket_name,
-                "EXPORTS_QUEUE": self.app_environment["EXPORTS_QUEUE"],
                 # The app's retention of an export and the bucket's lifecycle must say the same.
                 "EXPORT_RETENTION_DAYS": str(settings.export_retention_days),
                 "TENANT_DATA_ROLE_ARN": self.tenant_role.role_arn,
             },
         }
+        if set(stage_config["environment_variables"]) != set(INFRA_SET_VARIABLES):  # type: ignore[arg-type]
+            raise ValueError("infra sets exactly INFRA_SET_VARIABLES (platform_infra/stages.py)")
         self.chalice, self.app_model = chalice_app.package(self, stage_config, vendor_dependencies=vendor_dependencies)
         # Each function logs to a log group made here, named in its LoggingConfig so it exists
         # before the function (Chalice's own log groups name the API handler's logical id wrongly).

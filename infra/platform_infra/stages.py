@@ -1,9 +1,8 @@
 """Per-stage settings of the deployment: what differs between ``dev`` and ``prod``.
 
 The application's own per-stage settings (issuer, JWKS URL, domain, sender) stay in
-``.chalice/config.json``; infra overrides only the names of the resources it creates,
-which it passes to the functions as the environment variables ``chalicelib/settings.py``
-reads.
+``.chalice/config.json``; infra sets ``INFRA_SET_VARIABLES`` (the names of the resources
+it creates...), which that file's deployed stages do not hold.
 """
 from __future__ import annotations
 
@@ -26,6 +25,10 @@ LAMBDA_RUNTIME = "python3.11"
 LAMBDA_ARCHITECTURE = "arm64"
 CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
 STAGES = ("dev", "prod")
+# The functions' settings infra sets (the names of what it creates, and what must agree with
+# it); a deployed stage of .chalice/config.json holds none of them (tests/infra/test_synth.py).
+INFRA_SET_VARIABLES = ("REGISTRY_TABLE", "DATA_TABLE", "EXPORTS_BUCKET", "ASSETS_BUCKET", "EXPORT_RETENTION_DAYS",
+                       "TENANT_DATA_ROLE_ARN")
 
 # SQS redrive: a message failing this many receives goes to the queue's DLQ (the local
 # bootstrap uses the same figure).

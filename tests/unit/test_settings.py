@@ -18,6 +18,10 @@ def env_of(stage: str, **changes: str | None) -> dict[str, str]:
     if stage != "local":
         # Deployed stages get the tenant role's ARN from infra (it names the account).
         env.setdefault("TENANT_DATA_ROLE_ARN", f"arn:aws:iam::111122223333:role/tenant-platform-{stage}-tenant-data")
+        # ...and the names of the tables and buckets it creates (infra/platform_infra/stages.py).
+        for name, suffix in (("REGISTRY_TABLE", "registry"), ("DATA_TABLE", "data"), ("EXPORTS_BUCKET", "exports"),
+                             ("ASSETS_BUCKET", "assets")):
+            env.setdefault(name, f"tenant-platform-{stage}-{suffix}")
     for name, value in changes.items():
         if value is None:
             env.pop(name, None)
