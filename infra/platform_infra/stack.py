@@ -37,7 +37,7 @@ class PlatformStack(Stack):
     """
 
     def __init__(self, scope: Construct, settings: StageSettings, *, vendor_dependencies: bool = True,
-                 alarm_email: str | None = None, **kwargs: object) -> None:
+                 alarm_email: str | None = None, e2e_role_arn: str | None = None, **kwargs: object) -> None:
         self.app_environment = chalice_stage_environment(settings.name)
         self.app_name = self.app_environment["APP_NAME"]
         self.prefix = f"{self.app_name}-{settings.name}"
@@ -50,7 +50,7 @@ class PlatformStack(Stack):
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
 
         self._data_at_rest()
-        self._roles()
+        self._roles(e2e_role_arn)
         self._application(vendor_dependencies)
         self._queues()
         self._storage_events()
@@ -96,13 +96,17 @@ class PlatformStack(Stack):
         self.assets_bucket = storage.tenant_bucket(
             self, "AssetsBucket", key=self.platform_key, settings=settings, logs=access_logs, lifecycle=[])
 
-    def _roles(self) -> None:
-        """A role per function (function_roles.py); the tenant role trusts those that assume it."""
+    def _roles(self, e2e_role_arn: str | None) -> None:
+        """A role per function (function_roles.py); the tenant role trusts those that assume it
+        (and the smoke test's role when one is given: tests/e2e)."""
         self.grants = function_roles.function_grants()
         self.function_roles = function_roles.roles(self, sorted(self.grants))
+        assumers: list[iam.IRole] = [role for name, role in self.function_roles.items()
+                                     if "assume-tenant-role" in self.grants[name]]
+        if e2e_role_arn:
+            assumers.append(iam.Role.from_role_arn(self, "SmokeTestRole", e2e_role_arn, mutable=False))
         self.tenant_role = access.tenant_role(
-            self, assumed_by=[role for name, role in self.function_roles.items()
-                              if "assume-tenant-role" in self.grants[name]],
+            self, assumed_by=assumers,
             policy=access.tenant_data_policy(data_table=self.data_table, data_indexes=self.data_indexes,
                                              buckets=[self.exports_bucket, self.assets_bucket],
                                              platform_key=self.platform_key))

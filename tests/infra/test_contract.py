@@ -32,8 +32,10 @@ pytestmark = pytest.mark.contract
 # Run when no recorded suite ran in this session: together they reach every function.
 CONTRACT_SUBSET = (
     "tests/api/test_professionals.py", "tests/api/test_exports.py", "tests/api/test_key_rotation.py",
-    "tests/api/test_audit_retention.py", "tests/api/test_usage_plans.py", "tests/api/test_storage_limits.py",
-    "tests/api/test_provisioning.py", "tests/api/test_notification_delivery.py", "tests/api/test_branding.py",
+    "tests/api/test_audit_retention.py", "tests/api/test_audit_integrity.py", "tests/api/test_usage_plans.py",
+    "tests/api/test_storage_limits.py", "tests/api/test_provisioning.py", "tests/api/test_notification_delivery.py",
+    "tests/api/test_member_invitations.py", "tests/api/test_branding.py", "tests/api/test_referral_notifications.py",
+    "tests/api/test_integrations.py", "tests/reliability/test_message_faults.py", "tests/integration/test_event_pump.py",
 )
 # Role chaining (a Lambda role's session assuming another role) caps a session at 1 hour.
 ROLE_CHAINING_MAX_SECONDS = 3600
