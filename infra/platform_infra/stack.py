@@ -12,7 +12,7 @@ from constructs import Construct
 
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
-from platform_infra import access, alarms, api, chalice_app, data, edge, function_roles, queues, storage
+from platform_infra import access, alarms, api, chalice_app, data, domains, edge, function_roles, queues, storage
 from platform_infra.nag import acknowledge
 from platform_infra.stages import (
     INFRA_SET_VARIABLES,
@@ -37,7 +37,8 @@ class PlatformStack(Stack):
     """
 
     def __init__(self, scope: Construct, settings: StageSettings, *, vendor_dependencies: bool = True,
-                 alarm_email: str | None = None, e2e_role_arn: str | None = None, **kwargs: object) -> None:
+                 alarm_email: str | None = None, e2e_role_arn: str | None = None,
+                 domain: domains.DomainSettings | None = None, **kwargs: object) -> None:
         self.app_environment = chalice_stage_environment(settings.name)
         self.app_name = self.app_environment["APP_NAME"]
         self.prefix = f"{self.app_name}-{settings.name}"
@@ -60,6 +61,7 @@ class PlatformStack(Stack):
         self.platform_api_key = edge.platform_api_key(self, name=f"{self.prefix}-platform",
                                                       usage_plan=self.usage_plans["platform"])
         self.web_acl = edge.web_acl(self, self.chalice, prefix=self.prefix)
+        self._domain(domain)
         self._alarms(alarm_email)
 
         self._sender_identity()
@@ -68,6 +70,16 @@ class PlatformStack(Stack):
         CfnOutput(self, "TenantRoleArn", value=self.tenant_role.role_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         self._outputs()
+
+    def _domain(self, domain: domains.DomainSettings | None) -> None:
+        if domain is None:
+            return
+        configured = self.app_environment["PLATFORM_DOMAIN"]
+        if domain.domain != configured:
+            # One answer: the app resolves tenants under PLATFORM_DOMAIN (.chalice/config.json).
+            raise ValueError(f"domain {domain.domain!r} is not this stage's PLATFORM_DOMAIN {configured!r}")
+        for created in domains.platform_domain(self, self.chalice, domain):
+            CfnOutput(self, f"{created.node.id}Target", value=created.attr_regional_domain_name)
 
     def _outputs(self) -> None:
         """What the README tells an operator to use (tests/e2e, the CLI, the console)."""
