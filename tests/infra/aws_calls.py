@@ -42,37 +42,59 @@ class Recorder:
     outside_functions: int = 0
     suites: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
-    _entries: dict[CodeType, str] | None = None
+    _entries: tuple[dict[CodeType, str], set[CodeType], dict[int, str]] | None = None
     _app_id: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def entries(self) -> dict[CodeType, str]:
-        """Code object of each function's entry point -> the function's Chalice name."""
+    def entries(self) -> tuple[dict[CodeType, str], set[CodeType], dict[int, str]]:
+        """How a frame names the function it runs in: (entry code -> function name; codes of
+        dispatchers shared by several functions; id of a registered callable -> function name).
+
+        A handler registered through ``@tenant_handler`` reads the registry (the tenant, the
+        active tenants) in the decorator's wrapper, before its own body runs: the wrapper's
+        code is shared by every such handler, so its frame is named by the callable it holds
+        (chalice's ``EventSourceHandler``/``ChaliceAuthorizer`` ``self.func``, the wrapper's ``fn``).
+        """
         module = sys.modules.get("app")
         app = getattr(module, "app", None)
         if app is None:
-            return {}
+            return {}, set(), {}
         if self._entries is None or self._app_id != id(app):
             from chalice import Chalice
+            from chalice.app import ChaliceAuthorizer, EventSourceHandler
 
-            found: dict[CodeType, str] = {Chalice.__call__.__code__: "api_handler"}
-            for source in app.event_sources:
-                handler = getattr(module, source.handler_string.rsplit(".", 1)[-1])
-                found[inspect.unwrap(getattr(handler, "func", handler)).__code__] = source.name
+            codes: dict[CodeType, str] = {Chalice.__call__.__code__: "api_handler"}
+            shared = {EventSourceHandler.__call__.__code__, ChaliceAuthorizer.__call__.__code__}
+            held: dict[int, str] = {}
+            registered = [(s.name, getattr(module, s.handler_string.rsplit(".", 1)[-1])) for s in app.event_sources]
             for auth in app.builtin_auth_handlers:
                 module_name, _, attribute = auth.handler_string.rpartition(".")
-                handler = getattr(sys.modules[module_name], attribute)
-                found[inspect.unwrap(getattr(handler, "func", handler)).__code__] = auth.name
-            self._entries, self._app_id = found, id(app)
+                registered.append((auth.name, getattr(sys.modules[module_name], attribute)))
+            for name, handler in registered:
+                func = getattr(handler, "func", handler)
+                inner = inspect.unwrap(func)
+                codes[inner.__code__] = name
+                held[id(func)] = held[id(inner)] = name
+                if func is not inner:
+                    shared.add(func.__code__)
+            self._entries, self._app_id = (codes, shared, held), id(app)
         return self._entries
 
     def function(self) -> str | None:
-        entries = self.entries()
+        codes, shared, held = self.entries()
         frame = sys._getframe(2)
         name = None
         while frame is not None:
-            if frame.f_code in entries:
-                name = entries[frame.f_code]  # keep going: the outermost entry is the function
+            code = frame.f_code
+            if code in codes:
+                name = codes[code]  # keep going: the outermost entry is the function
+            elif code in shared:
+                local = frame.f_locals
+                holder = local.get("self")
+                for candidate in (getattr(holder, "func", None), local.get("fn")):
+                    if candidate is not None and id(candidate) in held:
+                        name = held[id(candidate)]
+                        break
             frame = frame.f_back
         return name
 

@@ -35,6 +35,7 @@ class Deployment:
         self._names = self._world_names(test_environment)
         self._renames = self._world_strings(test_environment)
         self._functions: dict[str, str] | None = None
+        self._policies: dict[str, list[dict[str, Any]]] = {}
 
     # -- resolution ---------------------------------------------------------------------
     def _world_names(self, env: Mapping[str, str]) -> dict[str, Named]:
@@ -133,6 +134,11 @@ class Deployment:
 
     def role_policies(self, role: str) -> list[dict[str, Any]]:
         """The identity policies of ``role``: its inline policies and the policies attached to it."""
+        if role not in self._policies:
+            self._policies[role] = self._role_policies(role)
+        return self._policies[role]
+
+    def _role_policies(self, role: str) -> list[dict[str, Any]]:
         props = self.resources[role]["Properties"]
         documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
         for policy in self.of_type("AWS::IAM::Policy").values():

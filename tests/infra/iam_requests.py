@@ -47,16 +47,21 @@ class Authorization:
     tenant_fields: tuple[str, ...] = field(default=())
 
     def with_tenant(self, tenant: str, other: str) -> Authorization:
-        """The same authorization with ``tenant``'s id replaced by ``other``'s wherever it names data."""
+        """The same authorization aimed at ``other``'s data: its keys, prefix, resource, and a
+        tenant key's tag and key policy (another tenant's key has its own). The caller, its
+        session tag included, stays ``tenant``."""
         def swap(value: Any) -> Any:
             if isinstance(value, str):
                 return value.replace(tenant, other)
             if isinstance(value, (list, tuple)):
                 return [swap(v) for v in value]
+            if isinstance(value, dict):
+                return {k: swap(v) for k, v in value.items()}
             return value
 
         context = {k: (swap(v) if k in self.tenant_fields else v) for k, v in self.request.context.items()}
-        return replace(self, request=replace(self.request, resource=swap(self.request.resource), context=context))
+        return replace(self, request=replace(self.request, resource=swap(self.request.resource), context=context),
+                       resource_policy=swap(self.resource_policy))
 
 
 def _s(value: Any) -> str | None:

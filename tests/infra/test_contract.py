@@ -4,7 +4,8 @@ template gives that function, and a tenant's call aimed at another tenant's data
 The calls are the ones recorded (tests/infra/aws_calls.py) while this session ran the
 api, integration and reliability suites; these tests run after them. Run alone, they
 first run CONTRACT_SUBSET (one file per function's code path) in a subprocess that
-records its calls. Policies are read from the synthesized templates and evaluated by
+records its calls (or reads CONTRACT_CALLS_IN, a recording written with
+CONTRACT_CALLS_OUT). Policies are read from the synthesized templates and evaluated by
 tests/infra/iam_eval.py: no policy text is restated here.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +47,9 @@ ROLE_CHAINING_MAX_SECONDS = 3600
 def recording(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if RECORDER.suites:
         return {"suites": sorted(RECORDER.suites), "calls": RECORDER.calls, "errors": RECORDER.errors}
+    if os.environ.get("CONTRACT_CALLS_IN"):
+        # A recording written by CONTRACT_CALLS_OUT (tests/infra/aws_calls.py), reused.
+        return json.loads(Path(os.environ["CONTRACT_CALLS_IN"]).read_text())
     out = tmp_path_factory.mktemp("contract") / "calls.json"
     env = {**os.environ, "CONTRACT_CALLS_OUT": str(out)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *CONTRACT_SUBSET],
@@ -76,6 +81,11 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_frozen(v) for v in value)
     return value
+
+
+@pytest.fixture(scope="module")
+def needed(mapper: CallMapper, calls: list[dict[str, Any]]) -> dict[Any, tuple[Authorization, dict[str, Any]]]:
+    return unique(mapper, calls)
 
 
 def unique(mapper: CallMapper, calls: Iterable[dict[str, Any]]) -> dict[Any, tuple[Authorization, dict[str, Any]]]:
@@ -110,16 +120,18 @@ def test_calls_were_recorded_in_the_functions_the_template_deploys(calls, deploy
     assert functions <= set(deployment.function_logical_ids())
 
 
-def test_every_recorded_call_is_allowed_for_the_role_of_the_function_that_made_it(calls, deployment, mapper):
-    denied = sorted({describe(a, call) for a, call in unique(mapper, calls).values() if not decide(deployment, a)})
+def test_every_recorded_call_is_allowed_for_the_role_of_the_function_that_made_it(needed, deployment):
+    denied = sorted({describe(a, call) for a, call in needed.values() if not decide(deployment, a)})
 
     assert denied == []
 
 
-def test_a_tenant_call_naming_another_tenants_items_objects_or_keys_is_denied(calls, deployment, mapper):
+def test_a_tenant_call_naming_another_tenants_items_objects_or_keys_is_denied(needed, deployment):
     other = str(uuid.uuid4())
     checked, allowed = 0, []
-    for authorization, call in unique(mapper, (c for c in calls if c["signer"][0] == "tenant")).values():
+    for authorization, call in needed.values():
+        if call["signer"][0] != "tenant":
+            continue
         tenant = call["signer"][1]
         r = authorization.request
         if tenant not in r.resource and not any(tenant in str(r.context.get(k)) for k in authorization.tenant_fields):
