@@ -178,6 +178,12 @@ def _record_call(request: Any = None, request_signer: Any = None, operation_name
     credentials = getattr(request_signer, "_credentials", None)
     bound = current_or_none()
     call = dict(context[_CONTEXT_KEY])
+    post = context.get("s3-presign-post-fields")
+    if isinstance(post, dict):
+        # A presigned POST is built on CreateBucket's request but signed as the PutObject of
+        # its form's key (botocore's S3PostPresigner): that is what the signer authorizes.
+        call["operation"] = operation_name or "PutObject"
+        call["params"] = {**call["params"], "Key": str(post.get("key", ""))}
     call.update({
         "function": function,
         "service": signing_name,
