@@ -10,9 +10,10 @@ every tenant's data. A tenant key instead gets, at creation:
 * cryptographic use by the tenant data-access role only in a session tagged with this
   tenant (``aws:PrincipalTag/tenant_id``) and with this tenant in the encryption context
   the Encryption SDK sends (crypto/pii.py ``encryption_context``);
-* the same role through S3 (exports are SSE-KMS under the tenant's key), only for objects
-  under the tenant's own prefix of the exports bucket (S3's encryption context is the
-  object's ARN).
+* the same role through S3 (exports are SSE-KMS under the tenant's key), only in the
+  exports bucket: S3's encryption context is the bucket's ARN when the bucket uses S3
+  Bucket Keys (infra enables them), the object's ARN otherwise, then under the tenant's
+  own prefix.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def tenant_key_policy(tenant_id: UUID, *, tenant_role_arn: str, exports_bucket: 
     tenant = str(tenant_id)
     root = f"arn:{partition}:iam::{account_of(tenant_role_arn)}:root"
     session = {"aws:PrincipalTag/" + TAG_TENANT: tenant}
-    objects = f"arn:{partition}:s3:::{exports_bucket}/{tenant_object_key(tenant_id, '*')}"
+    bucket = f"arn:{partition}:s3:::{exports_bucket}"
+    objects = f"{bucket}/{tenant_object_key(tenant_id, '*')}"
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "KeyAdministrationThroughIam", "Effect": "Allow", "Principal": {"AWS": root},
          "Action": list(ADMIN_ACTIONS), "Resource": "*"},
@@ -51,5 +53,5 @@ def tenant_key_policy(tenant_id: UUID, *, tenant_role_arn: str, exports_bucket: 
         {"Sid": "TenantExportsThroughS3", "Effect": "Allow", "Principal": {"AWS": tenant_role_arn},
          "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
          "Condition": {"StringEquals": {**session, "kms:ViaService": f"s3.{region}.amazonaws.com"},
-                       "StringLike": {"kms:EncryptionContext:aws:s3:arn": objects}}},
+                       "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket, objects]}}},
     ]})

@@ -110,6 +110,11 @@ def grant_statements(grant: str, t: Targets) -> list[iam.PolicyStatement]:
     if grant == "send-platform-mail":
         return [iam.PolicyStatement(sid="SendPlatformMail", actions=["ses:SendEmail"],
                                     resources=list(t.sender_identities))]
+    if grant == "send-tenant-mail":
+        # Tenants' email integrations may send through SES from their own verified domains,
+        # configured at run time (chalicelib/integrations/providers/email.py).
+        return [iam.PolicyStatement(sid="SendTenantMail", actions=["ses:SendEmail"],
+                                    resources=[f"arn:{Aws.PARTITION}:ses:{Aws.REGION}:{Aws.ACCOUNT_ID}:identity/*"])]
     if grant == "send-platform-sms":
         # SMS to a phone number has no resource ARN ("*"); topics are refused, so only SMS is.
         return [iam.PolicyStatement(sid="SendPlatformSms", actions=["sns:Publish"], resources=["*"]),

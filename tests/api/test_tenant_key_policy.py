@@ -67,4 +67,9 @@ def test_exports_encrypted_by_s3_under_the_key_stay_under_the_tenants_prefix(ten
             "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{bucket}/{object_key}"})
 
     assert allowed_with_resource_policy([], policy, via_s3(f"tenants/{tenant}/exports/x.jsonl"))
+    # With S3 Bucket Keys (infra enables them) the context is the bucket's ARN.
+    bucket_key = via_s3("x")
+    bucket_key = Request(bucket_key.action, key, role, {**bucket_key.context,
+                                                         "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{bucket}"})
+    assert allowed_with_resource_policy([], policy, bucket_key)
     assert not allowed_with_resource_policy(BROAD_IAM, policy, via_s3(f"tenants/{uuid.uuid4()}/exports/x.jsonl"))

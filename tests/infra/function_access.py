@@ -43,7 +43,10 @@ def grant_of(authorization: Authorization, call: dict[str, Any]) -> str | None:
     if action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
         return "send:" + resource.rsplit(":", 1)[-1]
     if action.startswith("ses:Send"):
-        return "send-platform-mail"
+        sender = local_stage_env()["PLATFORM_SENDER_EMAIL"].split("@", 1)[1]
+        platform = resource.endswith(f"identity/{sender}") or r.context.get("ses:FromAddress", "").endswith(sender)
+        # A tenant's own email integration may send through SES from the tenant's domain.
+        return "send-platform-mail" if platform else "send-tenant-mail"
     if action == "sns:Publish" and resource == "*":
         return "send-platform-sms"
     if action in ("kms:CreateKey", "kms:TagResource") and resource == "*":

@@ -141,14 +141,15 @@ class CallMapper:
                                                {**base, **context}), role,
                                        tenant_fields=tenant_fields, **extra))
 
-        def via(service: str, key_arn: str | None, actions: tuple[str, ...], key: dict[str, Any] | None = None) -> None:
+        def via(service: str, key_arn: str | None, actions: tuple[str, ...], key: dict[str, Any] | None = None,
+                context: dict[str, Any] | None = None) -> None:
             if not key_arn:
                 return
             policy = self.deployment.key_policy(key_arn) or _runtime_key_policy(key)
             tags = {f"aws:ResourceTag/{k}": v for k, v in ((key or {}).get("tags") or {}).items()}
             for action in actions:
                 add(action, key_arn, {"kms:ViaService": f"{service}.{region}.amazonaws.com",
-                                      "kms:CallerAccount": ACCOUNT, **tags},
+                                      "kms:CallerAccount": ACCOUNT, **tags, **(context or {})},
                     resource_policy=policy, tenant_fields=tuple(tags))
 
         service, op, params = call["service"], call["operation"], call["params"]
@@ -171,7 +172,8 @@ class CallMapper:
                 add(action, f"arn:aws:s3:::{bucket}/{key}")
             sse = call.get("key") if params.get("SSEKMSKeyId") else None
             key_arn = sse["arn"] if sse else self.deployment.encryption_key(f"arn:aws:s3:::{bucket}")
-            via("s3", key_arn, _S3_KMS.get(op, ()), sse)
+            # Our buckets use S3 Bucket Keys: S3's encryption context is the bucket's ARN.
+            via("s3", key_arn, _S3_KMS.get(op, ()), sse, {"kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{bucket}"})
         elif service == "sqs":
             name = params.get("QueueName") or unquote(urlparse(params.get("QueueUrl", "")).path).rsplit("/", 1)[-1]
             arn = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
@@ -216,10 +218,12 @@ class CallMapper:
             if request_tags:
                 add("kms:TagResource", "*", created)
             return
-        resource = key["arn"] if key else f"arn:aws:kms:{call.get('region')}:{ACCOUNT}:key/unknown"
         if op in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
             alias = params["AliasName"]
             add(f"kms:{op}", f"arn:aws:kms:{call.get('region')}:{ACCOUNT}:{alias}")
+            if key is None:
+                return  # DeleteAlias names no key; its key was not recorded (the alias's check is made)
+        resource = key["arn"] if key else f"arn:aws:kms:{call.get('region')}:{ACCOUNT}:key/unknown"
         add(f"kms:{op}", resource, context, resource_policy=policy, tenant_fields=tuple(tags))
 
 
