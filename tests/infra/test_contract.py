@@ -38,6 +38,7 @@ CONTRACT_SUBSET = (
     "tests/api/test_storage_limits.py", "tests/api/test_provisioning.py", "tests/api/test_notification_delivery.py",
     "tests/api/test_member_invitations.py", "tests/api/test_branding.py", "tests/api/test_referral_notifications.py",
     "tests/api/test_integrations.py", "tests/reliability/test_message_faults.py", "tests/integration/test_event_pump.py",
+    "tests/api/test_schedules_run.py", "tests/api/test_authorizer_entry.py",
 )
 # Role chaining (a Lambda role's session assuming another role) caps a session at 1 hour.
 ROLE_CHAINING_MAX_SECONDS = 3600
