@@ -17,7 +17,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
+# The layering contract (pyproject.toml [tool.importlinter]) and mypy run before the suite.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy chalicelib app.py
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -25,6 +28,8 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy chalicelib app.py
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache

@@ -5,7 +5,6 @@ from chalicelib import http
 from chalicelib.audit.routes import bp as audit_routes
 from chalicelib.config.admin_routes import bp as config_admin_routes
 from chalicelib.config.routes import bp as config_routes
-from chalicelib.crypto.routes import bp as key_routes
 from chalicelib.exports.routes import bp as export_routes
 from chalicelib.integrations.routes import bp as integration_routes
 from chalicelib.jobs import audit as audit_jobs
@@ -14,13 +13,14 @@ from chalicelib.jobs import key_rotation
 from chalicelib.jobs import notifications as notification_jobs
 from chalicelib.jobs import provisioning as provisioning_jobs
 from chalicelib.jobs import usage as usage_jobs
+from chalicelib.key_rotation.admin_routes import bp as key_routes
 from chalicelib.limits.routes import bp as limits_routes
 from chalicelib.members.routes import bp as member_routes
 from chalicelib.meta.routes import bp as meta_routes
-from chalicelib.network.category_routes import bp as category_routes
-from chalicelib.network.customer_routes import bp as customer_routes
-from chalicelib.network.professional_routes import bp as professional_routes
-from chalicelib.network.referral_routes import bp as referral_routes
+from chalicelib.network.categories.routes import bp as category_routes
+from chalicelib.network.customers.routes import bp as customer_routes
+from chalicelib.network.professionals.routes import bp as professional_routes
+from chalicelib.network.referrals.routes import bp as referral_routes
 from chalicelib.ratelimit import authorizer as usage_key_authorizer
 from chalicelib.settings import rate_limit_mode_at_import
 from chalicelib.tenants.admin_routes import bp as tenant_admin_routes

@@ -94,8 +94,8 @@ def _route_rows(w: World, tenant: Any, recorder: _Recorder) -> list[Row]:
 
 def _latency_rows(tenant: Any, iterations: int) -> list[Row]:
     from chalicelib import audit
-    from chalicelib.network import categories
-    from chalicelib.network.models import CategoryCreate
+    from chalicelib.network.categories import service as categories
+    from chalicelib.network.categories.models import CategoryCreate
     from chalicelib.store import data, keys
     from chalicelib.store.data import DataItem
     from chalicelib.tenancy.context import TenantContext, bound

@@ -151,8 +151,8 @@ def _bound(tenant: Any) -> Iterator[None]:
 
 
 def _seed(tenant: Any, count: int) -> None:
-    from chalicelib.network import customers
-    from chalicelib.network.common import now_iso
+    from chalicelib.clock import now_iso
+    from chalicelib.network.customers import service as customers
     from chalicelib.store import data, keys
     from chalicelib.store.data import DataItem
 

@@ -36,7 +36,7 @@ def _bound(tenant: Any) -> Any:
 
 def _configure(kind: str, body: dict[str, Any]) -> None:
     from chalicelib.integrations import service
-    from chalicelib.integrations.schemas import IntegrationPut, Kind
+    from chalicelib.integrations.models import IntegrationPut, Kind
 
     service.put(Kind(kind), IntegrationPut.model_validate(body), None)
 

@@ -111,7 +111,7 @@ def _same(samples: list[Calls]) -> Calls:
 def _without_limits() -> Iterator[None]:
     """The create as it was before limits: no counter Update in its transaction, no lookup."""
     from chalicelib.limits import DEFAULT_PLANS
-    from chalicelib.network import professionals
+    from chalicelib.network.professionals import service as professionals
 
     original_update = professionals._Plan.update
     original_lookup = professionals.effective_limits
@@ -165,8 +165,8 @@ def _paired(create: Callable[[], None], without: Callable[[], None],
 
 def _latency_rows(iterations: int, warmup: int) -> list[Row]:
     from chalicelib.limits import effective_limits
-    from chalicelib.network.models import ProfessionalCreate
-    from chalicelib.network.professionals import create_professional
+    from chalicelib.network.professionals.models import ProfessionalCreate
+    from chalicelib.network.professionals.service import create_professional
 
     tenant = create_tenant("bench-latency", plan="enterprise")
     seq = iter(range(10**6))

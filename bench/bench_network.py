@@ -364,8 +364,8 @@ def _bound(tenant: Any) -> Any:
 
 def _seed_professionals(tenant: Any, count: int) -> None:
     """``count`` professionals as the create route lays them out (PRO and PROEMAIL), batch-written."""
-    from chalicelib.network.blind_index import blind_index, normalise_email
-    from chalicelib.network.professionals import EMAIL_PURPOSE, PII
+    from chalicelib.crypto.blind_index import blind_index, normalise_email
+    from chalicelib.network.professionals.service import EMAIL_PURPOSE, PII
     from chalicelib.store import data, keys
     from chalicelib.store.data import DataItem
 
@@ -433,8 +433,8 @@ def _latency_rows(w: World, others: int, per_other: int, own: int, iterations: i
     from chalice.test import Client
 
     from app import app
-    from chalicelib.network.models import ProfessionalCreate
-    from chalicelib.network.professionals import create_professional
+    from chalicelib.network.professionals.models import ProfessionalCreate
+    from chalicelib.network.professionals.service import create_professional
     from chalicelib.store import keys
 
     tenant = create_tenant("bench-measured", plan="standard")  # 50 professionals: over the free plan's 25

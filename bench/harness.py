@@ -129,20 +129,12 @@ class World:
 
 
 def reset_process_state() -> None:
-    """What a fresh Lambda container would have: no settings, clients, caches or context."""
-    from chalicelib import aws
+    """What a fresh Lambda container would have (``chalicelib.entry.process.reset``, the
+    same reset the tests use), with limits no benchmark reaches."""
+    from chalicelib.entry.process import reset
     from chalicelib.ratelimit import service as rate_limit
-    from chalicelib.settings import reset_settings
-    from chalicelib.store import registry
-    from chalicelib.tenancy import context
-    from chalicelib.tenancy.resolution import clear_cache
 
-    reset_settings()
-    aws.reset_clients()
-    registry.reset_connections()
-    clear_cache()
-    context.clear()
-    rate_limit.reset_state()
+    reset()
     rate_limit.use_limits_source(unlimited_rate)
 
 

@@ -6,6 +6,7 @@ ARNs or other internals; ``extra`` adds documented machine-readable members.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -68,6 +69,14 @@ class ConflictError(AppError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class PreconditionFailedError(AppError):
+    status, code, title = 412, "precondition_failed", "The resource was changed by someone else"
+
+
+class PreconditionRequiredError(AppError):
+    status, code, title = 428, "precondition_required", "If-Match or version is required"
+
+
 class PayloadTooLargeError(AppError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
@@ -123,3 +132,18 @@ def _safe_message(err: dict[str, Any]) -> str:
     # Pydantic messages for custom validators may quote input; ours never do, and the
     # built-in messages describe constraints ("String should have at most 63 characters").
     return str(err.get("msg", "invalid value"))[:200]
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it was raised from or during, outermost first, once each.
+
+    Libraries wrap the error that matters: pynamodb keeps botocore's as ``cause``, the
+    Encryption SDK raises its own ``from`` a ``ClientError``; our errors chain with ``from``.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        cause = getattr(current, "cause", None)
+        current = cause if isinstance(cause, BaseException) else (current.__cause__ or current.__context__)

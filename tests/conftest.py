@@ -93,25 +93,12 @@ def app_env(monkeypatch: pytest.MonkeyPatch, signing_keys: SigningKeys) -> dict[
 
 
 def reset_process_state() -> None:
-    """What a fresh Lambda container would have: no settings, clients, caches or context."""
-    from chalicelib import aws
-    from chalicelib.crypto import pii
-    from chalicelib.limits import effective as limits
+    """What a fresh Lambda container would have (``chalicelib.entry.process.reset``), with
+    limits no test reaches unless it asks for the real ones."""
+    from chalicelib.entry.process import reset
     from chalicelib.ratelimit import service as rate_limit
-    from chalicelib.settings import reset_settings
-    from chalicelib.store import data, registry
-    from chalicelib.tenancy import context
-    from chalicelib.tenancy.resolution import clear_cache
 
-    reset_settings()
-    aws.reset_clients()
-    registry.reset_connections()
-    data.reset_connections()
-    clear_cache()
-    context.clear()
-    pii.reset_state()
-    limits.invalidate()
-    rate_limit.reset_state()
+    reset()
     rate_limit.use_limits_source(_generous_limits)
 
 

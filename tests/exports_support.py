@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from chalicelib import aws
-from chalicelib.network import customers
-from chalicelib.network.common import now_iso
+from chalicelib.clock import now_iso
+from chalicelib.network.customers import service as customers
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem

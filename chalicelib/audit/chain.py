@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from chalicelib import clock
 from chalicelib.audit import events, ids
 from chalicelib.store.data import DataItem
 
@@ -52,13 +53,13 @@ def make_digest(tenant_id: UUID, start: str, end: str, entries: list[list[str]],
         "tenant_id": str(tenant_id),
         "start": start,
         "end": end,
-        "start_at": ids.iso(ids.moment(start)),
-        "end_at": ids.iso(ids.moment(end)),
+        "start_at": clock.iso(ids.moment(start)),
+        "end_at": clock.iso(ids.moment(end)),
         "count": len(entries),
         "entries": entries,
         "entries_hash": entries_hash(entries),
         "previous": previous,
-        "sealed_at": ids.iso(sealed_at),
+        "sealed_at": clock.iso(sealed_at),
     }
 
 

@@ -7,7 +7,7 @@ An event is a plain JSON document::
      "request_id", "source_ip", "user_agent"}
 
 ``changes`` lists every field whose value changed. PII fields (the caller names them,
-from ``network.models.pii_fields``) and fields whose name says secret (password, token,
+from ``fields.pii_fields``) and fields whose name says secret (password, token,
 api key...) are listed with ``"[redacted]"`` in place of any non-null value, at any
 depth, so the trail shows *that* a contact's email changed but never the address.
 The stored document is its canonical JSON (sorted keys, no spaces, ASCII); the digests
@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from chalicelib import clock
 from chalicelib.audit import ids
 from chalicelib.audit.actions import Action
 from chalicelib.tenancy.context import RequestOrigin, TenantContext
@@ -98,7 +99,7 @@ def new_event(action: Action, target: Target, *, tenant_id: UUID | None, source:
               details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": ids.new_id(at),
-        "at": ids.iso(at),
+        "at": clock.iso(at),
         "tenant_id": str(tenant_id) if tenant_id else None,
         "action": action.value,
         "actor": actor(source),

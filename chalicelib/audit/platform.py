@@ -13,11 +13,9 @@ still cannot cut the end off its chain, or pretend that retention deleted events
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,10 +23,10 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import clock, cursors
 from chalicelib.audit import events, policy, recording
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
-from chalicelib.errors import BadRequestError
 from chalicelib.store import keys, registry
 from chalicelib.tenancy.context import current_context, current_origin
 
@@ -85,7 +83,7 @@ def record_platform(tx: TransactWrite, action: Action, target: Target, *,
                     changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """An event of the platform itself (a plan edited), in the platform trail only."""
     event = events.new_event(action, target, tenant_id=None, source=current_origin(),
-                             at=datetime.now(UTC), changes=changes)
+                             at=clock.now(), changes=changes)
     registry.bind()
     item = PlatformEventItem(
         pk=keys.PLATFORM_AUDIT_PK, sk=event["id"], action=event["action"], actor=events.actor_ref(event),
@@ -133,29 +131,20 @@ def anchor(tenant_id: UUID) -> Anchor:
 
 # ---- reading ---------------------------------------------------------------------------
 
-class InvalidPlatformCursorError(BadRequestError):
-    code, title = "invalid_cursor", "Invalid pagination cursor"
+_CURSOR_SCOPE = "platform-audit"
+
+
+def _platform_trail_key(values: dict[str, str]) -> bool:
+    return set(values) == {"pk", "sk"} and values["pk"] == keys.PLATFORM_AUDIT_PK
 
 
 def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
+    return cursors.encode(_CURSOR_SCOPE, last_key)
 
 
 def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     """The key to resume from; refused unless it is a key of the platform trail."""
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        valid = set(key) == {"pk", "sk"} and key["pk"] == {"S": keys.PLATFORM_AUDIT_PK} and \
-            set(key["sk"]) == {"S"} and isinstance(key["sk"]["S"], str)
-    except (ValueError, TypeError, KeyError, binascii.Error):
-        valid = False
-    if not valid:
-        raise InvalidPlatformCursorError("the cursor is malformed")
-    return dict(key)
+    return cursors.decode(_CURSOR_SCOPE, cursor, _platform_trail_key)
 
 
 def list_events(*, limit: int, cursor: str | None, range_condition: Any, filters: Any,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.config import effective
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 DEFAULT_RETENTION_DAYS = 365
 MIN_RETENTION_DAYS = 30

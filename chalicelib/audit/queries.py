@@ -8,9 +8,10 @@ job has deleted it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.audit import ids, platform, policy
 from chalicelib.audit.models import AuditQuery, PlatformAuditQuery
 from chalicelib.store import data, keys
@@ -49,7 +50,7 @@ def key_range(model: Any, low: datetime | None, high: datetime | None) -> tuple[
 def list_events(query: AuditQuery, now: datetime | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the bound tenant's events, newest first."""
     ctx = current_context()
-    retained = policy.cutoff(ctx.tenant, now or datetime.now(UTC))
+    retained = policy.cutoff(ctx.tenant, now or clock.now())
     low = max(query.from_, retained) if query.from_ else retained
     possible, condition = key_range(DataItem, low, query.to)
     if not possible:

@@ -10,11 +10,12 @@ event's hour is the hour it is written in (see ``policy.SEAL_MARGIN``).
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import clock
 from chalicelib.audit import events, policy
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
@@ -31,7 +32,7 @@ def tenant_event(action: Action, target: Target, *, changes: dict[str, dict[str,
                  details: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
     """An event of the bound tenant, acted by the bound context's principal (or the system)."""
     ctx = current_context()
-    return events.new_event(action, target, tenant_id=ctx.tenant_id, source=ctx, at=at or datetime.now(UTC),
+    return events.new_event(action, target, tenant_id=ctx.tenant_id, source=ctx, at=at or clock.now(),
                             changes=changes, details=details)
 
 

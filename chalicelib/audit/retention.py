@@ -9,11 +9,12 @@ deleted) and the new watermark.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import clock
 from chalicelib.audit import ids, platform, policy, recording, trail
 from chalicelib.audit.actions import Action
 from chalicelib.audit.events import Target
@@ -24,7 +25,7 @@ from chalicelib.tenancy.context import current_context
 def apply_retention(now: datetime | None = None) -> dict[str, Any]:
     """Purge the bound tenant's expired events and digests; what the run did."""
     ctx = current_context()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     days = policy.retention_days(ctx.tenant)
     cutoff = ids.floor(policy.cutoff(ctx.tenant, now))
     watermark = platform.anchor(ctx.tenant_id).purged_before
@@ -37,10 +38,10 @@ def apply_retention(now: datetime | None = None) -> dict[str, Any]:
     purged_before = max(watermark or "", cutoff)
     details = {
         "retention_days": days,
-        "cutoff": ids.iso(ids.moment(cutoff)),
+        "cutoff": clock.iso(ids.moment(cutoff)),
         "events_deleted": events_deleted,
         "digests_deleted": digests_deleted,
-        "purged_before": ids.iso(ids.moment(purged_before)),
+        "purged_before": clock.iso(ids.moment(purged_before)),
     }
 
     def build(tx: TransactWrite) -> None:

@@ -8,7 +8,7 @@ from chalice import Blueprint
 from chalicelib.audit import queries, verification
 from chalicelib.audit.models import AuditPage, AuditQuery, PlatformAuditQuery, VerifyReport
 from chalicelib.auth.permissions import Permission
-from chalicelib.tenancy import platform_route, tenant_route
+from chalicelib.entry import platform_route, tenant_route
 
 bp = Blueprint(__name__)
 

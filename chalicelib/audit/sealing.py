@@ -14,12 +14,13 @@ fails, for this tenant, and verification reports why).
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import clock
 from chalicelib.audit import chain, ids, platform, policy, trail
 from chalicelib.store import data
 from chalicelib.tenancy.context import current_context
@@ -75,7 +76,7 @@ def _head(tenant_id: UUID, created_at: datetime) -> tuple[str, str, str | None]:
 def seal(now: datetime | None = None) -> dict[str, Any]:
     """Seal every closed hour of the bound tenant not sealed yet; what was written."""
     ctx = current_context()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     limit = sealable_end(now)
     start, previous, previous_end = _head(ctx.tenant_id, ctx.tenant.created_at)
     written = 0
@@ -93,4 +94,4 @@ def seal(now: datetime | None = None) -> dict[str, Any]:
         data.transact(build, with_registry=True)
         start, previous, previous_end = end, digest_hash, end
         written += 1
-    return {"digests_written": written, "sealed_through": ids.iso(ids.moment(start))}
+    return {"digests_written": written, "sealed_through": clock.iso(ids.moment(start))}

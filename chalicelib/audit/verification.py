@@ -20,9 +20,10 @@ last seal are counted as unsealed, not judged.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.audit import chain, events, ids, platform, policy, sealing, trail
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy.context import current_context
@@ -56,8 +57,8 @@ class _Report:
     def add(self, kind: str, *, event_id: str | None = None, digest: str | None = None, detail: str) -> None:
         self.count += 1
         if len(self.problems) < MAX_REPORTED:
-            at = ids.iso(ids.moment(event_id)) if event_id and ids.is_id(event_id) else None
-            digest_at = ids.iso(ids.moment(digest)) if digest and ids.is_id(digest) else None
+            at = clock.iso(ids.moment(event_id)) if event_id and ids.is_id(event_id) else None
+            digest_at = clock.iso(ids.moment(digest)) if digest and ids.is_id(digest) else None
             self.problems.append({"kind": kind, "event_id": event_id, "event_at": at,
                                   "digest_start": digest_at, "detail": detail})
 
@@ -126,7 +127,7 @@ def _followed(report: _Report, digest: dict[str, Any], successor: dict[str, Any]
 
 def verify(now: datetime | None = None) -> dict[str, Any]:
     ctx = current_context()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     tenant_id = str(ctx.tenant_id)
     anchor = platform.anchor(ctx.tenant_id)
     watermark = anchor.purged_before or ""
@@ -154,8 +155,8 @@ def verify(now: datetime | None = None) -> dict[str, Any]:
     return {
         "valid": report.count == 0,
         "retention_days": policy.retention_days(ctx.tenant),
-        "verified_from": ids.iso(ids.moment(floor)),
-        "sealed_through": ids.iso(ids.moment(sealed_end)) if sealed_end else None,
+        "verified_from": clock.iso(ids.moment(floor)),
+        "sealed_through": clock.iso(ids.moment(sealed_end)) if sealed_end else None,
         "digests_checked": report.digests_checked,
         "events_checked": report.events_checked,
         "unsealed_events": unsealed,

@@ -14,7 +14,8 @@ from chalicelib import http
 from chalicelib.audit.recording import record_read_access
 from chalicelib.config import branding, service
 from chalicelib.config.routes import branding_reply, config_reply, if_match
-from chalicelib.tenancy import context, platform_route
+from chalicelib.entry import platform_route
+from chalicelib.tenancy import context
 from chalicelib.tenants.lookup import tenant_by_reference
 
 bp = Blueprint(__name__)

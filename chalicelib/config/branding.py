@@ -24,13 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chalicelib import audit
 from chalicelib.config import versions
 from chalicelib.errors import NotFoundError, RequestValidationError
+from chalicelib.integrations import public_analytics
 from chalicelib.limits import storage
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_context, current_tenant_id
-from chalicelib.tenants.models import COLOR_PATTERN, Tenant, TenantProfile
+from chalicelib.tenancy.tenant import Tenant
+from chalicelib.tenants.models import COLOR_PATTERN, TenantProfile
 
 MAX_ASSET_BYTES = 1024 * 1024
 UPLOAD_EXPIRES_SECONDS = 300
@@ -163,8 +165,6 @@ def asset_redirect(name: str) -> str:
 
 
 def public_branding() -> PublicBranding:
-    from chalicelib.integrations import public_analytics  # integrations import config lazily too
-
     return PublicBranding(**get_branding().model_dump(), analytics=public_analytics())
 
 
@@ -191,6 +191,13 @@ def list_versions(limit: int, cursor: str | None) -> tuple[list[versions.Version
 
 def get_version(number: int) -> versions.Version:
     return versions.get_version(DOCUMENT, number)
+
+
+def sender_identity() -> tuple[str, str | None]:
+    """Who mail from the bound tenant is from: its display name, and its support email
+    for replies (notifications and the integration test mail both sign this way)."""
+    branding = get_branding()
+    return branding.display_name, branding.support_email
 
 
 def profile(tenant: Tenant) -> TenantProfile:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.config import current, schema
+from chalicelib.config import current
+from chalicelib.config import models as schema
 from chalicelib.store import keys
 from chalicelib.tenancy.context import current_or_none
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 
 def stored_overrides(tenant: Tenant) -> tuple[int, dict[str, Any], current.Stored | None]:

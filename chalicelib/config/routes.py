@@ -9,9 +9,9 @@ from chalicelib import http
 from chalicelib.auth.permissions import Permission
 from chalicelib.config import branding, service
 from chalicelib.config.versions import Version
+from chalicelib.entry import public_tenant_route, tenant_route
 from chalicelib.errors import NotFoundError
-from chalicelib.network.common import ListQuery, etag, expected_version, page_body
-from chalicelib.tenancy import public_tenant_route, tenant_route
+from chalicelib.http import ListQuery, etag, expected_version, page_body
 
 bp = Blueprint(__name__)
 P = Permission

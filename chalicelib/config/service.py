@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import audit
-from chalicelib.config import effective, schema, versions
+from chalicelib.config import effective, versions
+from chalicelib.config import models as schema
 from chalicelib.errors import validation_error_from_pydantic
 from chalicelib.store import keys
 from chalicelib.tenancy.context import current_context

@@ -16,13 +16,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib import audit
-from chalicelib.config import current, schema
-from chalicelib.errors import NotFoundError
-from chalicelib.network.common import PreconditionFailedError, now_iso
+from chalicelib.clock import now_iso
+from chalicelib.config import current
+from chalicelib.config import models as schema
+from chalicelib.errors import NotFoundError, PreconditionFailedError
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 from chalicelib.tenancy.context import current_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 MAX_COMMENT = 500
 

@@ -1,7 +1,7 @@
 """Errors of the encryption layer, mapped to problem+json by ``chalicelib.errors``."""
 from __future__ import annotations
 
-from chalicelib.errors import InternalError, ServiceUnavailableError
+from chalicelib.errors import InternalError, ServiceUnavailableError, exception_chain
 
 # KMS throttling clears within seconds; a client that waits this long usually succeeds.
 RETRY_AFTER_SECONDS = 2
@@ -44,13 +44,9 @@ def is_transient(exc: BaseException) -> bool:
     from botocore.exceptions import ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(exc):
         if isinstance(current, (BotocoreConnectionError, HTTPClientError)):
             return True
         if isinstance(current, ClientError) and current.response.get("Error", {}).get("Code") in TRANSIENT_KMS_CODES:
             return True
-        current = current.__cause__ or current.__context__
     return False

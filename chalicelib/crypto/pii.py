@@ -26,8 +26,10 @@ from uuid import UUID
 from chalicelib.crypto.codec import Codec, Opened, TenantKeys
 from chalicelib.crypto.errors import DataIntegrityError, UnreadableCiphertextError
 from chalicelib.logs import security_event
+from chalicelib.store import registry
 from chalicelib.tenancy.context import current_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenancy.tenant import Tenant
 
 CONTEXT_TENANT = "tenant_id"
 CONTEXT_KIND = "kind"
@@ -105,9 +107,6 @@ def _reject(kind: str, entity_id: str, reason: str) -> DataIntegrityError:
 
 def _fresh_keys(tenant_id: UUID) -> TenantKeys | None:
     """The tenant's keys as the registry has them now (this process's copy may predate a rotation)."""
-    from chalicelib.store import registry
-    from chalicelib.tenancy.resolution import invalidate_tenant
-
     tenant = registry.get_tenant(tenant_id)
     if tenant is None:
         return None

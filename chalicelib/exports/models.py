@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.network.models import EmailStr
+from chalicelib.fields import EmailStr
 
 
 class ExportFormat(StrEnum):

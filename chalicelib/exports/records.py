@@ -9,25 +9,21 @@ the version read, so two workers (SQS delivers at least once) never both advance
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from pydantic import ConfigDict, Field
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit
+from chalicelib import audit, clock
 from chalicelib.crypto import pii
 from chalicelib.exports.models import ACTIVE_STATUSES, Export, ExportStatus, Progress
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem
+from chalicelib.store.data import DataItem, RecordChangedError
 from chalicelib.tenancy.context import current_tenant_id
 
 _PUBLIC = set(Export.model_fields)
-
-
-class RecordChangedError(Exception):
-    """The record was saved by someone else since it was read: this run stops."""
 
 
 class Record(Export):
@@ -50,10 +46,6 @@ class Record(Export):
     def notify_email(self) -> str | None:
         value = pii.unseal(keys.EXPORT, str(self.id), self.sealed).get("notify_email")
         return value if isinstance(value, str) else None
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _pk() -> str:
@@ -177,7 +169,7 @@ def save(record: Record, *, event: audit.Action | None = None, details: dict[str
     ``release_slot`` (an export leaving queued/running): gives its running slot back.
     So counters and records move together; concurrent requests cannot overshoot.
     """
-    stored = record.model_copy(update={"version": record.version + 1, "updated_at": now()})
+    stored = record.model_copy(update={"version": record.version + 1, "updated_at": clock.now()})
     item = _item(stored)
     condition = data.version_condition(record.version)
     if event is None:

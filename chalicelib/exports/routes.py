@@ -9,10 +9,10 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.entry import tenant_route
 from chalicelib.exports import service
 from chalicelib.exports.models import Export, ExportCreate, ExportPage
-from chalicelib.network.common import ListQuery, parse_id
-from chalicelib.tenancy import tenant_route
+from chalicelib.http import ListQuery, parse_id
 
 bp = Blueprint(__name__)
 P = Permission

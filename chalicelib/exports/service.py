@@ -12,14 +12,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from chalicelib import limits
+from chalicelib import clock, limits
 from chalicelib.audit import Action, Target
 from chalicelib.audit.recording import NEW_EVENT, item_for, tenant_event
 from chalicelib.errors import AppError, ConflictError, NotFoundError, RequestValidationError, ServiceUnavailableError
 from chalicelib.exports import records, storage, worker
 from chalicelib.exports.models import ACTIVE_STATUSES, ExportCreate, ExportStatus, Progress
 from chalicelib.exports.records import Record, RecordChangedError
-from chalicelib.network.common import ListQuery
+from chalicelib.http import ListQuery
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import current_context
 
@@ -62,7 +62,7 @@ def request_export(body: ExportCreate) -> Record:
     ctx = current_context()
     recipient = _recipient(body)
     export_id = uuid4()
-    now = records.now()
+    now = clock.now()
     record = Record(id=export_id, status=ExportStatus.QUEUED, format=body.format, include=body.include,
                     requested_by=ctx.principal.sub if ctx.principal else None, created_at=now, updated_at=now,
                     sealed=records.seal_recipient(export_id, recipient))
@@ -109,7 +109,7 @@ def download_url(export_id: UUID) -> str:
     """A presigned URL of the export's object (five minutes); ``export.downloaded`` audited first."""
     record = get_export(export_id)
     if record.status is ExportStatus.EXPIRED or (
-            record.expires_at is not None and record.expires_at <= records.now()):
+            record.expires_at is not None and record.expires_at <= clock.now()):
         days = get_settings().export_retention_days
         raise ExportGoneError(f"exports are kept {days} days; request a new one")
     if record.status is not ExportStatus.COMPLETED or not record.progress.object_key:
@@ -126,7 +126,7 @@ def download_url(export_id: UUID) -> str:
 
 def cleanup() -> dict[str, int]:
     """For the bound tenant: expire completed exports past their days, revive or fail stalled ones."""
-    now = records.now()
+    now = clock.now()
     expired = revived = failed = 0
     oldest_live = now - timedelta(days=get_settings().export_retention_days)
     for record in records.created_before(oldest_live + timedelta(seconds=1)):

@@ -33,7 +33,7 @@ from datetime import timedelta
 from string import Template
 from uuid import UUID
 
-from chalicelib import aws
+from chalicelib import aws, clock
 from chalicelib.audit import Action
 from chalicelib.crypto.errors import DataIntegrityError
 from chalicelib.errors import NotFoundError
@@ -115,7 +115,7 @@ def run(export_id: UUID, step: int, remaining: Remaining | None = None) -> None:
 
 
 def _claim(record: Record, step: int) -> Record | None:
-    now = records.now()
+    now = clock.now()
     if record.step != step or record.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
         return None
     if record.status is ExportStatus.RUNNING and record.lease_until is not None and record.lease_until > now:
@@ -217,7 +217,7 @@ def _complete(current: _Run, obj: storage.MultipartObject, writer: Writer, count
     storage.discard(record.progress.pending_key)
     size, _ = storage.describe(obj.key)
     digest = obj.hasher.hexdigest() if obj.hasher is not None else storage.sha256_of(obj.key)
-    now = records.now()
+    now = clock.now()
     done = current.save(record.model_copy(update={
         "status": ExportStatus.COMPLETED, "completed_at": now, "lease_until": None, "counts": counts,
         "expires_at": now + timedelta(days=get_settings().export_retention_days), "size_bytes": size,
@@ -236,7 +236,7 @@ def fail(export_id: UUID, reason: str) -> None:
     storage.abort(progress.object_key, progress.upload_id)
     storage.discard(progress.pending_key)
     failed = records.save(record.model_copy(update={
-        "status": ExportStatus.FAILED, "error": reason, "completed_at": records.now(), "lease_until": None,
+        "status": ExportStatus.FAILED, "error": reason, "completed_at": clock.now(), "lease_until": None,
         "progress": Progress(counts=progress.counts)}), event=Action.EXPORT_FAILED, details={"reason": reason},
         release_slot=True)
     _notify_failed(failed)

@@ -10,9 +10,9 @@ Modules: ``schemas`` (kinds, providers, public fields vs secrets, bodies), ``ser
 platform), ``providers`` (SES, SMTP, SNS, Twilio), ``checks`` (the test route), ``routes``.
 """
 from chalicelib.integrations.errors import ProviderError
+from chalicelib.integrations.models import Kind
 from chalicelib.integrations.providers.base import EmailMessage
 from chalicelib.integrations.resolution import Resolved, email_provider, public_analytics, resolve, sms_provider
-from chalicelib.integrations.schemas import Kind
 
 __all__ = ["EmailMessage", "Kind", "ProviderError", "Resolved", "email_provider", "public_analytics", "resolve",
            "sms_provider"]

@@ -16,12 +16,14 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from chalicelib.config.branding import sender_identity
 from chalicelib.errors import NotFoundError, RequestValidationError
 from chalicelib.integrations import resolution
 from chalicelib.integrations.errors import IntegrationTestFailedError, ProviderError
+from chalicelib.integrations.models import E164_PATTERN, Kind, TestRequest, TestResult, spec_for, stripe_mode
 from chalicelib.integrations.providers.base import EmailMessage
-from chalicelib.integrations.schemas import E164_PATTERN, Kind, TestRequest, TestResult, spec_for, stripe_mode
 from chalicelib.integrations.service import allow_private
+from chalicelib.members import service as members
 from chalicelib.tenancy.context import current_context
 
 log = logging.getLogger("integrations")
@@ -32,8 +34,6 @@ def _invalid(kind: str, msg: str) -> RequestValidationError:
 
 
 def _caller_email(to: str | None) -> str:
-    from chalicelib.members import service as members
-
     if to is not None:
         member = members.member_by_email(to) if "@" in to else None
         if member is None:
@@ -48,13 +48,6 @@ def _caller_email(to: str | None) -> str:
             from None
 
 
-def _branding() -> tuple[str, str | None]:
-    from chalicelib.config.branding import get_branding
-
-    branding = get_branding()
-    return branding.display_name, branding.support_email
-
-
 def _failed(kind: Kind, error: ProviderError) -> IntegrationTestFailedError:
     log.warning("integration test failed", extra={"fields": {"kind": kind.value, "provider": error.provider,
                                                             "reason": error.reason}})
@@ -65,7 +58,7 @@ def _failed(kind: Kind, error: ProviderError) -> IntegrationTestFailedError:
 def _test_email(body: TestRequest) -> TestResult:
     resolved = resolution.stored_as_resolved(Kind.EMAIL)
     to = _caller_email(body.to)
-    name, support = _branding()
+    name, support = sender_identity()
     message = EmailMessage(to=to, subject=f"Test message from {name}", from_name=name, reply_to=support,
                            body=f"Hello,\n\nThis is a test of {name}'s {resolved.provider} email integration. "
                                 "If you can read it, mail from the network will reach its members.\n")
@@ -81,7 +74,7 @@ def _test_sms(body: TestRequest) -> TestResult:
     resolved = resolution.stored_as_resolved(Kind.SMS)
     if body.to is None or not re.fullmatch(E164_PATTERN, body.to):
         raise _invalid("phone_required", "give the number to text in 'to', in E.164 form (+15550100)")
-    name, _ = _branding()
+    name, _ = sender_identity()
     try:
         message_id = resolution.build_sms(resolved).send(body.to, f"Test message from {name}.")
     except ProviderError as exc:

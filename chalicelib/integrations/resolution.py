@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chalicelib.integrations.errors import NotConfiguredError
+from chalicelib.integrations.models import TWILIO_API, IntegrationView, Kind, TenantIntegration
 from chalicelib.integrations.providers.base import EmailProvider, SmsProvider
 from chalicelib.integrations.providers.email import SesEmail, SmtpEmail
 from chalicelib.integrations.providers.sms import SnsSms, TwilioSms
-from chalicelib.integrations.schemas import TWILIO_API, IntegrationView, Kind, TenantIntegration
 from chalicelib.integrations.service import StoredIntegration, allow_private, get_stored
 from chalicelib.settings import get_settings
 

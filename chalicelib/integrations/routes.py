@@ -5,10 +5,10 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.entry import tenant_route
+from chalicelib.http import etag, expected_version
 from chalicelib.integrations import checks, resolution, service
-from chalicelib.integrations.schemas import IntegrationList, IntegrationPut, IntegrationView, TestRequest, TestResult
-from chalicelib.network.common import etag, expected_version
-from chalicelib.tenancy import tenant_route
+from chalicelib.integrations.models import IntegrationList, IntegrationPut, IntegrationView, TestRequest, TestResult
 
 bp = Blueprint(__name__)
 P = Permission

@@ -12,21 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
+from chalicelib.clock import now_iso
 from chalicelib.crypto import pii
-from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
-from chalicelib.integrations.schemas import (
-    SECRET_FIELDS,
-    IntegrationPut,
-    Kind,
-    ProviderSpec,
-    spec_for,
-    stripe_mode,
+from chalicelib.errors import (
+    NotFoundError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    RequestValidationError,
+    validation_error_from_pydantic,
 )
-from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError, now_iso
+from chalicelib.integrations.models import SECRET_FIELDS, IntegrationPut, Kind, ProviderSpec, spec_for, stripe_mode
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
@@ -79,7 +78,7 @@ def _invalid(loc: list[str], kind: str, msg: str) -> RequestValidationError:
     return RequestValidationError(msg, extra={"errors": [{"loc": loc, "type": kind, "msg": msg}]})
 
 
-def _validated(part: str, model: type, values: dict[str, Any]) -> dict[str, Any]:
+def _validated(part: str, model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
     try:
         parsed = model.model_validate(values, context={"allow_private": allow_private()})
     except ValidationError as exc:

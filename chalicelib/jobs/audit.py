@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.audit import retention, sealing
-from chalicelib.tenancy import tenant_handler
+from chalicelib.entry import tenant_handler
 
 SEAL_SCHEDULE = "cron(25 * * * ? *)"
 RETENTION_SCHEDULE = "cron(40 3 * * ? *)"

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from chalicelib.entry import tenant_handler
+from chalicelib.exports import service, worker
 from chalicelib.settings import EXPORTS_QUEUE
-from chalicelib.tenancy import tenant_handler
 
 QUEUE = EXPORTS_QUEUE
 # One message at a time: each runs until its checkpoint margin before the deadline.
@@ -18,13 +19,9 @@ def handle_export(body: dict[str, Any]) -> None:
     export_id, step = body.get("export_id"), body.get("step")
     if not isinstance(export_id, str) or not isinstance(step, int) or isinstance(step, bool) or step < 1:
         raise ValueError("an export message names its export and step")
-    from chalicelib.exports import worker  # on first message: app.py's import stays light for cold starts
-
     worker.run(UUID(export_id), step)
 
 
 @tenant_handler
 def cleanup_exports(detail: dict[str, Any]) -> dict[str, int]:
-    from chalicelib.exports import service
-
     return service.cleanup()

@@ -1,4 +1,4 @@
-"""The key-rotation worker: one message advances one tenant's rotation (crypto.rotation).
+"""The key-rotation worker: one message advances one tenant's rotation (key_rotation.service).
 
 A message carries the tenant id twice, as the ``tenant_id`` attribute and in the JSON
 body, and ``@tenant_handler`` binds that tenant (or refuses the message). A message may
@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.crypto import KEY_ROTATION_QUEUE
-from chalicelib.tenancy import tenant_handler
+from chalicelib.entry import tenant_handler
+from chalicelib.key_rotation import service as rotation
 
 QUEUE = KEY_ROTATION_QUEUE
 # One message at a time: each runs up to rotation.RUN_BUDGET_SECONDS.
@@ -21,6 +22,4 @@ def handle_key_rotation(body: dict[str, Any]) -> None:
     rotation_id = body.get("rotation_id")
     if not isinstance(rotation_id, str) or not rotation_id:
         raise ValueError("a key-rotation message names its rotation")
-    from chalicelib.crypto import rotation  # on first message: app.py's import stays light for cold starts
-
     rotation.run(rotation_id)

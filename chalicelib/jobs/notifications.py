@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.entry import tenant_handler
 from chalicelib.notifications import retry_outbox
-from chalicelib.tenancy import tenant_handler
 
 RETRY_SCHEDULE = "rate(5 minutes)"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.entry import tenant_handler
 from chalicelib.limits import reconciliation, storage
-from chalicelib.tenancy import tenant_handler
 
 QUEUE = storage.STORAGE_EVENTS_QUEUE
 BATCH_SIZE = 10

@@ -19,7 +19,7 @@ presigned allowance, S3 events), ``reconciliation`` (the daily job), ``usage``
 from chalicelib.limits.effective import effective_limits, invalidate, plan_limits
 from chalicelib.limits.errors import LimitExceededError
 from chalicelib.limits.models import LIMIT_FIELDS, Limits, Plan
-from chalicelib.limits.plans import DEFAULT_PLANS, get_plan, list_plans
+from chalicelib.limits.plan_catalogue import DEFAULT_PLANS, get_plan, list_plans
 
 __all__ = ["DEFAULT_PLANS", "LIMIT_FIELDS", "LimitExceededError", "Limits", "Plan", "effective_limits", "get_plan",
            "invalidate", "list_plans", "plan_limits"]

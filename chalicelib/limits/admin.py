@@ -2,10 +2,11 @@
 cached entries at once (other processes see the change within the cache TTL)."""
 from __future__ import annotations
 
-from chalicelib.limits import effective, plans
+from chalicelib.limits import effective
+from chalicelib.limits import plan_catalogue as plans
 from chalicelib.limits.models import LimitOverrides, Plan, PlanList, PlanUpdate, TenantLimits
 from chalicelib.ratelimit import service as rate_limit
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 
 def list_plans() -> PlanList:

@@ -9,61 +9,31 @@ results (no overrides) are cached too; nothing per-request is kept.
 """
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from chalicelib.limits import plans
+from chalicelib.caches import TtlCache
+from chalicelib.limits import plan_catalogue as plans
 from chalicelib.limits.models import Limits
 from chalicelib.tenancy.context import current_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 CACHE_TTL_SECONDS = 30.0
 T = TypeVar("T")
 
 
-def _now() -> float:
-    return time.monotonic()
-
-
-class _TtlCache(Generic[T]):
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._entries: dict[object, tuple[float, T]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: object, load: Callable[[], T]) -> T:
-        now = _now()
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        value = load()
-        with self._lock:
-            self._entries[key] = (now + self.ttl, value)
-        return value
-
-    def drop(self, key: object | None = None) -> None:
-        with self._lock:
-            if key is None:
-                self._entries.clear()
-            else:
-                self._entries.pop(key, None)
-
-
-_plans: _TtlCache[Limits] = _TtlCache(CACHE_TTL_SECONDS)
-_overrides: _TtlCache[dict[str, int]] = _TtlCache(CACHE_TTL_SECONDS)
+# A handful of plans; overrides per tenant, bounded like every per-tenant cache.
+_plans: TtlCache[str, Limits] = TtlCache(256, CACHE_TTL_SECONDS)
+_overrides: TtlCache[UUID, dict[str, int]] = TtlCache(4096, CACHE_TTL_SECONDS)
 
 
 def plan_limits(name: str) -> Limits:
     """Plan ``name``'s limits (cached); ``NotFoundError`` for an unknown plan."""
-    return _plans.get(name, lambda: plans.get_plan(name).limits())
+    return _plans.get_or_load(name, lambda: plans.get_plan(name).limits())
 
 
 def tenant_overrides(tenant: Tenant) -> dict[str, int]:
-    return _overrides.get(tenant.id, lambda: plans.get_overrides(tenant)[0])
+    return _overrides.get_or_load(tenant.id, lambda: plans.get_overrides(tenant)[0])
 
 
 def effective_limits(tenant: Tenant | None = None) -> Limits:
@@ -75,9 +45,9 @@ def effective_limits(tenant: Tenant | None = None) -> Limits:
 def invalidate(*, plan: str | None = None, tenant_id: UUID | None = None) -> None:
     """Forget a plan's or a tenant's cached entries (or everything: no argument)."""
     if plan is None and tenant_id is None:
-        _plans.drop()
-        _overrides.drop()
+        _plans.clear()
+        _overrides.clear()
     if plan is not None:
-        _plans.drop(plan)
+        _plans.pop(plan)
     if tenant_id is not None:
-        _overrides.drop(tenant_id)
+        _overrides.pop(tenant_id)

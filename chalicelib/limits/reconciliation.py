@@ -25,8 +25,8 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
+from chalicelib.clock import now_iso
 from chalicelib.limits import counters
-from chalicelib.network.common import now_iso
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem

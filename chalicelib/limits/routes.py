@@ -12,7 +12,9 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.entry import platform_route, tenant_route
 from chalicelib.errors import NotFoundError
+from chalicelib.http import etag, expected_version
 from chalicelib.limits import admin, usage
 from chalicelib.limits.models import (
     PLAN_NAME_PATTERN,
@@ -23,8 +25,6 @@ from chalicelib.limits.models import (
     TenantLimits,
     TenantUsage,
 )
-from chalicelib.network.common import etag, expected_version
-from chalicelib.tenancy import platform_route, tenant_route
 from chalicelib.tenants.lookup import tenant_by_reference
 
 bp = Blueprint(__name__)

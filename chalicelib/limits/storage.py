@@ -37,8 +37,7 @@ from chalicelib.limits.errors import LimitExceededError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
-from chalicelib.tenancy.context import current_tenant_id
-from chalicelib.tenancy.decorators import NOT_FOR_A_TENANT
+from chalicelib.tenancy.context import NOT_FOR_A_TENANT, current_tenant_id
 
 # A stable literal (Chalice reads queue names when it packages app.py, before any stage
 # is known), like the key-rotation queue: one per account.

@@ -15,7 +15,7 @@ from chalice.app import SQSEventConfig
 
 from chalicelib import aws
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
-from chalicelib.ratelimit import plans as rate_limit_plans
+from chalicelib.ratelimit import rates as rate_limit_plans
 from chalicelib.ratelimit import usage_plans
 from chalicelib.settings import Settings
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec

@@ -13,13 +13,13 @@ import logging
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalice import Chalice
 from chalice.app import ScheduledEventConfig, SQSEventConfig
 
-from chalicelib import aws
+from chalicelib import aws, clock
 from chalicelib.local.schedules import Schedule, parse_schedule
 
 log = logging.getLogger("local.pump")
@@ -65,7 +65,7 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "123456789012",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:events:{region}:123456789012:rule/{name}"],
         "detail": {},
@@ -157,7 +157,7 @@ class EventPump:
             while not self._stop.is_set():
                 try:
                     busy = sum(self.pump_queue(q) for q in self.queues)
-                    self.fire_due(datetime.now(UTC))
+                    self.fire_due(clock.now())
                 except Exception:
                     log.exception("event pump iteration failed")
                     busy = 0

@@ -7,9 +7,9 @@ half-way is resumed on the next start.
 from __future__ import annotations
 
 from chalicelib.store import registry
+from chalicelib.tenancy.tenant import Tenant
 from chalicelib.tenants import provisioning
 from chalicelib.tenants.admin_models import TenantAdminCreate
-from chalicelib.tenants.models import Tenant
 
 DEMO_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-network.example"

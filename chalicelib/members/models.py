@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.auth.permissions import TENANT_PERMISSIONS, Permission
-from chalicelib.network.models import EmailStr
+from chalicelib.fields import EmailStr
 
 
 class RoleOut(BaseModel):

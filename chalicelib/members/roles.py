@@ -7,8 +7,6 @@ stored: a super-admin's permissions are the platform's, not a tenant's to edit.
 """
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -17,8 +15,15 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.auth.permissions import DEFAULT_ROLES, TENANT_PERMISSIONS, Permission, Role, permissions_for
-from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
-from chalicelib.network.common import PreconditionFailedError, PreconditionRequiredError, now_iso
+from chalicelib.caches import TtlCache
+from chalicelib.clock import now_iso
+from chalicelib.errors import (
+    ConflictError,
+    NotFoundError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    RequestValidationError,
+)
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
@@ -61,7 +66,7 @@ def install_default_roles() -> int:
         except TransactionCancelledError as exc:
             if not exc.failed(0):
                 raise
-    _cache.drop(current_tenant_id())
+    _cache.pop(current_tenant_id())
     return written
 
 
@@ -112,7 +117,7 @@ def put_role(name: str, permissions: list[Permission], expected: int | None) -> 
         if exc.failed(0):
             raise PreconditionFailedError() from exc
         raise
-    _cache.drop(current_tenant_id())
+    _cache.pop(current_tenant_id())
     return _role(item), current is None
 
 
@@ -127,35 +132,9 @@ def get_role(name: str) -> dict[str, Any]:
     return _role(item)
 
 
-class _RoleCache:
-    """Stored roles per tenant, for a few seconds (a role edit shows within the TTL)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[UUID, tuple[float, dict[str, frozenset[Permission]]]] = {}
-
-    def get(self, tenant_id: UUID) -> dict[str, frozenset[Permission]] | None:
-        with self._lock:
-            hit = self._entries.get(tenant_id)
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
-
-    def put(self, tenant_id: UUID, roles: dict[str, frozenset[Permission]]) -> None:
-        ttl = get_settings().tenant_cache_ttl_seconds
-        with self._lock:
-            if len(self._entries) > 1000:
-                self._entries.clear()
-            self._entries[tenant_id] = (time.monotonic() + ttl, roles)
-
-    def drop(self, tenant_id: UUID) -> None:
-        with self._lock:
-            self._entries.pop(tenant_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_cache = _RoleCache()
+# Stored roles per tenant, for a few seconds (a role edit shows within the TTL).
+_cache: TtlCache[UUID, dict[str, frozenset[Permission]]] = TtlCache(
+    1024, lambda: get_settings().tenant_cache_ttl_seconds)
 
 
 def clear_cache() -> None:
@@ -164,8 +143,8 @@ def clear_cache() -> None:
 
 def _stored() -> dict[str, frozenset[Permission]]:
     tenant_id = current_tenant_id()
-    roles = _cache.get(tenant_id)
-    if roles is None:
+    hit, roles = _cache.get(tenant_id)
+    if not hit or roles is None:
         known = {p.value for p in TENANT_PERMISSIONS}
         roles = {i.sk: frozenset(Permission(p) for p in data.loads(i.data)["permissions"] if p in known)
                  for i in data.query_page(_pk(), limit=MAX_ROLES).items}

@@ -7,11 +7,11 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.entry import tenant_route
 from chalicelib.errors import ForbiddenError
+from chalicelib.http import ListQuery, etag, expected_version, page_body
 from chalicelib.members import roles, service
 from chalicelib.members.models import InvitationAccept, Member, MemberInvite, MemberUpdate, RoleOut, RolePut
-from chalicelib.network.common import ListQuery, etag, expected_version, page_body
-from chalicelib.tenancy import tenant_route
 from chalicelib.tenancy.context import current_context
 
 bp = Blueprint(__name__)

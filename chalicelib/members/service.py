@@ -22,12 +22,12 @@ from uuid import UUID, uuid4
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
+from chalicelib.clock import now_iso
 from chalicelib.crypto import pii
-from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
+from chalicelib.crypto.blind_index import blind_index, normalise_email
+from chalicelib.errors import ConflictError, NotFoundError, PreconditionFailedError, RequestValidationError
 from chalicelib.members import roles
 from chalicelib.members.models import Member, MemberInvite, MemberUpdate
-from chalicelib.network.blind_index import blind_index, normalise_email
-from chalicelib.network.common import PreconditionFailedError, now_iso
 from chalicelib.notifications import after_commit, app_url, email_template
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
@@ -168,8 +168,8 @@ def update_member(member_id: str, body: MemberUpdate, expected: int) -> Member:
     after = {**before, **body.model_dump(exclude_none=True, exclude={"version"})}
     item.data, item.status = data.dumps({k: v for k, v in after.items() if k != "status"}), after["status"]
     item.version, item.updated_at = expected + 1, now_iso()
-    actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
-               DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
+    actions: list[Any] = [DataItem.data.set(item.data), DataItem.status.set(item.status),
+                          DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
 
     def build(tx: TransactWrite) -> None:
         tx.update(item, actions=actions, condition=DataItem.version == expected)
@@ -203,8 +203,8 @@ def accept_invitation(member_id: str, token: str, subject: str) -> Member:
     after = {**fields, "subject": subject, "status": "active"}
     item.data, item.status = data.dumps({**fields, "subject": subject}), "active"
     item.version, item.updated_at = expected + 1, now_iso()
-    actions = [DataItem.data.set(item.data), DataItem.status.set(item.status),
-               DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
+    actions: list[Any] = [DataItem.data.set(item.data), DataItem.status.set(item.status),
+                          DataItem.version.set(item.version), DataItem.updated_at.set(item.updated_at)]
 
     def build(tx: TransactWrite) -> None:
         tx.update(item, actions=actions, condition=(DataItem.version == expected) & (DataItem.status == "invited"))

@@ -7,9 +7,9 @@ from chalice import Blueprint
 from pydantic import BaseModel
 
 from chalicelib import http
+from chalicelib.entry import public_route
 from chalicelib.meta.openapi import build_openapi
 from chalicelib.settings import get_settings
-from chalicelib.tenancy import public_route
 
 bp = Blueprint(__name__)
 

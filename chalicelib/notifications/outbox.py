@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import clock
 from chalicelib.crypto import pii
 from chalicelib.integrations.errors import ProviderError
-from chalicelib.network.common import now_iso
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 
@@ -43,22 +43,18 @@ def _pk() -> str:
     return data.partition(keys.OUTBOX)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def backoff(attempts: int) -> timedelta:
     return FIRST_BACKOFF * (2 ** max(0, attempts - 1))
 
 
 def enqueue(channel: str, message: dict[str, Any], error: ProviderError) -> str:
     """Keep ``message`` for a retry after its first attempt failed; its outbox id."""
-    outbox_id = keys.time_ordered(now_iso(), uuid4())
-    now = datetime.now(UTC)
+    outbox_id = keys.time_ordered(clock.now_iso(), uuid4())
+    now = clock.now()
     item = data.new_item(pk=_pk(), sk=outbox_id, kind=keys.OUTBOX, entity_id=outbox_id, status=PENDING, version=1,
-                         created_at=_iso(now), updated_at=_iso(now),
+                         created_at=clock.iso(now), updated_at=clock.iso(now),
                          data=data.dumps({"channel": channel, "attempts": 1, "last_error": str(error),
-                                          "next_attempt_at": _iso(now + backoff(1))}),
+                                          "next_attempt_at": clock.iso(now + backoff(1))}),
                          pii=pii.seal(keys.OUTBOX, outbox_id, message))
     item.save(condition=DataItem.pk.does_not_exist())
     log.warning("notification failed; kept for a retry", extra={"fields": {
@@ -94,11 +90,11 @@ def _update(item: DataItem, actions: list[Any]) -> None:
 
 def retry_due(deliver: Deliver, now: datetime | None = None) -> dict[str, int]:
     """Send again every pending item whose time has come; counts of sent, deferred, abandoned."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     counts = {"sent": 0, "deferred": 0, "abandoned": 0}
     for item in pending():
         fields = data.loads(item.data)
-        if fields["next_attempt_at"] > _iso(moment):
+        if fields["next_attempt_at"] > clock.iso(moment):
             continue
         message = pii.unseal(keys.OUTBOX, str(item.entity_id), item.pii)
         try:
@@ -106,8 +102,8 @@ def retry_due(deliver: Deliver, now: datetime | None = None) -> dict[str, int]:
         except ProviderError as exc:
             attempts = int(fields["attempts"]) + 1
             give_up = attempts >= MAX_ATTEMPTS
-            fields.update(attempts=attempts, last_error=str(exc), next_attempt_at=_iso(moment + backoff(attempts)))
-            _update(item, [DataItem.data.set(data.dumps(fields)), DataItem.updated_at.set(_iso(moment)),
+            fields.update(attempts=attempts, last_error=str(exc), next_attempt_at=clock.iso(moment + backoff(attempts)))
+            _update(item, [DataItem.data.set(data.dumps(fields)), DataItem.updated_at.set(clock.iso(moment)),
                            DataItem.status.set(FAILED if give_up else PENDING)])
             level, text = (logging.ERROR, "notification abandoned") if give_up else (logging.WARNING,
                                                                                     "notification retry failed")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib.config.branding import sender_identity
 from chalicelib.integrations import EmailMessage, ProviderError, email_provider, sms_provider
 from chalicelib.integrations.providers.email import SesEmail
 from chalicelib.notifications import outbox
@@ -26,13 +27,6 @@ from chalicelib.tenancy.context import current_or_none
 log = logging.getLogger("notifications")
 
 EMAIL, SMS = "email", "sms"
-
-
-def _branding() -> tuple[str | None, str | None]:
-    from chalicelib.config.branding import get_branding  # config imports more than notifications needs at import
-
-    branding = get_branding()
-    return branding.display_name, branding.support_email
 
 
 def _deliver(channel: str, message: dict[str, Any]) -> str:
@@ -65,7 +59,7 @@ def send_email(to: str, subject: str, body: str) -> str:
         if settings.stage == "local":
             log.info("email sent", extra={"fields": {"message_id": message_id, "subject": subject, "body": body}})
         return message_id
-    from_name, reply_to = _branding()
+    from_name, reply_to = sender_identity()
     return _send(EMAIL, {"to": to, "subject": subject, "body": body, "from_name": from_name, "reply_to": reply_to})
 
 

@@ -11,8 +11,9 @@ from string import Template
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.clock import now_iso
+from chalicelib.config.branding import get_branding
 from chalicelib.errors import NotFoundError
-from chalicelib.network.common import now_iso
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 
@@ -84,8 +85,6 @@ def get_template(name: str) -> EmailTemplate:
 def branding_values() -> dict[str, str]:
     """What every template may use from the tenant's branding: ``$network_name``,
     ``$support_email``, ``$support_phone`` (empty when the branding has none)."""
-    from chalicelib.config.branding import get_branding  # config imports more than templates need
-
     branding = get_branding()
     return {"network_name": branding.display_name, "support_email": branding.support_email or "",
             "support_phone": branding.support_phone or ""}

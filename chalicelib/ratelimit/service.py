@@ -20,12 +20,16 @@ from collections.abc import Callable
 from typing import Literal
 from uuid import UUID
 
+from chalicelib import limits
 from chalicelib.errors import RateLimitedError
+from chalicelib.ratelimit import rates, usage_plans
 from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
 from chalicelib.ratelimit.limiter import Clock, InProcessLimiter
+from chalicelib.ratelimit.rates import effective_rate_limits
 from chalicelib.settings import get_settings
+from chalicelib.store import registry
 from chalicelib.tenancy.context import TenantContext
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 Access = Literal["public", "public_tenant", "tenant", "platform"]
 
@@ -78,8 +82,6 @@ def rate_limits(tenant: Tenant) -> RateLimits:
     """The tenant's effective rate limits."""
     if _source is not None:
         return _source(tenant)
-    from chalicelib.ratelimit.plans import effective_rate_limits
-
     return effective_rate_limits(tenant)
 
 
@@ -98,8 +100,6 @@ def take(ctx: TenantContext) -> dict[str, str]:
 def requests_today(tenant: Tenant) -> int:
     """Requests of ``tenant`` counted today (UTC): by API Gateway in AWS, else by this process."""
     if get_settings().rate_limit_mode == "usage_plans":
-        from chalicelib.ratelimit import usage_plans
-
         return usage_plans.requests_today(tenant.id)
     return limiter().requests_today(tenant.id)
 
@@ -112,9 +112,7 @@ def wire_tenant_key(tenant: Tenant) -> None:
     plan, not per key. Run at provisioning, after a plan change and after an overrides
     change; if it fails midway, repeating the same PUT finishes it.
     """
-    from chalicelib.ratelimit import plans, usage_plans
-
-    own = plans.own_rate_limits(tenant)
+    own = rates.own_rate_limits(tenant)
     target = tenant.plan
     if own is not None:
         target = usage_plans.tenant_plan_name(tenant.id)
@@ -125,12 +123,8 @@ def wire_tenant_key(tenant: Tenant) -> None:
 def plan_limits_changed(plan: str) -> None:
     """Set a plan's usage plan throttle and quota to its stored limits, and refresh the
     usage plans of its tenants with overrides (theirs start from the plan's)."""
-    from chalicelib import limits
-    from chalicelib.ratelimit import plans, usage_plans
-    from chalicelib.store import registry
-
     limits.invalidate(plan=plan)
-    usage_plans.sync_usage_plans({plan: plans.rate_limits_of(limits.plan_limits(plan))})
+    usage_plans.sync_usage_plans({plan: rates.rate_limits_of(limits.plan_limits(plan))})
     for tenant_id in usage_plans.tenants_with_own_usage_plans():
         tenant = registry.get_tenant(tenant_id)
         if tenant is not None and tenant.plan == plan:

@@ -27,7 +27,7 @@ from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
+from chalicelib import aws, clock
 from chalicelib.errors import ServiceUnavailableError
 from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
 from chalicelib.settings import get_settings
@@ -199,7 +199,7 @@ def ensure_platform_key() -> str:
 
 def requests_today(tenant_id: UUID, today: datetime | None = None) -> int:
     """Requests API Gateway counted today (UTC) against the tenant's key in its usage plan."""
-    day = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
+    day = (today or clock.now()).strftime("%Y-%m-%d")
     try:
         key = find_key(tenant_key_name(tenant_id))
         if key is None:

@@ -8,7 +8,7 @@ call or a cancelled transaction writes nothing), so the client is told to retry:
 """
 from __future__ import annotations
 
-from chalicelib.errors import ServiceUnavailableError
+from chalicelib.errors import ServiceUnavailableError, exception_chain
 
 RETRY_AFTER_SECONDS = 1
 THROTTLING_CODES = frozenset({
@@ -46,12 +46,6 @@ def _unavailable(exc: BaseException) -> bool:
 def unavailable_error(exc: BaseException) -> StoreUnavailableError | None:
     """A 503 for ``exc`` if it, or an exception it was raised from, is DynamoDB being busy or
     unreachable (pynamodb wraps botocore's errors as ``cause``; our errors chain with ``from``)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if _unavailable(current):
-            return StoreUnavailableError()
-        cause = getattr(current, "cause", None)
-        current = cause if isinstance(cause, BaseException) else (current.__cause__ or current.__context__)
+    if any(_unavailable(current) for current in exception_chain(exc)):
+        return StoreUnavailableError()
     return None

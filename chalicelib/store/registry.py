@@ -5,15 +5,15 @@ tenants service do. Uniqueness of slug and domain holds under concurrent creatio
 because the reservation items are written with ``attribute_not_exists`` in the same
 transaction as the tenant item.
 """
+# Over 300 lines: every item of the registry table and each transaction on it stay together,
+# so the uniqueness rules (reservations written with the tenant) read in one place.
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,10 +23,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import BadRequestError, ConflictError
+from chalicelib import clock, cursors
+from chalicelib.errors import ConflictError
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 
 class _TenantsIndex(GlobalSecondaryIndex["TenantItem"]):
@@ -115,10 +116,6 @@ def reset_connections() -> None:
         model._connection = None
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _to_tenant(item: TenantItem) -> Tenant:
     return Tenant(
         id=UUID(item.tenant_id),
@@ -145,7 +142,7 @@ def _to_item(tenant: Tenant) -> TenantItem:
         pk=keys.tenant_pk(tenant.id),
         sk=keys.TENANT_SK,
         gsi1pk=keys.TENANTS_INDEX_PK,
-        gsi1sk=keys.tenants_index_sk(iso(tenant.created_at), tenant.id),
+        gsi1sk=keys.tenants_index_sk(clock.iso(tenant.created_at), tenant.id),
         tenant_id=str(tenant.id),
         slug=tenant.slug,
         name=tenant.name,
@@ -156,8 +153,8 @@ def _to_item(tenant: Tenant) -> TenantItem:
         status=tenant.status.value,
         plan=tenant.plan,
         domains=list(tenant.domains),
-        created_at=iso(tenant.created_at),
-        updated_at=iso(tenant.updated_at),
+        created_at=clock.iso(tenant.created_at),
+        updated_at=clock.iso(tenant.updated_at),
         version=tenant.version,
         kms_key_arn=tenant.kms_key_arn,
         previous_kms_key_arns=list(tenant.previous_kms_key_arns),
@@ -197,37 +194,29 @@ def iter_tenants(status: TenantStatus | None = None) -> Iterator[Tenant]:
         yield _to_tenant(item)
 
 
-class InvalidTenantCursorError(BadRequestError):
-    code, title = "invalid_cursor", "Invalid pagination cursor"
-
-
+_CURSOR_SCOPE = "tenants"
 _CURSOR_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
 
 
+def _tenant_listing_key(values: dict[str, str]) -> bool:
+    """Only the shape this listing makes: a tenant item's keys in the tenants index."""
+    if set(values) != _CURSOR_ATTRIBUTES:
+        return False
+    try:
+        tenant_id = UUID(values["pk"].removeprefix("TENANT#"))
+    except ValueError:
+        return False
+    return (values["pk"] == keys.tenant_pk(tenant_id) and values["sk"] == keys.TENANT_SK
+            and values["gsi1pk"] == keys.TENANTS_INDEX_PK and values["gsi1sk"].endswith(f"#{tenant_id}"))
+
+
 def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    text = json.dumps({"k": last_key}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return cursors.encode(_CURSOR_SCOPE, last_key)
 
 
 def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     """The listing key to resume from; only the shape this listing makes is accepted."""
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["k"]
-        values = {name: key[name]["S"] for name in key}
-        if set(values) != _CURSOR_ATTRIBUTES or not all(isinstance(v, str) for v in values.values()):
-            raise ValueError("unexpected attributes")
-        tenant_id = UUID(values["pk"].removeprefix("TENANT#"))
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise InvalidTenantCursorError("the cursor is malformed") from None
-    if (values["pk"] != keys.tenant_pk(tenant_id) or values["sk"] != keys.TENANT_SK
-            or values["gsi1pk"] != keys.TENANTS_INDEX_PK
-            or not values["gsi1sk"].endswith(f"#{tenant_id}")):
-        raise InvalidTenantCursorError("the cursor is malformed")
-    return {name: {"S": value} for name, value in values.items()}
+    return cursors.decode(_CURSOR_SCOPE, cursor, _tenant_listing_key)
 
 
 def list_tenants_page(*, limit: int, cursor: str | None, status: str | None = None, plan: str | None = None,
@@ -265,7 +254,7 @@ def mark_provisioning_step(tenant_id: UUID, step: str) -> None:
     try:
         item.update(actions=[TenantItem.provisioning_steps.set(
             TenantItem.provisioning_steps.append([step])),
-            TenantItem.updated_at.set(iso(datetime.now(UTC)))],
+            TenantItem.updated_at.set(clock.now_iso())],
             condition=(TenantItem.status == TenantStatus.PROVISIONING.value)
             & ~TenantItem.provisioning_steps.contains(step))
     except UpdateError as exc:
@@ -366,7 +355,7 @@ def update_tenant(tenant: Tenant, expected_version: int,
         else TenantItem.primary_color.remove(),
     ]
     if previous_domains is not None:
-        actions.append(TenantItem.domains.set(list(tenant.domains)))
+        actions.append(TenantItem.domains.set(list(tenant.domains)))  # type: ignore[arg-type]
     try:
         with TransactWrite(connection=data.platform_transaction_connection()) as tx:
             tx.update(item, actions=actions, condition=TenantItem.version == expected_version)
@@ -412,8 +401,8 @@ def set_tenant_keys(tenant: Tenant, *, current: str, previous: tuple[str, ...]) 
     condition = (TenantItem.kms_key_arn == tenant.kms_key_arn) & stored_previous
     actions: list[Any] = [
         TenantItem.kms_key_arn.set(current),
-        TenantItem.previous_kms_key_arns.set(list(previous)),
-        TenantItem.updated_at.set(iso(datetime.now(UTC))),
+        TenantItem.previous_kms_key_arns.set(list(previous)),  # type: ignore[arg-type]
+        TenantItem.updated_at.set(clock.now_iso()),
         TenantItem.version.add(1),
     ]
     try:

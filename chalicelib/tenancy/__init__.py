@@ -1,22 +1,5 @@
-"""Tenant context, resolution and the decorators every entry point goes through."""
-from chalicelib.tenancy.context import TenantContext, current_context, current_tenant_id
-from chalicelib.tenancy.decorators import (
-    RouteSpec,
-    platform_route,
-    public_route,
-    public_tenant_route,
-    tenant_handler,
-    tenant_route,
-)
+"""Tenant context and resolution: who the bound tenant is, and which tenant a request names.
 
-__all__ = [
-    "RouteSpec",
-    "TenantContext",
-    "current_context",
-    "current_tenant_id",
-    "platform_route",
-    "public_route",
-    "public_tenant_route",
-    "tenant_handler",
-    "tenant_route",
-]
+This package's ``__init__`` imports nothing: the store's guard imports ``context``, and
+the request pipeline that uses both lives in ``chalicelib.entry``.
+"""

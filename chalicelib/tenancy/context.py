@@ -9,7 +9,11 @@ from uuid import UUID, uuid4
 
 from chalicelib.auth.permissions import Permission
 from chalicelib.auth.principal import Principal
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
+
+# What a ``tenant_of`` function returns for a message that concerns no tenant and needs no
+# work (S3's one-off ``s3:TestEvent``): it is acknowledged, and nothing runs.
+NOT_FOR_A_TENANT = "not-for-a-tenant"
 
 
 class NoTenantBoundError(RuntimeError):

@@ -31,16 +31,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from chalicelib.clock import now as clock_now
+
 TAG_TENANT = "tenant_id"
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_MAX_TENANTS = 1024
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ class TenantCredentialCache:
 
     def __init__(self, sts: Callable[[], Any], role_arn: str, *, duration_seconds: int = 3600,
                  refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN, max_tenants: int = DEFAULT_MAX_TENANTS,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = clock_now) -> None:
         if refresh_margin >= timedelta(seconds=duration_seconds):
             raise ValueError("the refresh margin must be shorter than the credentials' life")
         self.role_arn = role_arn

@@ -14,17 +14,15 @@ tenant into another's.
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
+from chalicelib.caches import TtlCache
 from chalicelib.errors import TenantMismatchError, TenantNotFoundError, TenantSuspendedError
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
-from chalicelib.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
+from chalicelib.tenancy.tenant import RESERVED_SLUGS, SLUG_PATTERN, Tenant, TenantStatus
 
 TENANT_HEADER = "x-tenant-id"
 MAX_HEADER_VALUE = 100
@@ -43,45 +41,14 @@ class Reference:
     value: str
 
 
-class _TtlCache:
-    def __init__(self, max_entries: int = 4096) -> None:
-        self._entries: OrderedDict[tuple[str, str], tuple[float, Tenant | None]] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> tuple[bool, Tenant | None]:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is None or hit[0] < time.monotonic():
-                return False, None
-            self._entries.move_to_end(key)  # least recently used goes first when full
-            return True, hit[1]
-
-    def put(self, key: tuple[str, str], value: Tenant | None, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        with self._lock:
-            self._entries[key] = (time.monotonic() + ttl, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-    def drop_tenant(self, tenant: Tenant) -> None:
-        with self._lock:
-            for key in [("id", str(tenant.id)), ("slug", tenant.slug)] + [("domain", d) for d in tenant.domains]:
-                self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_cache = _TtlCache()
+# Resolutions, negative ones included (REQ: a request costs no registry read), for seconds.
+_cache: TtlCache[tuple[str, str], Tenant | None] = TtlCache(4096)
 
 
 def invalidate_tenant(tenant: Tenant) -> None:
     """Forget cached lookups of ``tenant`` in this process (others expire within the TTL)."""
-    _cache.drop_tenant(tenant)
+    for key in [("id", str(tenant.id)), ("slug", tenant.slug)] + [("domain", d) for d in tenant.domains]:
+        _cache.pop(key)
 
 
 def clear_cache() -> None:

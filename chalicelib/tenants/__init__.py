@@ -1,4 +1,5 @@
 """Tenants: the entity, its validation, creation and lifecycle."""
-from chalicelib.tenants.models import Tenant, TenantCreate, TenantProfile, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
+from chalicelib.tenants.models import TenantCreate, TenantProfile
 
 __all__ = ["Tenant", "TenantCreate", "TenantProfile", "TenantStatus"]

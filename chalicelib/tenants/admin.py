@@ -10,22 +10,20 @@ old name).
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit
+from chalicelib import audit, clock
 from chalicelib.config import branding, versions
-from chalicelib.errors import ConflictError
-from chalicelib.network.common import PreconditionFailedError
+from chalicelib.errors import ConflictError, PreconditionFailedError
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 from chalicelib.tenants import service
 from chalicelib.tenants.admin_models import TenantUpdate
-from chalicelib.tenants.models import Tenant, TenantStatus
 
 _DESCRIPTIVE = ("name", "display_name", "domains")
 
@@ -51,7 +49,7 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
             rate_limit.wire_tenant_key(tenant)
         return tenant
     changed = tenant.model_copy(update={**update, "status": TenantStatus(update.get("status", tenant.status)),
-                                        "updated_at": datetime.now(UTC)})
+                                        "updated_at": clock.now()})
     events = _events(before, changed.model_dump(mode="json"), update)
 
     try:

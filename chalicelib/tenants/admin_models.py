@@ -7,16 +7,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.network.models import EmailStr
-from chalicelib.tenants.models import (
-    MAX_DOMAINS,
-    PLAN_NAME,
-    Tenant,
-    TenantCreate,
-    TenantStatus,
-    normalise_domain,
-    validate_plan_name,
-)
+from chalicelib.fields import EmailStr
+from chalicelib.tenancy.tenant import PLAN_NAME, Tenant, TenantStatus, normalise_domain, validate_plan_name
+from chalicelib.tenants.models import MAX_DOMAINS, TenantCreate
 
 
 class TenantAdminCreate(TenantCreate):

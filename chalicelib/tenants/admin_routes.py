@@ -9,13 +9,13 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import http
-from chalicelib.network.common import etag, expected_version
+from chalicelib.entry import platform_route
+from chalicelib.http import etag, expected_version
 from chalicelib.store import registry
-from chalicelib.tenancy import platform_route
+from chalicelib.tenancy.tenant import Tenant
 from chalicelib.tenants import admin, provisioning
 from chalicelib.tenants.admin_models import TenantAdminCreate, TenantAdminView, TenantListQuery, TenantUpdate
 from chalicelib.tenants.lookup import tenant_by_reference
-from chalicelib.tenants.models import Tenant
 
 bp = Blueprint(__name__)
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 from uuid import UUID
 
 from chalicelib.errors import ConflictError
-from chalicelib.network import customers, professionals, referrals
-from chalicelib.network.common import ListQuery
-from chalicelib.network.models import CustomerCreate, ProfessionalCreate, ReferralCreate
+from chalicelib.http import ListQuery
+from chalicelib.network.customers import service as customers
+from chalicelib.network.customers.models import CustomerCreate
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.professionals.models import ProfessionalCreate
+from chalicelib.network.referrals import service as referrals
+from chalicelib.network.referrals.models import ReferralCreate
 
 PROFESSIONALS = (
     ("Northside Auto Repair", "Maria Lopez", "service@northside-auto.example",

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from chalicelib.errors import NotFoundError
 from chalicelib.store import registry
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 
 def tenant_by_reference(reference: str) -> Tenant:

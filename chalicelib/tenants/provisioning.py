@@ -17,27 +17,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit, members
+from chalicelib import audit, clock, members
+from chalicelib.clock import now_iso
 from chalicelib.crypto import pii
 from chalicelib.errors import ConflictError
 from chalicelib.members.models import MemberInvite
-from chalicelib.network import categories
-from chalicelib.network.common import now_iso
-from chalicelib.network.models import CategoryCreate
+from chalicelib.network.categories import service as categories
+from chalicelib.network.categories.models import CategoryCreate
 from chalicelib.notifications import install_default_templates, render, send_email
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import data, keys, registry
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 from chalicelib.tenants import demo_data, service
 from chalicelib.tenants.admin_models import TenantAdminCreate
-from chalicelib.tenants.models import Tenant, TenantStatus
 
 log = logging.getLogger("provisioning")
 TENANT_STEP = "tenant"
@@ -202,7 +202,7 @@ def _activate(tenant_id: UUID) -> Tenant:
         raise ConflictError("the tenant disappeared during provisioning")
     if current.status != TenantStatus.PROVISIONING:
         return current
-    active = current.model_copy(update={"status": TenantStatus.ACTIVE, "updated_at": datetime.now(UTC)})
+    active = current.model_copy(update={"status": TenantStatus.ACTIVE, "updated_at": clock.now()})
     changes = audit.changes({"status": current.status.value}, {"status": TenantStatus.ACTIVE.value},
                             pii=frozenset())
 
@@ -226,7 +226,7 @@ def resume_stuck(now: datetime | None = None) -> list[Tenant]:
     """Resume every tenant whose provisioning made no progress (no step recorded, so no
     ``updated_at`` change) for ``STUCK_AFTER``; those resumed. A slow provisioning that
     is still recording steps is left to its own request."""
-    cutoff = (now or datetime.now(UTC)) - STUCK_AFTER
+    cutoff = (now or clock.now()) - STUCK_AFTER
     resumed = []
     for tenant in registry.iter_tenants(TenantStatus.PROVISIONING):
         if tenant.updated_at > cutoff:

@@ -5,7 +5,8 @@ from chalice import Blueprint
 
 from chalicelib.auth.permissions import Permission
 from chalicelib.config import branding
-from chalicelib.tenancy import current_context, tenant_route
+from chalicelib.entry import tenant_route
+from chalicelib.tenancy.context import current_context
 from chalicelib.tenants.models import TenantProfile
 
 bp = Blueprint(__name__)

@@ -3,24 +3,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit
-from chalicelib.config import schema as config_schema
+from chalicelib import audit, clock
+from chalicelib.config import models as config_schema
 from chalicelib.crypto import keys as tenant_keys
 from chalicelib.errors import NotFoundError, RequestValidationError, validation_error_from_pydantic
 from chalicelib.limits import counters
-from chalicelib.limits.plans import plan_names
+from chalicelib.limits.plan_catalogue import plan_names
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.resolution import invalidate_tenant
-from chalicelib.tenants.models import Tenant, TenantCreate, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
+from chalicelib.tenants.models import TenantCreate
 
 # What a lifecycle event lists of a new tenant (its key ARN is infrastructure, not a setting).
 _AUDITED_FIELDS = frozenset({"slug", "name", "display_name", "logo_url", "primary_color", "configuration",
@@ -85,7 +86,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
     check_custom_domains(data.domains)
     check_configuration(data.configuration)
     check_plan(data.plan)
-    now = datetime.now(UTC)
+    now = clock.now()
     tenant_id = tenant_id or uuid.uuid4()
     key_arn = tenant_keys.create_tenant_key(tenant_id, alias=True)
     tenant = Tenant(
@@ -130,7 +131,7 @@ def change_status(tenant_id: UUID, status: TenantStatus) -> Tenant:
         raise NotFoundError("no such tenant")
     if tenant.status == status:
         return tenant
-    changed = tenant.model_copy(update={"status": status, "updated_at": datetime.now(UTC)})
+    changed = tenant.model_copy(update={"status": status, "updated_at": clock.now()})
     changes = audit.changes({"status": tenant.status.value}, {"status": status.value}, pii=frozenset())
     with tenancy_context.bound(tenancy_context.acting_in(tenant)):
         stored = registry.update_tenant(changed, expected_version=tenant.version,

@@ -13,7 +13,7 @@ from pathlib import Path
 from aws_cdk import aws_logs as logs
 
 from chalicelib.exports.worker import WORKER_TIMEOUT_SECONDS
-from chalicelib.limits.plans import DEFAULT_PLANS
+from chalicelib.limits.plan_catalogue import DEFAULT_PLANS
 from chalicelib.ratelimit.bucket import PLATFORM_LIMITS
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ class PlanLimits:
     requests_per_day: int
 
 
-# The app's default plans (chalicelib/limits/plans.py DEFAULT_PLANS) and the super-admins'
+# The app's default plans (chalicelib/limits/plan_catalogue.py DEFAULT_PLANS) and the super-admins'
 # own bucket (chalicelib/ratelimit/bucket.py PLATFORM_LIMITS): the usage plans start
 # there; a plan edited at run time is the application's to push to its usage plan.
 DEFAULT_PLAN_LIMITS = {

@@ -281,7 +281,7 @@ def test_refused_and_rejected_requests_write_no_event(client, tenant_a):
 
 
 def test_tenant_lifecycle_is_in_both_trails(client, tenant_a):
-    from chalicelib.tenants.models import TenantStatus
+    from chalicelib.tenancy.tenant import TenantStatus
     from chalicelib.tenants.service import change_status
 
     change_status(tenant_a.id, TenantStatus.SUSPENDED)

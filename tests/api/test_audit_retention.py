@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.audit import policy
 from tests.audit_helpers import backdated_event, listed, raw_items, set_retention, stored_events
 from tests.conftest import body_of, create_tenant
@@ -99,13 +100,13 @@ def test_the_seal_job_runs_for_every_active_tenant(client, tenant_a):
     from chalicelib.audit.platform import AnchorItem
     from chalicelib.store import keys, registry
     from chalicelib.store.registry import TenantItem
-    from chalicelib.tenants.models import TenantStatus
+    from chalicelib.tenancy.tenant import TenantStatus
     from chalicelib.tenants.service import change_status
 
     # Given a tenant created three hours ago (its registry item says so), and a suspended one
     registry.bind()
     item = TenantItem.get(keys.tenant_pk(tenant_a.id), keys.TENANT_SK)
-    item.update(actions=[TenantItem.created_at.set(registry.iso(datetime.now(UTC) - timedelta(hours=3)))])
+    item.update(actions=[TenantItem.created_at.set(clock.iso(clock.now() - timedelta(hours=3)))])
     suspended = create_tenant("dormant")
     change_status(suspended.id, TenantStatus.SUSPENDED)
     # When the hourly job fires

@@ -5,7 +5,7 @@ import json
 import threading
 
 from chalicelib import aws
-from chalicelib.config import schema
+from chalicelib.config import models as schema
 from tests.api.config_helpers import CONFIG, config_of, put, put_config
 from tests.audit_helpers import bound, raw_items, stored_events
 from tests.conftest import body_of, create_tenant

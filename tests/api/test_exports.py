@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws
+from chalicelib import aws, clock
 from chalicelib.exports import records, worker
 from chalicelib.exports.models import ExportStatus
 from chalicelib.local import bootstrap
@@ -258,7 +258,7 @@ def test_a_copy_delivered_while_a_run_holds_the_export_is_dropped(client, tenant
     with as_tenant(tenant_a):
         held = records.load(export_id)
         records.save(held.model_copy(update={"status": ExportStatus.RUNNING,
-                                             "lease_until": records.now() + timedelta(seconds=60)}))
+                                             "lease_until": clock.now() + timedelta(seconds=60)}))
     assert deliver(message) == []
     assert export_of(client, tenant_a, str(export_id))["status"] == "running"
     assert open_uploads() == []
@@ -408,7 +408,7 @@ def test_the_cleanup_expires_old_exports_and_their_downloads_are_gone(client, te
         old = records.load(uuid.UUID(found["id"]))
         days = timedelta(days=get_settings().export_retention_days + 1)
         records.save(old.model_copy(update={"created_at": old.created_at - days,
-                                            "expires_at": records.now() - timedelta(hours=1)}))
+                                            "expires_at": clock.now() - timedelta(hours=1)}))
 
     result = pump().fire("exports_cleanup")
     assert result["tenants_failed"] == []
@@ -429,7 +429,7 @@ def test_the_cleanup_resends_a_stalled_export_which_then_completes(client, tenan
     # An hour later (the record's clock is moved back instead of waiting).
     with as_tenant(tenant_a):
         item = data.get(data.partition(store_keys.EXPORT), str(export_id))
-        item.update(actions=[DataItem.updated_at.set((records.now() - timedelta(hours=1)).isoformat())])
+        item.update(actions=[DataItem.updated_at.set((clock.now() - timedelta(hours=1)).isoformat())])
 
     assert pump().fire("exports_cleanup")["tenants_failed"] == []
     run_queue()

@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
-from chalicelib.crypto import pii, rotation
-from chalicelib.crypto import rotation_record as record
+from chalicelib.crypto import pii
+from chalicelib.key_rotation import record
+from chalicelib.key_rotation import service as rotation
 from chalicelib.local.bootstrap import app_queue_names, create_queue_with_dlq
-from chalicelib.network import customers, professionals
-from chalicelib.network.models import CustomerUpdate, ProfessionalUpdate
+from chalicelib.network.customers import service as customers
+from chalicelib.network.customers.models import CustomerUpdate
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.professionals.models import ProfessionalUpdate
 from chalicelib.settings import reset_settings
 from chalicelib.store import data, registry
 from chalicelib.store import keys as store_keys

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import clock
 from chalicelib.limits import DEFAULT_PLANS, effective
 from tests.conftest import body_of
 
@@ -119,15 +120,15 @@ def test_effective_limits_follow_plan_overrides_and_plan_change(client, tenant_a
     assert effective.effective_limits(premium).max_customers == DEFAULT_PLANS["premium"].max_customers
 
 
-def test_another_process_sees_an_edit_when_its_cache_expires(client, tenant_a, monkeypatch):
+def test_another_process_sees_an_edit_when_its_cache_expires(client, tenant_a):
     assert effective.plan_limits("standard").burst == DEFAULT_PLANS["standard"].burst  # cached here
-    from chalicelib.limits import plans
+    from chalicelib.limits import plan_catalogue as plans
 
     plans.put_plan("standard", DEFAULT_PLANS["standard"].model_copy(update={"burst": 1}), None)  # no invalidation
     assert effective.plan_limits("standard").burst == DEFAULT_PLANS["standard"].burst
-    later = effective._now() + effective.CACHE_TTL_SECONDS + 1
-    monkeypatch.setattr(effective, "_now", lambda: later)
-    assert effective.plan_limits("standard").burst == 1
+    later = clock.monotonic() + effective.CACHE_TTL_SECONDS + 1
+    with clock.use(monotonic=lambda: later):
+        assert effective.plan_limits("standard").burst == 1
 
 
 def test_tenant_plan_is_checked_against_the_stored_plans(client):

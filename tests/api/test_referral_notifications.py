@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.network.referral_notices import e164
+from chalicelib.network.referrals.notices import e164
 from tests.api.config_helpers import put_config
 from tests.api.integration_support import configure, free_port, ses_sent, smtp_body, sns_sent
 from tests.audit_helpers import raw_items

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chalicelib.store import registry
-from chalicelib.tenants.models import TenantStatus
+from chalicelib.tenancy.tenant import TenantStatus
 from chalicelib.tenants.service import change_status
 from tests.conftest import (
     TenantClient,

@@ -11,8 +11,8 @@ import pytest
 from chalicelib import aws
 from chalicelib.limits import DEFAULT_PLANS, counters, reconciliation
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
-from chalicelib.network import professionals
-from chalicelib.network.models import ProfessionalCreate
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.professionals.models import ProfessionalCreate
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from tests.api.network_support import as_tenant, raw_items

@@ -13,7 +13,8 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib import aws
-from chalicelib.ratelimit import RateLimits, authorizer, plans, service, usage_plans
+from chalicelib.ratelimit import RateLimits, authorizer, service, usage_plans
+from chalicelib.ratelimit import rates as plans
 from chalicelib.settings import reset_settings
 from tests.conftest import ROOT, body_of
 from tests.rate_limit_support import rate_headers

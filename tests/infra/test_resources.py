@@ -9,7 +9,7 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 from chalice.utils import to_cfn_resource_name
 
 from app import app
-from chalicelib.limits.plans import DEFAULT_PLANS as PLANS
+from chalicelib.limits.plan_catalogue import DEFAULT_PLANS as PLANS
 from chalicelib.settings import _ENV, Settings
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
 from tests.infra.conftest import STAGES, one, resources

@@ -101,8 +101,14 @@ def test_concurrent_branding_edits_from_one_version_let_exactly_one_win(tenant):
 
 
 def _referral(tenant: Any) -> Any:
-    from chalicelib.network import categories, customers, professionals, referrals
-    from chalicelib.network.models import CategoryCreate, CustomerCreate, ProfessionalCreate, ReferralCreate
+    from chalicelib.network.categories import service as categories
+    from chalicelib.network.categories.models import CategoryCreate
+    from chalicelib.network.customers import service as customers
+    from chalicelib.network.customers.models import CustomerCreate
+    from chalicelib.network.professionals import service as professionals
+    from chalicelib.network.professionals.models import ProfessionalCreate
+    from chalicelib.network.referrals import service as referrals
+    from chalicelib.network.referrals.models import ReferralCreate
 
     with as_admin(tenant):
         categories.create_category(CategoryCreate(slug="race-brakes", name="Brakes"))
@@ -116,8 +122,8 @@ def _referral(tenant: Any) -> Any:
 
 
 def test_concurrent_accept_and_decline_of_one_referral_let_exactly_one_win(tenant):
-    from chalicelib.network import referrals
-    from chalicelib.network.models import ReferralStatus, ReferralUpdate
+    from chalicelib.network.referrals import service as referrals
+    from chalicelib.network.referrals.models import ReferralStatus, ReferralUpdate
 
     made = _referral(tenant)
     targets = [ReferralStatus.ACCEPTED if i % 2 else ReferralStatus.DECLINED for i in range(THREADS)]
@@ -136,7 +142,7 @@ def test_concurrent_accept_and_decline_of_one_referral_let_exactly_one_win(tenan
 
 def test_concurrent_deletes_of_one_referral_delete_it_once(tenant):
     from chalicelib.errors import NotFoundError
-    from chalicelib.network import referrals
+    from chalicelib.network.referrals import service as referrals
 
     made = _referral(tenant)
     won, lost = race(tenant, [lambda: referrals.delete_referral(made.id) for _ in range(THREADS)])
@@ -177,11 +183,14 @@ def test_concurrent_resumes_of_a_crashed_provisioning_finish_it_once(moto_env, m
     active = registry.get_tenant(stuck.id)
     assert active.status.value == "active" and active.provisioning_steps == provisioning.STEP_NAMES
     with as_admin(active):
+        from chalicelib.http import ListQuery
         from chalicelib.members import roles, service
-        from chalicelib.network import categories, customers, professionals, referrals
-        from chalicelib.network.common import ListQuery
-        from chalicelib.network.professionals import ProfessionalQuery
-        from chalicelib.network.referrals import ReferralQuery
+        from chalicelib.network.categories import service as categories
+        from chalicelib.network.customers import service as customers
+        from chalicelib.network.professionals import service as professionals
+        from chalicelib.network.professionals.service import ProfessionalQuery
+        from chalicelib.network.referrals import service as referrals
+        from chalicelib.network.referrals.service import ReferralQuery
 
         counts = {"categories": len(categories.list_categories(100, None)[0]),
                   "professionals": len(professionals.list_professionals(ProfessionalQuery(limit=100))[0]),

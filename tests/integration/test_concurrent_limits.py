@@ -16,8 +16,10 @@ from chalicelib.limits import LimitExceededError, counters
 from chalicelib.limits.admin import set_overrides
 from chalicelib.limits.models import LimitOverrides
 from chalicelib.local.bootstrap import bootstrap
-from chalicelib.network import customers, professionals
-from chalicelib.network.models import CustomerCreate, ProfessionalCreate
+from chalicelib.network.customers import service as customers
+from chalicelib.network.customers.models import CustomerCreate
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.professionals.models import ProfessionalCreate
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
 from chalicelib.tenancy import context

@@ -19,7 +19,8 @@ from chalicelib.errors import ConflictError
 from chalicelib.local.bootstrap import bootstrap
 from chalicelib.settings import get_settings
 from chalicelib.store import registry
-from chalicelib.tenants.models import Tenant, TenantCreate
+from chalicelib.tenancy.tenant import Tenant
+from chalicelib.tenants.models import TenantCreate
 from chalicelib.tenants.service import create_tenant
 from tests.integration.racing import run_together
 

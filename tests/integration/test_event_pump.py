@@ -16,13 +16,13 @@ import pytest
 from chalice import Chalice
 
 from chalicelib import aws
+from chalicelib.entry import tenant_handler
 from chalicelib.local import pump as pump_module
 from chalicelib.local.bootstrap import DLQ_SUFFIX, MAX_RECEIVES, bootstrap
 from chalicelib.local.pump import EventPump
 from chalicelib.settings import get_settings
-from chalicelib.tenancy import current_tenant_id, tenant_handler
-from chalicelib.tenancy.context import current_or_none
-from chalicelib.tenants.models import TenantStatus
+from chalicelib.tenancy.context import current_or_none, current_tenant_id
+from chalicelib.tenancy.tenant import TenantStatus
 from chalicelib.tenants.service import change_status
 from tests.conftest import create_tenant
 

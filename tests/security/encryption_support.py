@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib import aws
-from chalicelib.crypto.rotation import QUEUE as KEY_ROTATION_QUEUE
+from chalicelib.key_rotation.service import QUEUE as KEY_ROTATION_QUEUE
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import TenantContext, bound
 
@@ -40,7 +40,7 @@ def raw_partition(tenant: Any, pk: str, index: str | None = None) -> list[dict[s
 
 def sealed_items(tenant: Any) -> list[tuple[str, dict[str, Any]]]:
     """(sealed-as kind, raw item) of every item in the tenant's sealed partitions."""
-    from chalicelib.crypto import inventory
+    from chalicelib.key_rotation import inventory
 
     with as_tenant(tenant):
         partitions = inventory.sealed_partitions()

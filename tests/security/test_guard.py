@@ -151,7 +151,7 @@ def test_refusal_is_a_security_event_with_the_request_id(ddb, tenant_a, tenant_b
 
 def test_client_gets_a_plain_500(client, tenant_a, tenant_b, monkeypatch):
     # Given a service with a bug that reaches another tenant's partition
-    from chalicelib.network import categories
+    from chalicelib.network.categories import service as categories
 
     def leaky(limit, cursor):
         data.get(keys.data_partition(tenant_a.id, "CAT"), "x")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.crypto import rotation
+from chalicelib.key_rotation import service as rotation
 from chalicelib.local.bootstrap import create_queue_with_dlq
 from chalicelib.notifications import send_email
 from chalicelib.settings import reset_settings

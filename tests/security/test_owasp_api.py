@@ -356,7 +356,7 @@ def test_debug_is_off_and_no_stage_turns_it_on():
 
 
 def test_an_unexpected_error_is_a_plain_500_without_internals(client, world, monkeypatch):
-    from chalicelib.network import professionals
+    from chalicelib.network.professionals import service as professionals
 
     def explode(*_: Any, **__: Any) -> Any:
         raise RuntimeError("boom arn:aws:kms:us-east-1:123456789012:key/secret-id at /var/task/chalicelib")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from chalicelib.auth.permissions import DEFAULT_ROLES, Permission, Role
-from chalicelib.tenancy.decorators import RouteSpec
+from chalicelib.entry.routes import RouteSpec
 from tests.conftest import ROOT, TenantClient, body_of, module_world
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -16,9 +16,9 @@ from chalice.test import Client
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
+from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
 from chalicelib.logs import bind_log_keys, current_log_keys, reset_log_keys
-from chalicelib.tenancy import tenant_route
 from chalicelib.tenancy.context import TenantContext, bound, current_or_none
 from tests.conftest import TenantClient, body_of
 

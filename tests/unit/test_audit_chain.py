@@ -85,7 +85,7 @@ def test_a_digest_notices_its_own_edits():
     ({"retention_days": 99999}, 3650), ({"retention_days": "90"}, 365), ({"retention_days": True}, 365),
 ])
 def test_retention_days_are_read_and_clamped(configured, expected):
-    from chalicelib.tenants.models import Tenant, TenantStatus
+    from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
     configuration = {} if configured is None else {"audit": configured}
     tenant = Tenant(id=uuid4(), slug="acme", name="A", display_name="A", configuration=configuration,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.config import schema
+from chalicelib.config import models as schema
 
 
 def test_objects_merge_key_by_key_and_other_values_replace():

@@ -13,7 +13,7 @@ from chalicelib.crypto.codec import Opened, TenantKeys
 from chalicelib.crypto.errors import DataIntegrityError, is_transient
 from chalicelib.settings import SettingsError, load_settings
 from chalicelib.tenancy.context import TenantContext, bound
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 from tests.conftest import local_stage_env
 
 

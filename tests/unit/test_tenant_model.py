@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.tenants.models import RESERVED_SLUGS, TenantCreate
+from chalicelib.tenancy.tenant import RESERVED_SLUGS
+from chalicelib.tenants.models import TenantCreate
 
 
 def new(**fields: Any) -> TenantCreate:

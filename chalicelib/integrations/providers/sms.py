@@ -54,7 +54,8 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
+        sock = socket.create_connection((self._address, self.port), self.timeout,
+                                        self.source_address)  # type: ignore[attr-defined]
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -66,7 +67,8 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout, self.source_address)
+        self.sock = socket.create_connection((self._address, self.port), self.timeout,
+                                             self.source_address)  # type: ignore[attr-defined]
 
 
 class TwilioSms(SmsProvider):

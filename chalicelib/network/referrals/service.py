@@ -13,6 +13,8 @@ it. Every write that opens or closes a referral moves those counters in the same
 ``TransactWriteItems``, conditioned on the referenced items, all keyed under the bound
 tenant: a reference to another tenant's item names nothing here and fails its condition.
 """
+# Over 300 lines: a referral's create, status transitions and their reference counters on
+# professionals and customers are one state machine, kept in one module.
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -22,18 +24,26 @@ from uuid import UUID, uuid4
 
 from chalicelib import audit
 from chalicelib.auth.permissions import Permission
+from chalicelib.clock import now_iso
 from chalicelib.crypto import pii
-from chalicelib.errors import AppError, ConflictError, ForbiddenError, NotFoundError, RequestValidationError
-from chalicelib.network import referral_notices
-from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
-from chalicelib.network.models import (
+from chalicelib.errors import (
+    AppError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PreconditionFailedError,
+    RequestValidationError,
+)
+from chalicelib.fields import pii_fields
+from chalicelib.http import ListQuery
+from chalicelib.network.referrals import notices as referral_notices
+from chalicelib.network.referrals.models import (
     OPEN_REFERRAL_STATUSES,
     REFERRAL_TRANSITIONS,
     Referral,
     ReferralCreate,
     ReferralStatus,
     ReferralUpdate,
-    pii_fields,
 )
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError

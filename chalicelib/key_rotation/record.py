@@ -7,16 +7,16 @@ of the job (SQS delivers at least once) cannot both advance it: the loser stops.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit
+from chalicelib import audit, clock
 from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem
+from chalicelib.store.data import DataItem, RecordChangedError
 
 _SK = "ROTATION"
 
@@ -61,14 +61,6 @@ class Rotation(BaseModel):
         return self.status is not RotationStatus.COMPLETE
 
 
-class RecordChangedError(Exception):
-    """Someone else saved the record since it was read: this run stops, the other goes on."""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def load() -> Rotation | None:
     item = data.get(data.partition(keys.KEY_ROTATION), _SK)
     if item is None or not item.data:
@@ -86,7 +78,7 @@ def save(rotation: Rotation, *, audit_details: dict[str, Any] | None = None) -> 
     document = stored.model_dump(mode="json", exclude={"version"})
     item = data.new_item(pk=data.partition(keys.KEY_ROTATION), sk=_SK, kind=keys.KEY_ROTATION,
                          entity_id=stored.id, status=stored.status.value, version=stored.version,
-                         created_at=stored.started_at.isoformat(), updated_at=now().isoformat(),
+                         created_at=stored.started_at.isoformat(), updated_at=clock.now().isoformat(),
                          data=data.dumps(document))
     condition = data.version_condition(rotation.version)
     if audit_details is None:

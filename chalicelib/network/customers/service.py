@@ -21,11 +21,13 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
 from chalicelib.auth.permissions import Permission
+from chalicelib.clock import now_iso
 from chalicelib.crypto import pii
-from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, PreconditionFailedError
+from chalicelib.fields import pii_fields
+from chalicelib.http import ListQuery
 from chalicelib.limits import counters, effective_limits
-from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
-from chalicelib.network.models import Customer, CustomerCreate, CustomerUpdate, pii_fields
+from chalicelib.network.customers.models import Customer, CustomerCreate, CustomerUpdate
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 from chalicelib.tenancy.context import current_context
@@ -172,8 +174,8 @@ def update_customer(customer_id: UUID, body: CustomerUpdate, expected: int) -> C
     after = {**before, **body.model_dump(mode="json", exclude_unset=True, exclude={"version"})}
     documents = _documents(item.sk, after)
     item.data, item.pii, item.version, item.updated_at = documents["data"], documents["pii"], expected + 1, now_iso()
-    actions = [DataItem.data.set(item.data), DataItem.pii.set(item.pii), DataItem.version.set(item.version),
-               DataItem.updated_at.set(item.updated_at)]
+    actions: list[Any] = [DataItem.data.set(item.data), DataItem.pii.set(item.pii), DataItem.version.set(item.version),
+                          DataItem.updated_at.set(item.updated_at)]
 
     def build(tx: TransactWrite) -> None:
         tx.update(item, actions=actions, condition=DataItem.version == expected)

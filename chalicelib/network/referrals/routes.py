@@ -16,11 +16,11 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
-from chalicelib.network import referrals
-from chalicelib.network.common import etag, expected_version, page_body, parse_id
-from chalicelib.network.models import Referral, ReferralCreate, ReferralUpdate
-from chalicelib.network.referrals import ReferralQuery, caller
-from chalicelib.tenancy import tenant_route
+from chalicelib.entry import tenant_route
+from chalicelib.http import etag, expected_version, page_body, parse_id
+from chalicelib.network.referrals import service as referrals
+from chalicelib.network.referrals.models import Referral, ReferralCreate, ReferralUpdate
+from chalicelib.network.referrals.service import ReferralQuery, caller
 
 bp = Blueprint(__name__)
 P = Permission

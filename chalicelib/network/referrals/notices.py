@@ -22,6 +22,7 @@ members, a customer party a GetItem.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from string import Template
@@ -31,8 +32,10 @@ from chalicelib import members
 from chalicelib.config import effective
 from chalicelib.errors import NotFoundError
 from chalicelib.members.models import Member
-from chalicelib.network import categories, customers, professionals
-from chalicelib.network.models import Referral, ReferralStatus
+from chalicelib.network.categories import service as categories
+from chalicelib.network.customers import service as customers
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.referrals.models import Referral, ReferralStatus
 from chalicelib.notifications import after_commit, app_url, render, send_email, send_sms
 from chalicelib.notifications.templates import branding_values
 from chalicelib.tenancy.context import current_context
@@ -117,7 +120,7 @@ def _send(referral: Referral) -> None:
     subject, body = render(template, values)
     addresses = dict.fromkeys(email for party in channels["email"] for email, _ in parties.contacts(party) if email)
     for address in addresses:
-        after_commit(event, lambda address=address: send_email(address, subject, body))
+        after_commit(event, functools.partial(send_email, address, subject, body))
     phones = dict.fromkeys(number for party in texted for _, phone in parties.contacts(party)
                            if (number := e164(phone)))
     if phones:
@@ -125,4 +128,4 @@ def _send(referral: Referral) -> None:
         if referral.status is S.PENDING:
             text += " " + values["referral_url"]
         for phone in phones:
-            after_commit(event, lambda phone=phone: send_sms(phone, text))
+            after_commit(event, functools.partial(send_sms, phone, text))

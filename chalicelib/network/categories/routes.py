@@ -7,10 +7,10 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
-from chalicelib.network import categories
-from chalicelib.network.common import ListQuery, etag, expected_version, page_body
-from chalicelib.network.models import Category, CategoryCreate, CategoryUpdate
-from chalicelib.tenancy import tenant_route
+from chalicelib.entry import tenant_route
+from chalicelib.http import ListQuery, etag, expected_version, page_body
+from chalicelib.network.categories import service as categories
+from chalicelib.network.categories.models import Category, CategoryCreate, CategoryUpdate
 
 bp = Blueprint(__name__)
 P = Permission

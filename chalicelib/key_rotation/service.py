@@ -30,19 +30,19 @@ from uuid import UUID, uuid4
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import aws
-from chalicelib.crypto import KEY_ROTATION_QUEUE, inventory, keys, pii
-from chalicelib.crypto import rotation_record as record
+from chalicelib import aws, clock
+from chalicelib.crypto import KEY_ROTATION_QUEUE, keys, pii
 from chalicelib.crypto.errors import DataIntegrityError
-from chalicelib.crypto.rotation_record import Checkpoint, RecordChangedError, Rotation, RotationStatus
 from chalicelib.errors import ConflictError, InternalError, ServiceUnavailableError
+from chalicelib.key_rotation import inventory, record
+from chalicelib.key_rotation.record import Checkpoint, RecordChangedError, Rotation, RotationStatus
 from chalicelib.settings import get_settings
 from chalicelib.store import data, registry
 from chalicelib.store.data import DataItem
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import TenantContext, current_context
 from chalicelib.tenancy.resolution import invalidate_tenant
-from chalicelib.tenants.models import Tenant, TenantStatus
+from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 QUEUE = KEY_ROTATION_QUEUE
 # Work per invocation, well inside Chalice's default 60 s Lambda timeout; then the job
@@ -79,7 +79,7 @@ def start(tenant: Tenant) -> Rotation:
         new_key = keys.create_tenant_key(tenant.id, alias=False)
         rotation = Rotation(id=str(uuid4()), status=RotationStatus.PENDING, new_key=new_key,
                             old_keys=list(dict.fromkeys([tenant.kms_key_arn, *tenant.previous_kms_key_arns])),
-                            started_at=record.now(), version=previous.version if previous else 0)
+                            started_at=clock.now(), version=previous.version if previous else 0)
         try:
             rotation = record.save(rotation)
         except RecordChangedError:
@@ -118,7 +118,7 @@ def _switch(rotation: Rotation) -> Rotation:
     invalidate_tenant(tenant)
     if rotation.status is RotationStatus.PENDING:
         rotation = record.save(rotation.model_copy(update={
-            "status": RotationStatus.REENCRYPTING, "switched_at": record.now()}),
+            "status": RotationStatus.REENCRYPTING, "switched_at": clock.now()}),
             audit_details={"rotation_id": rotation.id, "phase": "new key current; re-encryption started"})
     return rotation
 
@@ -175,7 +175,7 @@ def _advance(rotation: Rotation) -> None:
     while rotation.status is RotationStatus.REENCRYPTING:
         if rotation.sweep_started_at is None:
             rotation = record.save(rotation.model_copy(update={
-                "sweep_started_at": record.now(), "sweeps": rotation.sweeps + 1, "checkpoint": None}))
+                "sweep_started_at": clock.now(), "sweeps": rotation.sweeps + 1, "checkpoint": None}))
         rotation, finished = _sweep(rotation, deadline)
         if not finished:
             _enqueue(current_context().tenant_id, rotation)
@@ -189,7 +189,7 @@ def _advance(rotation: Rotation) -> None:
         # That sweep began while stale processes could still seal under an old key: one
         # more, starting after the grace period.
         rotation = record.save(rotation.model_copy(update={"sweep_started_at": None, "checkpoint": None}))
-        wait = (grace_end - record.now()).total_seconds()
+        wait = (grace_end - clock.now()).total_seconds()
         if wait > 0:
             _enqueue(current_context().tenant_id, rotation, delay_seconds=wait)
             return
@@ -260,7 +260,7 @@ def _retire(rotation: Rotation) -> None:
         invalidate_tenant(retired)
     for old_key in rotation.old_keys:
         keys.schedule_deletion(old_key, keys.RETIRED_KEY_WAITING_DAYS)
-    record.save(rotation.model_copy(update={"status": RotationStatus.COMPLETE, "finished_at": record.now(),
+    record.save(rotation.model_copy(update={"status": RotationStatus.COMPLETE, "finished_at": clock.now(),
                                             "checkpoint": None}))
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
-from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.network.common import PreconditionFailedError, now_iso
-from chalicelib.network.models import Category, CategoryCreate, CategoryUpdate
+from chalicelib.clock import now_iso
+from chalicelib.errors import ConflictError, NotFoundError, PreconditionFailedError
+from chalicelib.network.categories.models import Category, CategoryCreate, CategoryUpdate
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 

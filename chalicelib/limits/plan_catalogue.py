@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import audit
-from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib import audit, clock
+from chalicelib.errors import ConflictError, NotFoundError, PreconditionFailedError
 from chalicelib.limits.models import LIMIT_FIELDS, LimitOverrides, Limits, Plan, PlanUpdate
-from chalicelib.network.common import PreconditionFailedError
 from chalicelib.store import data, keys, registry
 from chalicelib.tenancy import context as tenancy_context
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 GiB = 1024**3
 MiB = 1024**2
@@ -115,10 +114,6 @@ def get_plan(name: str) -> Plan:
     return _plan(name, item)
 
 
-def _now() -> str:
-    return registry.iso(datetime.now(UTC))
-
-
 def put_plan(name: str, body: PlanUpdate, expected: int | None) -> Plan:
     """Replace plan ``name``'s limits; with ``expected``, only from that version (else 412)."""
     current = get_plan(name)
@@ -127,7 +122,7 @@ def put_plan(name: str, body: PlanUpdate, expected: int | None) -> Plan:
     document = body.model_dump()
     before = current.model_dump(include={*LIMIT_FIELDS, "description"})
     item = PlanItem(pk=keys.PLANS_PK, sk=keys.plan_sk(name), data=json.dumps(document, sort_keys=True),
-                    version=current.version + 1, updated_at=_now())
+                    version=current.version + 1, updated_at=clock.now_iso())
     condition = PlanItem.pk.does_not_exist() if current.version == 0 else PlanItem.version == current.version
     changes = audit.changes(before, document, pii=frozenset())
 
@@ -163,7 +158,7 @@ def put_overrides(tenant: Tenant, body: LimitOverrides, expected: int | None) ->
     if after == before:
         return before, version
     item = OverridesItem(pk=keys.tenant_pk(tenant.id), sk=keys.LIMITS_SK, data=json.dumps(after, sort_keys=True),
-                         version=version + 1, updated_at=_now())
+                         version=version + 1, updated_at=clock.now_iso())
     condition = OverridesItem.pk.does_not_exist() if version == 0 else OverridesItem.version == version
     changes = audit.changes(before, after, pii=frozenset())
 

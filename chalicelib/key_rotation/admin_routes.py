@@ -6,7 +6,8 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import http
-from chalicelib.tenancy import platform_route
+from chalicelib.entry import platform_route
+from chalicelib.key_rotation import service as rotation
 from chalicelib.tenants.lookup import tenant_by_reference as _tenant
 
 bp = Blueprint(__name__)
@@ -16,16 +17,12 @@ bp = Blueprint(__name__)
 @bp.route("/api/admin/tenants/{id}/keys", methods=["GET"])
 @platform_route(summary="A tenant's KMS keys and the progress of its latest key rotation")
 def get_keys(id: str) -> dict[str, Any]:
-    from chalicelib.crypto import rotation  # imported on use: these routes are rare, cold starts are not
-
     return rotation.status(_tenant(id))
 
 
 @bp.route("/api/admin/tenants/{id}/keys/rotate", methods=["POST"])
 @platform_route(status=202, summary="Rotate a tenant's key: a new key now, re-encryption in the background")
 def rotate_keys(id: str) -> http.Reply:
-    from chalicelib.crypto import rotation  # imported on use, as above
-
     tenant = _tenant(id)
     started = rotation.start(tenant)
     body = {"rotation": started.model_dump(mode="json", exclude={"version"})}

@@ -12,6 +12,8 @@ One professional is several items, always written together in one TransactWriteI
   professional under ``PROCAT#<slug>``, so listing a category is one Query;
 * its login link (``PROUSER``, sort key the token's ``sub``), if it has one.
 """
+# Over 300 lines: a professional's item, its email index, category copies, login link and
+# counters change in the same transactions, built side by side here.
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,18 +25,15 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import audit
+from chalicelib.clock import now_iso
 from chalicelib.crypto import pii
-from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
+from chalicelib.crypto.blind_index import blind_index, normalise_email
+from chalicelib.errors import ConflictError, NotFoundError, PreconditionFailedError, RequestValidationError
+from chalicelib.fields import pii_fields
+from chalicelib.http import ListQuery
 from chalicelib.limits import counters, effective_limits
-from chalicelib.network.blind_index import blind_index, normalise_email
-from chalicelib.network.common import ListQuery, PreconditionFailedError, now_iso
-from chalicelib.network.models import (
-    Professional,
-    ProfessionalCreate,
-    ProfessionalUpdate,
-    Slug,
-    pii_fields,
-)
+from chalicelib.network.models import Slug
+from chalicelib.network.professionals.models import Professional, ProfessionalCreate, ProfessionalUpdate
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, TransactionCancelledError
 

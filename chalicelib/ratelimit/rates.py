@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chalicelib import limits
 from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
-from chalicelib.tenants.models import Tenant
+from chalicelib.tenancy.tenant import Tenant
 
 __all__ = ["PLATFORM_LIMITS", "effective_rate_limits", "own_rate_limits", "plan_rate_limits", "rate_limits_of"]
 

@@ -16,10 +16,10 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
-from chalicelib.network import customers
-from chalicelib.network.common import ListQuery, etag, expected_version, page_body, parse_id
-from chalicelib.network.models import Customer, CustomerCreate, CustomerUpdate
-from chalicelib.tenancy import tenant_route
+from chalicelib.entry import tenant_route
+from chalicelib.http import ListQuery, etag, expected_version, page_body, parse_id
+from chalicelib.network.customers import service as customers
+from chalicelib.network.customers.models import Customer, CustomerCreate, CustomerUpdate
 
 bp = Blueprint(__name__)
 P = Permission

@@ -7,11 +7,11 @@ from chalice import Blueprint
 
 from chalicelib import http
 from chalicelib.auth.permissions import Permission
-from chalicelib.network import professionals
-from chalicelib.network.common import etag, expected_version, page_body, parse_id
-from chalicelib.network.models import Professional, ProfessionalCreate, ProfessionalUpdate
-from chalicelib.network.professionals import ProfessionalQuery
-from chalicelib.tenancy import tenant_route
+from chalicelib.entry import tenant_route
+from chalicelib.http import etag, expected_version, page_body, parse_id
+from chalicelib.network.professionals import service as professionals
+from chalicelib.network.professionals.models import Professional, ProfessionalCreate, ProfessionalUpdate
+from chalicelib.network.professionals.service import ProfessionalQuery
 
 bp = Blueprint(__name__)
 P = Permission

@@ -12,25 +12,25 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
 from uuid import UUID
 
 from pynamodb.exceptions import PutError
 
+from chalicelib.caches import TtlCache
 from chalicelib.crypto import pii
 from chalicelib.store import data, keys
 from chalicelib.tenancy.context import current_tenant_id
 
 _SECRET_SK = "BLIND_INDEX"
-_cache: dict[UUID, bytes] = {}
-_lock = threading.Lock()
+# The secret never changes (a rotation re-seals it), so entries live until evicted.
+_cache: TtlCache[UUID, bytes] = TtlCache(1024)
 
 
 def _tenant_secret() -> bytes:
     tenant = current_tenant_id()
-    with _lock:
-        if tenant in _cache:
-            return _cache[tenant]
+    hit, cached = _cache.get(tenant)
+    if hit and cached is not None:
+        return cached
     pk = data.partition(keys.TENANT_SECRET)
     item = data.get(pk, _SECRET_SK)
     if item is None:
@@ -47,9 +47,12 @@ def _tenant_secret() -> bytes:
     if item is None:
         raise RuntimeError("blind index secret unavailable")
     secret = base64.b64decode(pii.unseal(keys.TENANT_SECRET, _SECRET_SK, item.pii)["secret"])
-    with _lock:
-        _cache[tenant] = secret
+    _cache.put(tenant, secret)
     return secret
+
+
+def clear_cache() -> None:
+    _cache.clear()
 
 
 def normalise_email(email: str) -> str:

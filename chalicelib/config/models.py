@@ -154,8 +154,8 @@ def _field_value(model: type[BaseModel], name: str, value: Any) -> tuple[bool, A
         pass
     bounds = model.model_fields[name].metadata
     if isinstance(value, int) and not isinstance(value, bool):
-        low = next((m.ge for m in bounds if isinstance(m, Ge)), value)
-        high = next((m.le for m in bounds if isinstance(m, Le)), value)
+        low: Any = next((m.ge for m in bounds if isinstance(m, Ge)), value)
+        high: Any = next((m.le for m in bounds if isinstance(m, Le)), value)
         clamped = min(max(value, low), high)
         if clamped != value:
             return _field_value(model, name, clamped)
@@ -173,7 +173,7 @@ def sanitize(overrides: Any) -> dict[str, Any]:
     for section, model_field in Configuration.model_fields.items():
         given = overrides.get(section)
         model = model_field.default_factory
-        if not isinstance(given, dict) or not isinstance(model, type):
+        if not isinstance(given, dict) or not isinstance(model, type) or not issubclass(model, BaseModel):
             continue
         fields = {}
         for name in model.model_fields:

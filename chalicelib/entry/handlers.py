@@ -1,0 +1,130 @@
+"""The handler pipeline: ``@tenant_handler`` binds the tenant per SQS message, or per
+active tenant for a scheduled event, and fails closed.
+
+An SQS message names its tenant twice (message attribute and body; they must agree);
+the tenant is re-read from the registry and must be active. A schedule fans out over the
+active tenants; one tenant's failure does not stop the others. Per-request state is reset
+before and after each message and each tenant.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from chalice.app import SQSEvent
+
+from chalicelib.entry.process import reset_request_state
+from chalicelib.logs import bind_log_keys, configure_logging, security_event
+from chalicelib.settings import get_settings
+from chalicelib.store import registry
+from chalicelib.tenancy import context as tenancy_context
+from chalicelib.tenancy.context import NOT_FOR_A_TENANT, Delivery, TenantContext
+from chalicelib.tenancy.tenant import TenantStatus
+
+log = logging.getLogger("request")
+
+TENANT_ATTRIBUTE = "tenant_id"
+TenantOf = Callable[[dict[str, Any], Any], "UUID | str | None"]
+
+
+def _message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
+    attribute = (record.get("messageAttributes") or {}).get(TENANT_ATTRIBUTE) or {}
+    from_attribute = attribute.get("stringValue")
+    from_body = body.get(TENANT_ATTRIBUTE) if isinstance(body, dict) else None
+    if not from_attribute or from_attribute != from_body:
+        return None
+    try:
+        return UUID(from_attribute)
+    except ValueError:
+        return None
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    try:
+        return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
+                    tenant_of: TenantOf | None = None, lambda_context: Any = None) -> bool:
+    """Process one SQS record with its tenant bound; False when it must be retried."""
+    reset_request_state()
+    message_id = str(record.get("messageId", ""))
+    bind_log_keys(request_id=message_id)
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    tenancy_context.set_delivery(Delivery(message_id, _receive_count(record), remaining))
+    try:
+        try:
+            body = json.loads(record.get("body") or "")
+        except ValueError:
+            body = None
+        tenant_id = (tenant_of or _message_tenant_id)(record, body)
+        if tenant_id == NOT_FOR_A_TENANT:
+            return True
+        tenant = registry.get_tenant(tenant_id) if isinstance(tenant_id, UUID) else None
+        if tenant is None or tenant.status != TenantStatus.ACTIVE:
+            security_event("message_refused", message_id=message_id, reason="no valid active tenant")
+            return False
+        bind_log_keys(tenant_id=str(tenant.id))
+        with tenancy_context.bound(TenantContext(tenant=tenant, request_id=message_id)):
+            fn(body)
+        return True
+    except Exception:
+        log.exception("message handler failed")
+        return False
+    finally:
+        reset_request_state()
+
+
+def _handle_schedule(fn: Callable[[dict[str, Any]], Any], event: Any) -> dict[str, Any]:
+    """Run ``fn`` once per active tenant; one tenant's failure does not stop the others."""
+    failed: list[str] = []
+    processed = 0
+    detail = dict(getattr(event, "detail", None) or {})
+    for tenant in registry.iter_tenants(TenantStatus.ACTIVE):
+        reset_request_state()
+        run_id = f"{getattr(event, 'event_id', 'schedule')}:{tenant.id}"
+        bind_log_keys(request_id=run_id, tenant_id=str(tenant.id))
+        try:
+            with tenancy_context.bound(TenantContext(tenant=tenant, request_id=run_id)):
+                fn(detail)
+            processed += 1
+        except Exception:
+            log.exception("scheduled handler failed for a tenant")
+            failed.append(str(tenant.id))
+        finally:
+            reset_request_state()
+    return {"tenants_processed": processed, "tenants_failed": failed}
+
+
+def tenant_handler(fn: Callable[[dict[str, Any]], Any] | None = None, *,
+                   tenant_of: TenantOf | None = None) -> Any:
+    """Bind the tenant for an SQS message (from attribute and body) or for each tenant.
+
+    ``@tenant_handler(tenant_of=...)`` is for messages we do not write (S3 event
+    notifications): ``tenant_of(record, body)`` names the message's tenant from what AWS
+    put in it (None refuses the message, as a missing tenant does).
+    """
+    if fn is None:
+        return functools.partial(tenant_handler, tenant_of=tenant_of)
+
+    @functools.wraps(fn)
+    def wrapper(event: Any) -> dict[str, Any]:
+        configure_logging(get_settings().log_level)
+        if isinstance(event, SQSEvent):
+            lambda_context = getattr(event, "context", None)
+            failures = [
+                {"itemIdentifier": record["messageId"]}
+                for record in (r.to_dict() for r in event)
+                if not _handle_message(fn, record, tenant_of, lambda_context)
+            ]
+            # Partial batch response: only failed messages return to the queue.
+            return {"batchItemFailures": failures}
+        return _handle_schedule(fn, event)
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""The network's categories: routes (the Blueprint) and service (the logic)."""

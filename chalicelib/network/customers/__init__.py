@@ -1,0 +1,1 @@
+"""The network's customers: routes (the Blueprint) and service (the logic)."""

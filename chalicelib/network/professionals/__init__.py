@@ -1,0 +1,1 @@
+"""The network's professionals: routes (the Blueprint) and service (the logic)."""

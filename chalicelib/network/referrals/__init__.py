@@ -1,0 +1,1 @@
+"""The network's referrals: routes (the Blueprint) and service (the logic)."""
