@@ -125,8 +125,9 @@ class Settings(BaseModel):
     # stage only, for comparisons; AWS stages must scope every tenant's access.
     tenant_credentials: TenantCredentialsMode = "assume_role"
     tenant_data_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-    # STS allows 900 s up to the role's maximum session duration (1 h unless raised).
-    tenant_credentials_seconds: int = Field(default=3600, ge=900, le=43200)
+    # STS allows 900 s and up; the functions' own role sessions assume the tenant role,
+    # and role chaining caps such a session at 1 h whatever the role's maximum says.
+    tenant_credentials_seconds: int = Field(default=3600, ge=900, le=3600)
 
     @field_validator("platform_domain")
     @classmethod

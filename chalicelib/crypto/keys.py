@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.crypto.errors import KeyServiceUnavailableError, is_transient
+from chalicelib.crypto.key_policy import tenant_key_policy
 from chalicelib.errors import ConflictError
 from chalicelib.settings import get_settings
 
@@ -74,11 +75,16 @@ def create_tenant_key(tenant_id: UUID, *, alias: bool) -> str:
     raised: no enabled key is left behind by a failure half-way.
     """
     kms = _client()
-    dr_region = get_settings().dr_region
-    tags = [{"TagKey": TAG_TENANT, "TagValue": str(tenant_id)}]
+    settings = get_settings()
+    # Only the tenant's own role sessions may use it (crypto/key_policy.py); without a tenant
+    # role (the local stage's "shared" credentials) KMS's default policy applies.
+    policy = {} if settings.tenant_data_role_arn is None else {"Policy": tenant_key_policy(
+        tenant_id, tenant_role_arn=settings.tenant_data_role_arn, exports_bucket=settings.exports_bucket,
+        region=settings.region)}
     created = _kms(kms.create_key, Description=f"tenant {tenant_id} data key",
-                   KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT", Tags=tags,
-                   MultiRegion=dr_region is not None)
+                   KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT",
+                   Tags=[{"TagKey": TAG_TENANT, "TagValue": str(tenant_id)}],
+                   MultiRegion=settings.dr_region is not None, **policy)
     arn = str(created["KeyMetadata"]["Arn"])
     try:
         _kms(kms.enable_key_rotation, KeyId=key_id(arn))

@@ -1,8 +1,9 @@
-"""IAM: the functions' role and the tenant data-access role they assume per tenant.
+"""IAM: the tenant data-access role, and the statement builders the functions' roles share.
 
-The functions' role (platform scope) reaches the registry, the queues, mail, the
-management of tenant keys, and the usage plans and tenant API keys. On the data table
-it may only put items in a tenant's ``AUDIT``, ``AUDITDIGEST``, ``PROV``, ``USAGE``,
+Each function has its own role (function_roles.py), granted what its code paths call.
+Platform-scope grants reach the registry, the queues, mail, the management of tenant
+keys, and the usage plans and tenant API keys. On the data table a function's role
+may only put items in a tenant's ``AUDIT``, ``AUDITDIGEST``, ``PROV``, ``USAGE``,
 ``BRANDVER`` and ``BRAND`` partitions: the registry+data transactions
 (a tenant's creation and changes with their audit events, sealing and retention moving
 the trail's anchor) must be signed by one principal, and the tenant role never reaches
@@ -21,18 +22,17 @@ Tenant-bound work runs under the tenant data-access role, assumed with the sessi
 * objects under ``tenants/<tenant>/`` (chalicelib/store/keys.py ``tenant_object_key``);
 * cryptographic use of KMS keys tagged ``tenant_id`` = the session's tenant
   (chalicelib/crypto/keys.py tags every tenant key so), and of the platform key only
-  through S3 (the buckets' default encryption).
+  through DynamoDB (the data table's encryption) and S3 (the buckets' default encryption).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from chalicelib.store import keys
@@ -110,6 +110,14 @@ def tenant_data_policy(*, data_table: dynamodb.Table, data_indexes: Sequence[str
             conditions={"StringEquals": {f"aws:ResourceTag/{TENANT_TAG}": SESSION_TENANT}},
         ),
         iam.PolicyStatement(
+            # The data table is encrypted with the platform key: DynamoDB uses it with the caller's permissions.
+            sid="TableEncryptionThroughDynamoDB",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+                     "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            resources=[platform_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
             sid="BucketEncryptionThroughS3",
             actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resources=[platform_key.key_arn],
@@ -127,22 +135,24 @@ def tenant_session_condition() -> dict[str, dict[str, object]]:
     }
 
 
-def tenant_role(scope: Construct, *, assumed_by: iam.IRole, policy: iam.PolicyDocument) -> iam.Role:
+def tenant_role(scope: Construct, *, assumed_by: Sequence[iam.IRole], policy: iam.PolicyDocument) -> iam.Role:
+    """Trusted only by the roles of the functions that assume it, with one tenant_id tag.
+
+    Role chaining (a Lambda role's session assuming this role) caps its sessions at one
+    hour whatever MaxSessionDuration says: chalicelib/settings.py bounds
+    TENANT_CREDENTIALS_SECONDS to that.
+    """
+    if not assumed_by:
+        raise ValueError("no function assumes the tenant role")
     # Session tags need sts:TagSession in the trust policy beside sts:AssumeRole.
-    trusted = iam.ArnPrincipal(assumed_by.role_arn).with_conditions(tenant_session_condition()).with_session_tags()
+    principals = [iam.ArnPrincipal(role.role_arn).with_conditions(tenant_session_condition()).with_session_tags()
+                  for role in assumed_by]
     return iam.Role(
         scope, "TenantDataRole",
         description="Tenant-scoped data access, assumed by the platform functions with a tenant_id session tag",
-        assumed_by=trusted,
+        assumed_by=iam.CompositePrincipal(*principals) if len(principals) > 1 else principals[0],
+        max_session_duration=Duration.hours(1),
         inline_policies={"TenantData": policy},
-    )
-
-
-def function_role(scope: Construct) -> iam.Role:
-    return iam.Role(
-        scope, "FunctionRole",
-        description="The platform's Lambda functions (API, workers, schedules)",
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
     )
 
 
@@ -165,53 +175,4 @@ def usage_plan_statements() -> list[iam.PolicyStatement]:
                             resources=[api_gateway_arn("/usageplans/*/keys"), api_gateway_arn("/usageplans/*/keys/*")]),
         iam.PolicyStatement(sid="TagOnCreation", actions=["apigateway:PUT"],
                             resources=[api_gateway_arn("/tags/*")]),
-    ]
-
-
-def function_statements(*, tenant_role_arn: str, registry: dynamodb.Table, registry_indexes: Sequence[str],
-                        data_table: dynamodb.Table,
-                        producer_queues: Sequence[sqs.IQueue], consumer_queues: Sequence[sqs.IQueue],
-                        platform_key: kms.IKey, log_group_arns: Sequence[str], sender_identities: Sequence[str],
-                        tenant_key_alias_prefix: str) -> list[iam.PolicyStatement]:
-    region = Stack.of(registry).region
-    alias_arn = f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:alias/{tenant_key_alias_prefix}*"
-    tenant_keys = {"Null": {f"aws:ResourceTag/{TENANT_TAG}": "false"}}
-    return [
-        iam.PolicyStatement(sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=list(log_group_arns)),
-        iam.PolicyStatement(sid="AssumeTenantRole", actions=["sts:AssumeRole", "sts:TagSession"],
-                            resources=[tenant_role_arn], conditions=tenant_session_condition()),
-        iam.PolicyStatement(sid="RegistryItems", actions=list(ITEM_ACTIONS),
-                            resources=table_and_index_arns(registry, registry_indexes)),
-        iam.PolicyStatement(sid="PlatformTrailItems", actions=["dynamodb:PutItem"], resources=[data_table.table_arn],
-                            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
-                                f"T#*#{kind}" for kind in PLATFORM_WRITABLE_KINDS]}}),
-        iam.PolicyStatement(sid="SendMessages", actions=["sqs:GetQueueUrl", "sqs:SendMessage"],
-                            resources=[q.queue_arn for q in producer_queues]),
-        iam.PolicyStatement(sid="ConsumeMessages",
-                            actions=["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
-                                     "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-                            resources=[q.queue_arn for q in consumer_queues]),
-        iam.PolicyStatement(sid="QueueEncryption", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                            resources=[platform_key.key_arn],
-                            conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}}),
-        iam.PolicyStatement(sid="SendPlatformMail", actions=["ses:SendEmail"], resources=list(sender_identities)),
-        # Tenant keys: created only with the tenant_id tag and no other (chalicelib/crypto/keys.py).
-        # Tagging at creation needs kms:TagResource on every key; it is refused on a key that
-        # already carries a tenant_id (re-tagging would hand one tenant's key to another)...
-        iam.PolicyStatement(sid="CreateTenantKeys", actions=["kms:CreateKey", "kms:TagResource"], resources=["*"],
-                            conditions={"Null": {f"aws:RequestTag/{TENANT_TAG}": "false",
-                                                 f"aws:ResourceTag/{TENANT_TAG}": "true"},
-                                        "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]}}),
-        # ...and on the platform key (tagging it would open it to a tenant's role).
-        iam.PolicyStatement(sid="NeverTagThePlatformKey", effect=iam.Effect.DENY,
-                            actions=["kms:TagResource", "kms:UntagResource"], resources=[platform_key.key_arn]),
-        iam.PolicyStatement(sid="ManageTenantKeys",
-                            actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
-                                     "kms:EnableKeyRotation", "kms:GetKeyRotationStatus",
-                                     "kms:ScheduleKeyDeletion", "kms:UpdateAlias"],
-                            resources=[key_arn_pattern()], conditions=tenant_keys),
-        iam.PolicyStatement(sid="TenantKeyAliases", actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                            resources=[alias_arn]),
-        *usage_plan_statements(),
     ]

@@ -12,11 +12,21 @@ API stage when its limits are overridden: infra creates the plans' ones, on the 
 """
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnTag, Fn
 from aws_cdk import aws_apigateway as apigateway
 from chalice.cdk import Chalice
 from constructs import Construct
 
+from chalicelib.errors import (
+    AppError,
+    ForbiddenError,
+    InternalError,
+    RateLimitedError,
+    UnauthorizedError,
+    problem_body,
+)
 from platform_infra.chalice_app import REST_API
 from platform_infra.nag import acknowledge
 from platform_infra.stages import PlanLimits
@@ -27,6 +37,38 @@ def configure_rest_api(chalice: Chalice, *, name: str) -> None:
     # The API's name is what CloudWatch's ApiName dimension carries: make it per stage.
     api.add_property_override("Name", name)
     api.add_property_override("DefinitionBody.x-amazon-apigateway-api-key-source", "AUTHORIZER")
+    # In the API's definition, not as AWS::ApiGateway::GatewayResponse resources: SAM's
+    # deployment hashes the definition, so a changed response is redeployed with it.
+    api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
+
+
+# API Gateway's own refusals, answered as the app answers (chalicelib/errors.py): throttled
+# (the usage plan's rate; a token comes back within a second), the day's quota spent (a
+# conservative hour: a gateway response can carry only static or request values), the
+# authorizer's refusals, and its own 5xx.
+GATEWAY_RESPONSES: dict[str, tuple[AppError, str | None]] = {
+    "THROTTLED": (RateLimitedError(), "1"),
+    "QUOTA_EXCEEDED": (RateLimitedError("The daily request quota of the tenant's plan is spent"), "3600"),
+    "UNAUTHORIZED": (UnauthorizedError(), None),
+    "ACCESS_DENIED": (ForbiddenError(), None),
+    "DEFAULT_5XX": (InternalError(), None),
+}
+
+
+def gateway_responses() -> dict[str, object]:
+    responses: dict[str, object] = {}
+    for kind, (error, retry_after) in GATEWAY_RESPONSES.items():
+        headers = {"gatewayresponse.header.Content-Type": "'application/problem+json'"}
+        if retry_after is not None:
+            headers["gatewayresponse.header.Retry-After"] = f"'{retry_after}'"
+            headers["gatewayresponse.header.RateLimit-Remaining"] = "'0'"
+        responses[kind] = {
+            "statusCode": error.status,
+            "responseParameters": headers,
+            # $context.requestId: the id API Gateway logs, as the app's request_id is.
+            "responseTemplates": {"application/json": json.dumps(problem_body(error, "$context.requestId"))},
+        }
+    return responses
 
 
 def usage_plans(scope: Construct, chalice: Chalice, *, prefix: str,

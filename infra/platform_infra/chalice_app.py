@@ -29,7 +29,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
-from platform_infra.stages import PROJECT_DIR
+from platform_infra.stages import LAMBDA_RUNTIME, PROJECT_DIR
 
 # What ``chalice package`` reads from the project (plus requirements.txt and vendor/).
 _SOURCES = ("app.py", "chalicelib", ".chalice/config.json")
@@ -111,6 +111,10 @@ def _staged_source(into: Path) -> Path:
 
 def package(scope: Construct, stage_config: dict[str, Any], *, vendor_dependencies: bool) -> tuple[Chalice, AppModel]:
     """The Chalice construct for ``scope``'s stage, and the app's event sources."""
+    interpreter = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if interpreter != LAMBDA_RUNTIME:
+        raise RuntimeError(f"synthesize with {LAMBDA_RUNTIME} (this is {interpreter}): chalice packages the "
+                           "Lambda runtime and dependencies of the interpreter it runs in")
     with tempfile.TemporaryDirectory(prefix="chalice-cdk-") as scratch, _contained(Path(scratch)):
         source = PROJECT_DIR if vendor_dependencies else _staged_source(Path(scratch))
         # `chalice package` needs a region even offline; CloudFormation fills in the real one.

@@ -67,15 +67,15 @@ class FunctionRef:
     log_group: logs.ILogGroup
 
 
-def trace_and_log_json(chalice: Chalice, functions: list[str], role: iam.IRole, scope: Construct) -> None:
-    """Active tracing and JSON logs on every function; the role may send trace segments."""
+def trace_and_log_json(chalice: Chalice, functions: list[str], roles: list[iam.IRole], scope: Construct) -> None:
+    """Active tracing and JSON logs on every function; each function's role may send trace segments."""
     for function in functions:
         resource = chalice.get_resource(logical_id(function))
         resource.add_property_override("Tracing", "Active")
         resource.add_property_override("LoggingConfig.ApplicationLogLevel", "INFO")
         resource.add_property_override("LoggingConfig.SystemLogLevel", "INFO")
     # Kept apart from the function policy (issue 17's): only what tracing needs.
-    policy = iam.Policy(scope, "TracingPolicy", roles=[role], statements=[iam.PolicyStatement(
+    policy = iam.Policy(scope, "TracingPolicy", roles=roles, statements=[iam.PolicyStatement(
         sid="SendTraces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])])
     acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                 "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.")

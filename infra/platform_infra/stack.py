@@ -12,9 +12,28 @@ from constructs import Construct
 
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
-from platform_infra import access, alarms, api, backup, chalice_app, data, observability, queues, storage
+from platform_infra import (
+    access,
+    alarms,
+    api,
+    backup,
+    chalice_app,
+    data,
+    domains,
+    edge,
+    function_roles,
+    observability,
+    queues,
+    storage,
+)
 from platform_infra.nag import acknowledge
-from platform_infra.stages import StageSettings, chalice_stage_environment
+from platform_infra.stages import (
+    INFRA_SET_VARIABLES,
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    StageSettings,
+    chalice_stage_environment,
+)
 
 API_STAGE = "api"
 
@@ -31,7 +50,8 @@ class PlatformStack(Stack):
     """
 
     def __init__(self, scope: Construct, settings: StageSettings, *, vendor_dependencies: bool = True,
-                 alarm_email: str | None = None, **kwargs: object) -> None:
+                 alarm_email: str | None = None, e2e_role_arn: str | None = None,
+                 domain: domains.DomainSettings | None = None, **kwargs: object) -> None:
         self.app_environment = chalice_stage_environment(settings.name)
         self.app_name = self.app_environment["APP_NAME"]
         self.prefix = f"{self.app_name}-{settings.name}"
@@ -44,13 +64,17 @@ class PlatformStack(Stack):
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
 
         self._data_at_rest()
-        self._roles()
+        self._roles(e2e_role_arn)
         self._application(vendor_dependencies)
         self._queues()
         self._storage_events()
         self._function_permissions()
         api.configure_rest_api(self.chalice, name=self.prefix)
         self.usage_plans = api.usage_plans(self, self.chalice, prefix=self.prefix, plans=settings.plan_limits)
+        self.platform_api_key = edge.platform_api_key(self, name=f"{self.prefix}-platform",
+                                                      usage_plan=self.usage_plans["platform"])
+        self.web_acl = edge.web_acl(self, self.chalice, prefix=self.prefix)
+        self._domain(domain)
         self._alarms(alarm_email)
         self._observability()
         backup.backup_plan(self, prefix=self.prefix, settings=settings, key=self.platform_key,
@@ -61,12 +85,33 @@ class PlatformStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.chalice.sam_template.get_output("EndpointURL").value)
         CfnOutput(self, "TenantRoleArn", value=self.tenant_role.role_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        self._outputs()
+
+    def _domain(self, domain: domains.DomainSettings | None) -> None:
+        if domain is None:
+            return
+        configured = self.app_environment["PLATFORM_DOMAIN"]
+        if domain.domain != configured:
+            # One answer: the app resolves tenants under PLATFORM_DOMAIN (.chalice/config.json).
+            raise ValueError(f"domain {domain.domain!r} is not this stage's PLATFORM_DOMAIN {configured!r}")
+        for created in domains.platform_domain(self, self.chalice, domain):
+            CfnOutput(self, f"{created.node.id}Target", value=created.attr_regional_domain_name)
+
+    def _outputs(self) -> None:
+        """What the README tells an operator to use (tests/e2e, the CLI, the console)."""
+        for name, value in {
+            "RestApiId": self.chalice.get_resource(chalice_app.REST_API).ref, "ApiStageName": API_STAGE,
+            "RegistryTableName": self.registry.table_name, "DataTableName": self.data_table.table_name,
+            "ExportsBucketName": self.exports_bucket.bucket_name, "AssetsBucketName": self.assets_bucket.bucket_name,
+            "PlatformApiKeyId": self.platform_api_key.ref, "WebAclArn": self.web_acl.attr_arn,
+        }.items():
+            CfnOutput(self, name, value=value)
 
     def _data_at_rest(self) -> None:
         settings = self.settings
         self.platform_key = data.platform_key(self, settings, self.app_name)
-        registry_spec = registry_table_spec(self.app_environment["REGISTRY_TABLE"])
-        data_spec = data_table_spec(self.app_environment["DATA_TABLE"])
+        registry_spec = registry_table_spec(f"{self.prefix}-registry")
+        data_spec = data_table_spec(f"{self.prefix}-data")
         self.registry_indexes, self.data_indexes = _index_names(registry_spec), _index_names(data_spec)
         self.registry = data.table(self, "RegistryTable", registry_spec, key=self.platform_key,
                                    settings=settings, ttl_attribute=TTL_ATTRIBUTE)
@@ -80,10 +125,17 @@ class PlatformStack(Stack):
             self, "AssetsBucket", key=self.platform_key, settings=settings, logs=access_logs,
             lifecycle=storage.assets_lifecycle(settings), versioned=True)
 
-    def _roles(self) -> None:
-        self.function_role = access.function_role(self)
+    def _roles(self, e2e_role_arn: str | None) -> None:
+        """A role per function (function_roles.py); the tenant role trusts those that assume it
+        (and the smoke test's role when one is given: tests/e2e)."""
+        self.grants = function_roles.function_grants()
+        self.function_roles = function_roles.roles(self, sorted(self.grants))
+        assumers: list[iam.IRole] = [role for name, role in self.function_roles.items()
+                                     if "assume-tenant-role" in self.grants[name]]
+        if e2e_role_arn:
+            assumers.append(iam.Role.from_role_arn(self, "SmokeTestRole", e2e_role_arn, mutable=False))
         self.tenant_role = access.tenant_role(
-            self, assumed_by=self.function_role,
+            self, assumed_by=assumers,
             policy=access.tenant_data_policy(data_table=self.data_table, data_indexes=self.data_indexes,
                                              buckets=[self.exports_bucket, self.assets_bucket],
                                              platform_key=self.platform_key))
@@ -93,20 +145,25 @@ class PlatformStack(Stack):
         stage_config = {
             "api_gateway_stage": API_STAGE,
             "manage_iam_role": False,
-            "iam_role_arn": self.function_role.role_arn,
+            # Chalice takes one role for all functions from these parameters (its per-function
+            # settings are read from .chalice/config.json only): each function's own role is
+            # set on the template below.
+            "iam_role_arn": self.function_roles[chalice_app.API_HANDLER].role_arn,
             "autogen_policy": False,
+            "lambda_architecture": LAMBDA_ARCHITECTURE,
             # The names chalicelib/settings.py reads; the rest comes from .chalice/config.json.
             "environment_variables": {
                 "REGISTRY_TABLE": self.registry.table_name,
                 "DATA_TABLE": self.data_table.table_name,
                 "EXPORTS_BUCKET": self.exports_bucket.bucket_name,
                 "ASSETS_BUCKET": self.assets_bucket.bucket_name,
-                "EXPORTS_QUEUE": self.app_environment["EXPORTS_QUEUE"],
                 # The app's retention of an export and the bucket's lifecycle must say the same.
                 "EXPORT_RETENTION_DAYS": str(settings.export_retention_days),
                 "TENANT_DATA_ROLE_ARN": self.tenant_role.role_arn,
             },
         }
+        if set(stage_config["environment_variables"]) != set(INFRA_SET_VARIABLES):  # type: ignore[arg-type]
+            raise ValueError("infra sets exactly INFRA_SET_VARIABLES (platform_infra/stages.py)")
         self.chalice, self.app_model = chalice_app.package(self, stage_config, vendor_dependencies=vendor_dependencies)
         # Each function logs to a log group made here, named in its LoggingConfig so it exists
         # before the function (Chalice's own log groups name the API handler's logical id wrongly).
@@ -117,6 +174,8 @@ class PlatformStack(Stack):
             resource = self.chalice.get_resource(logical)
             resource.add_property_override("Timeout", settings.timeout(function))
             resource.add_property_override("MemorySize", settings.memory(function))
+            resource.add_property_override("Role", self.function_roles[function].role_arn)
+            resource.add_property_override("Runtime", LAMBDA_RUNTIME)
             group = logs.LogGroup(
                 self, f"Logs{logical}", log_group_name=f"/aws/lambda/{self.prefix}/{function}",
                 retention=settings.log_retention,
@@ -128,11 +187,13 @@ class PlatformStack(Stack):
         """A queue and its DLQ for the queue the settings name and for every queue the app consumes."""
         consumers = {c.queue: c for c in self.app_model.sqs_consumers}
         self.queues: dict[str, queues.QueuePair] = {}
+        self._queue_keys: dict[str, kms.IKey] = {}
         for name in sorted({self.app_environment["EXPORTS_QUEUE"], *consumers}):
             consumer = consumers.get(name)
             timeout = self.settings.timeout(consumer.function) if consumer else self.settings.default_timeout
             construct_id = "Queue" + "".join(p.capitalize() for p in name.removeprefix(self.app_name).split("-"))
-            self.queues[name] = queues.queue_with_dlq(self, construct_id, name=name, key=self._queue_key(name),
+            self._queue_keys[name] = self._queue_key(name)
+            self.queues[name] = queues.queue_with_dlq(self, construct_id, name=name, key=self._queue_keys[name],
                                                       consumer_timeout_seconds=timeout)
         for consumer in self.app_model.sqs_consumers:
             function = self.chalice.get_resource(consumer.logical_id)
@@ -174,19 +235,25 @@ class PlatformStack(Stack):
                         "CDK's own bucket-notifications custom resource; it only writes its logs with this policy")
 
     def _function_permissions(self) -> None:
+        missing = set(self.app_model.functions) ^ set(self.grants)
+        if missing:
+            raise ValueError(f"function_access.json and the app disagree on functions: {sorted(missing)}")
         sender = self.app_environment["PLATFORM_SENDER_EMAIL"]
         identity = f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/"
-        policy = iam.Policy(self, "FunctionPolicy", roles=[self.function_role], statements=access.function_statements(
+        targets = function_roles.Targets(
+            registry=self.registry, registry_indexes=self.registry_indexes, data_table=self.data_table,
+            queues={name: pair.queue for name, pair in self.queues.items()},
+            queue_keys={name: self._queue_keys[name] for name in self.queues},
             tenant_role_arn=self.tenant_role.role_arn,
-            registry=self.registry, registry_indexes=self.registry_indexes,
-            data_table=self.data_table,
-            producer_queues=[p.queue for p in self.queues.values()],
-            consumer_queues=[self.queues[c.queue].queue for c in self.app_model.sqs_consumers],
-            platform_key=self.platform_key, log_group_arns=[g.log_group_arn for g in self.log_groups.values()],
             sender_identities=[identity + sender, identity + sender.split("@", 1)[1]],
-            tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/",
-        ))
-        self._acknowledge_wildcards(policy)
+            tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/")
+        consumed = {c.function: c.queue for c in self.app_model.sqs_consumers}
+        for name, role in self.function_roles.items():
+            policy = function_roles.attach(self, name, role, self.grants[name], targets,
+                                           log_group_arn=self.log_groups[name].log_group_arn,
+                                           consumed_queue=consumed.get(name))
+            self._acknowledge_wildcards(policy, self.grants[name])
+        self._acknowledge_tenant_role_wildcards()
 
     def _sender_identity(self) -> None:
         """SES sends only from a verified identity: the sender's domain, verified by DKIM records.
@@ -218,7 +285,8 @@ class PlatformStack(Stack):
         functions = [observability.FunctionRef(f, self.chalice.get_resource(chalice_app.logical_id(f)).ref,
                                                self.settings.timeout(f), self.log_groups[f])
                      for f in self.app_model.functions]
-        observability.trace_and_log_json(self.chalice, list(self.app_model.functions), self.function_role, self)
+        observability.trace_and_log_json(self.chalice, list(self.app_model.functions),
+                                        list(self.function_roles.values()), self)
         observability.api_access_logs(self, self.chalice, self.settings, self.prefix)
         for function in functions:
             observability.function_alarms(self, self.alarms, function)
@@ -234,8 +302,7 @@ class PlatformStack(Stack):
                                 api_stage=API_STAGE, functions=functions,
                                 queues={name: pair.queue for name, pair in self.queues.items()}, rules=rules)
 
-    def _acknowledge_wildcards(self, function_policy: iam.Policy) -> None:
-        """Every wildcard resource left in the two policies, and why it is bounded."""
+    def _acknowledge_tenant_role_wildcards(self) -> None:
         key_pattern = "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"
         for bucket in (self.exports_bucket, self.assets_bucket):
             logical = self.resolve(self.get_logical_id(bucket.node.default_child))  # type: ignore[arg-type]
@@ -245,18 +312,34 @@ class PlatformStack(Stack):
         acknowledge(self.tenant_role, f"AwsSolutions-IAM5[{key_pattern}]",
                     "ABAC: only KMS keys whose tenant_id tag equals the session's tenant_id tag; tenant keys are "
                     "created at run time, so their ARNs cannot be listed.")
-        acknowledge(function_policy, "AwsSolutions-IAM5[Resource::*]",
-                    "kms:CreateKey, and kms:TagResource at creation, cannot name a key that does not exist yet; "
-                    "the statement requires the tenant_id request tag, no other tag, and an untagged key.")
-        acknowledge(function_policy, f"AwsSolutions-IAM5[{key_pattern}]",
-                    "Management (describe, rotation, alias, retire) of tenant keys only: conditioned on the key "
-                    "carrying a tenant_id tag; the keys are created at run time.")
-        for path in ("/usageplans/*", "/usageplans/*/keys", "/usageplans/*/keys/*", "/tags/*"):
-            acknowledge(function_policy,
-                        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
-                        "Usage plans of tenants with their own limits and tenant API keys are created by the app "
-                        "at run time (chalicelib/ratelimit/usage_plans.py); their ids cannot be listed here.")
-        acknowledge(function_policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:"
-                    f"<AWS::AccountId>:alias/{self.app_name}/{self.settings.name}/tenant/*]",
-                    "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for tenants "
-                    "created at run time.")
+
+    def _acknowledge_wildcards(self, policy: iam.Policy, grants: list[str]) -> None:
+        """Every wildcard resource a function's policy holds, and why it is bounded."""
+        key_pattern = "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"
+        if "create-tenant-keys" in grants:
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
+                        "kms:CreateKey, and kms:TagResource at creation, cannot name a key that does not exist yet; "
+                        "the statement requires the tenant_id request tag, no other tag, and an untagged key.")
+        if "send-tenant-mail" in grants:
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:"
+                        "identity/*]",
+                        "Tenants' email integrations send through SES from their own verified domains, which are "
+                        "configured at run time; SES sends only from identities verified in the account.")
+        if "send-platform-sms" in grants:
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
+                        "sns:Publish of an SMS to a phone number has no resource ARN; publishing to any topic is "
+                        "denied by the statement beside it.")
+        if "manage-tenant-keys" in grants:
+            acknowledge(policy, f"AwsSolutions-IAM5[{key_pattern}]",
+                        "Management (describe, rotation, alias, retire) of tenant keys only: conditioned on the key "
+                        "carrying a tenant_id tag; the keys are created at run time.")
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:"
+                        f"<AWS::AccountId>:alias/{self.app_name}/{self.settings.name}/tenant/*]",
+                        "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for "
+                        "tenants created at run time.")
+        if "usage-plans" in grants:
+            for path in ("/usageplans/*", "/usageplans/*/keys", "/usageplans/*/keys/*", "/tags/*"):
+                acknowledge(policy,
+                            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
+                            "Usage plans of tenants with their own limits and tenant API keys are created by the "
+                            "app at run time (chalicelib/ratelimit/usage_plans.py); their ids cannot be listed.")

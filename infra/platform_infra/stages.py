@@ -1,9 +1,8 @@
 """Per-stage settings of the deployment: what differs between ``dev`` and ``prod``.
 
 The application's own per-stage settings (issuer, JWKS URL, domain, sender) stay in
-``.chalice/config.json``; infra overrides only the names of the resources it creates,
-which it passes to the functions as the environment variables ``chalicelib/settings.py``
-reads.
+``.chalice/config.json``; infra sets ``INFRA_SET_VARIABLES`` (the names of the resources
+it creates...), which that file's deployed stages do not hold.
 """
 from __future__ import annotations
 
@@ -18,8 +17,18 @@ from chalicelib.limits.plan_catalogue import DEFAULT_PLANS
 from chalicelib.ratelimit.bucket import PLATFORM_LIMITS
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The Lambda runtime, pinned: `chalice package` picks the runtime, and the wheels it vendors
+# (cryptography, pydantic-core), from the interpreter that synthesizes, so synthesis
+# refuses any other interpreter (chalice_app.package) instead of following it.
+LAMBDA_RUNTIME = "python3.11"
+# Graviton: nothing in requirements.txt needs x86 (chalice vendors aarch64 wheels).
+LAMBDA_ARCHITECTURE = "arm64"
 CHALICE_CONFIG = PROJECT_DIR / ".chalice" / "config.json"
 STAGES = ("dev", "prod")
+# The functions' settings infra sets (the names of what it creates, and what must agree with
+# it); a deployed stage of .chalice/config.json holds none of them (tests/infra/test_synth.py).
+INFRA_SET_VARIABLES = ("REGISTRY_TABLE", "DATA_TABLE", "EXPORTS_BUCKET", "ASSETS_BUCKET", "EXPORT_RETENTION_DAYS",
+                       "TENANT_DATA_ROLE_ARN")
 
 # SQS redrive: a message failing this many receives goes to the queue's DLQ (the local
 # bootstrap uses the same figure).

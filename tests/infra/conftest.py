@@ -34,6 +34,9 @@ class Synthesis:
     templates: dict[str, dict[str, Any]]
     report: dict[str, Any] | None
     control: dict[str, Any] | None
+    # dev synthesized with a platform domain (synthesize.py DOMAIN_CONTEXT), and its report
+    domain_template: dict[str, Any] | None = None
+    domain_report: dict[str, Any] | None = None
 
     def template_path(self, stage: str) -> Path:
         return self.outdir / f"{stage}.template.json"
@@ -53,7 +56,13 @@ def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     control_path = outdir / "control.json"
     control = json.loads(control_path.read_text()) if control_path.exists() else None
-    return Synthesis(done.returncode, done.stdout + done.stderr, outdir, templates, report, control)
+    domain_dir = outdir / "domain"
+    domain_template = (json.loads((domain_dir / "dev.template.json").read_text())
+                       if (domain_dir / "dev.template.json").exists() else None)
+    domain_report = (json.loads((domain_dir / "validation-report.json").read_text())
+                     if (domain_dir / "validation-report.json").exists() else None)
+    return Synthesis(done.returncode, done.stdout + done.stderr, outdir, templates, report, control,
+                     domain_template, domain_report)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Run by the ``synthesis`` fixture in a subprocess: synthesize every stage offline, then a control.
 
 ``python synthesize.py OUTDIR``: the stages go to OUTDIR (templates, metadata, validation
-report); then a throwaway app with one queue that allows plain HTTP is checked by the
+report), and ``dev`` with a platform domain to OUTDIR/domain; then a throwaway app with one queue that allows plain HTTP is checked by the
 same cdk-nag configuration, and what it reported is written to OUTDIR/control.json, so
 the suite proves the checks would fail an unacknowledged finding (a passing report alone
 cannot tell "no finding" from "no check").
@@ -21,9 +21,13 @@ sys.path.insert(0, str(INFRA))
 
 from main import add_checks, build  # noqa: E402
 
+# A stage given its platform domain (and a hosted zone): synthesized into OUTDIR/domain.
+DOMAIN_CONTEXT = {"stages": "dev", "domain": "dev.platform.example", "hosted_zone_id": "Z0123456789EXAMPLE"}
 
-def stages(outdir: Path) -> int:
-    app = cdk.App(outdir=str(outdir), context={"stages": "dev,prod", "vendor_dependencies": "false"})
+
+def stages(outdir: Path, extra: dict[str, str] | None = None) -> int:
+    context = {"stages": "dev,prod", "vendor_dependencies": "false", **(extra or {})}
+    app = cdk.App(outdir=str(outdir), context=context)
     build(app)
     try:
         app.synth()
@@ -52,5 +56,6 @@ def control(outdir: Path) -> None:
 if __name__ == "__main__":
     target = Path(sys.argv[1])
     code = stages(target)
+    code = code or stages(target / "domain", DOMAIN_CONTEXT)
     control(target)
     sys.exit(code)

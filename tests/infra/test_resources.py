@@ -230,3 +230,14 @@ def test_the_assets_bucket_reports_object_events_to_the_storage_events_queue(tem
     # Its own key (S3 must be allowed to use it), not the platform key that encrypts the bucket.
     key = queues[queue_id]["Properties"]["KmsMasterKeyId"]
     assert key != {"Fn::GetAtt": [_key_id(template), "Arn"]}
+
+
+def test_every_function_runs_the_pinned_runtime_on_arm64_under_a_role_of_its_own(template):
+    from platform_infra.stages import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
+
+    functions = resources(template, FUNCTION)
+    assert (LAMBDA_RUNTIME, LAMBDA_ARCHITECTURE) == ("python3.11", "arm64")
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {LAMBDA_RUNTIME}
+    assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {(LAMBDA_ARCHITECTURE,)}
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(roles)) == len(functions)

@@ -48,3 +48,15 @@ def test_cfn_lint_finds_nothing(synthesis: Synthesis, stage: str) -> None:
 def test_the_same_checks_fail_an_unacknowledged_finding(synthesis: Synthesis) -> None:
     # The control app: one queue that allows plain HTTP and has no DLQ.
     assert synthesis.control == {"failed": True, "rules": ["AwsSolutions-SQS3", "AwsSolutions-SQS4"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_chalice_config_holds_no_value_infra_sets(templates, stage: str) -> None:
+    """A name in .chalice/config.json that infra overrides is a second, wrong answer: the CLI
+    read the tables' names there, and CDK names them otherwise."""
+    from platform_infra.stages import INFRA_SET_VARIABLES, chalice_stage_environment
+
+    functions = [r for r in templates[stage]["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    for function in functions:
+        assert set(INFRA_SET_VARIABLES) <= set(function["Properties"]["Environment"]["Variables"])
+    assert set(chalice_stage_environment(stage)) & set(INFRA_SET_VARIABLES) == set()

@@ -18,6 +18,10 @@ def env_of(stage: str, **changes: str | None) -> dict[str, str]:
     if stage != "local":
         # Deployed stages get the tenant role's ARN from infra (it names the account).
         env.setdefault("TENANT_DATA_ROLE_ARN", f"arn:aws:iam::111122223333:role/tenant-platform-{stage}-tenant-data")
+        # ...and the names of the tables and buckets it creates (infra/platform_infra/stages.py).
+        for name, suffix in (("REGISTRY_TABLE", "registry"), ("DATA_TABLE", "data"), ("EXPORTS_BUCKET", "exports"),
+                             ("ASSETS_BUCKET", "assets")):
+            env.setdefault(name, f"tenant-platform-{stage}-{suffix}")
     for name, value in changes.items():
         if value is None:
             env.pop(name, None)
@@ -147,8 +151,9 @@ def test_a_role_arn_that_is_not_an_iam_role_is_refused(arn):
     assert "TENANT_DATA_ROLE_ARN" in refusal(env_of("local", TENANT_DATA_ROLE_ARN=arn))
 
 
-@pytest.mark.parametrize("seconds", ["899", "43201"])
+@pytest.mark.parametrize("seconds", ["899", "3601", "43200"])
 def test_a_session_life_sts_would_refuse_is_refused(seconds):
+    # The Lambda's role session assumes the tenant role: role chaining caps that at 1 hour.
     assert "TENANT_CREDENTIALS_SECONDS" in refusal(env_of("local", TENANT_CREDENTIALS_SECONDS=seconds))
 
 
