@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto import mock_aws
 
 from tests.support.principals import ensure_member, ensure_member_for, seeding
+
 # Records the AWS calls of the functions for the deployment contract (tests/infra/test_contract.py).
 pytest_plugins = ["tests.infra.aws_calls"]
 

@@ -81,10 +81,11 @@ def create_tenant_key(tenant_id: UUID, *, alias: bool) -> str:
     policy = {} if settings.tenant_data_role_arn is None else {"Policy": tenant_key_policy(
         tenant_id, tenant_role_arn=settings.tenant_data_role_arn, exports_bucket=settings.exports_bucket,
         region=settings.region)}
+    dr_region = settings.dr_region
+    tags = [{"TagKey": TAG_TENANT, "TagValue": str(tenant_id)}]
     created = _kms(kms.create_key, Description=f"tenant {tenant_id} data key",
-                   KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT",
-                   Tags=[{"TagKey": TAG_TENANT, "TagValue": str(tenant_id)}],
-                   MultiRegion=settings.dr_region is not None, **policy)
+                   KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT", Tags=tags,
+                   MultiRegion=dr_region is not None, **policy)
     arn = str(created["KeyMetadata"]["Arn"])
     try:
         _kms(kms.enable_key_rotation, KeyId=key_id(arn))
@@ -100,9 +101,14 @@ def create_tenant_key(tenant_id: UUID, *, alias: bool) -> str:
 
 def _replicate(tenant_id: UUID, arn: str, region: str, tags: list[dict[str, str]], *, alias: bool) -> None:
     """The key's replica in the DR region (same key id and material; rotation follows the
-    primary's), with the tenant's alias there too so a failed-over stage finds it."""
+    primary's), with the tenant's alias there too so a failed-over stage finds it. A replica
+    does not inherit its primary's key policy: it gets the tenant's own, for its region."""
+    settings = get_settings()
+    policy = {} if settings.tenant_data_role_arn is None else {"Policy": tenant_key_policy(
+        tenant_id, tenant_role_arn=settings.tenant_data_role_arn, exports_bucket=settings.exports_bucket,
+        region=region)}
     _kms(_client().replicate_key, KeyId=key_id(arn), ReplicaRegion=region, Tags=tags,
-         Description=f"tenant {tenant_id} data key (replica)")
+         Description=f"tenant {tenant_id} data key (replica)", **policy)
     if not alias:
         return
     dr_kms = aws.client("kms", region)
