@@ -20,6 +20,7 @@ import sys
 import uuid
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.local.environment import DEFAULT_AWS_PORT, apply_local_environment, stage_environment
 
 
@@ -271,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument("--stage", default="local", choices=["local", "dev", "prod"])
     restore.set_defaults(func=_cmd_restore_tenant)
     args = parser.parse_args(argv)
+    # A command's output is what it prints (a token, an id): the EMF metric lines the code it
+    # runs records go to stderr, never into what a script captures.
+    metrics.use_stream(sys.stderr)
     try:
         args.func(args)
     except CliError as exc:

@@ -31,7 +31,7 @@ TAGS: dict[str, str] = {
     "Exports": "Asynchronous exports of the tenant's data.",
     "Limits": "Plans, per-tenant limit overrides and usage.",
     "Audit": "The tenant's and the platform's audit trails.",
-    "Admin": "Platform operations on a tenant: its encryption keys.",
+    "Admin": "Platform operations: a tenant's encryption keys, the platform's metrics.",
     "Meta": "Liveness and this document.",
 }
 

@@ -37,6 +37,7 @@ class MetricsSummary(BaseModel):
 
 
 @bp.route("/api/admin/metrics", methods=["GET"])
-@platform_route(response=MetricsSummary, summary="Metrics this process recorded since it started (EMF locally)")
+@platform_route(operation_id="getPlatformMetrics", tag="Admin", response=MetricsSummary,
+                summary="Metrics this process recorded since it started (EMF locally)")
 def metrics_summary() -> MetricsSummary:
     return MetricsSummary(namespace=metrics.NAMESPACE, **metrics.summary())

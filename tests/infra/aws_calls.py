@@ -247,6 +247,9 @@ def pytest_sessionfinish(session: Any) -> None:
 
     target = os.environ.get("CONTRACT_CALLS_OUT")
     if target:
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:  # one recording per xdist worker (<file>.gw0, ...); the controller records nothing
+            target = f"{target}.{worker}"
         with open(target, "w") as out:
             json.dump({"suites": sorted(RECORDER.suites), "calls": RECORDER.calls,
                        "outside_functions": RECORDER.outside_functions, "errors": RECORDER.errors}, out)

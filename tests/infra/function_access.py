@@ -95,8 +95,10 @@ if __name__ == "__main__":
     from tests.infra.deployment import Deployment
     from tests.infra.iam_requests import CallMapper
 
-    recorded = json.loads(Path(sys.argv[1]).read_text())
-    template = json.loads(Path(sys.argv[2] if len(sys.argv) > 2 else "infra/cdk.out/prod.template.json").read_text())
+    # python -m tests.infra.function_access TEMPLATE RECORDING [RECORDING ...]: one recording per
+    # xdist worker (CONTRACT_CALLS_OUT=<file> under -n writes <file>.gw0, <file>.gw1, ...).
+    template = json.loads(Path(sys.argv[1]).read_text())
+    calls = [call for path in sys.argv[2:] for call in json.loads(Path(path).read_text())["calls"]]
     deployment = Deployment(template, local_stage_env())
     mapper = CallMapper(deployment, deployment.role_for_arn(local_stage_env()["TENANT_DATA_ROLE_ARN"]))
-    write(grants(mapper, recorded["calls"]), deployment.function_logical_ids())
+    write(grants(mapper, calls), deployment.function_logical_ids())

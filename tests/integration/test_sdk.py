@@ -22,7 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import httpx
+import jwt
 import pytest
 
 from chalicelib.local.sdk import PACKAGE, generate
@@ -77,6 +79,18 @@ def _invitation_token(runner: Runner, member_id: str) -> str:
     pytest.fail("the invitation mail was not logged")
 
 
+def _cognito_user_token(runner: Runner, email: str, tenant_id: str, group: str) -> str:
+    """The ID token of a user of the runner's local Cognito pool (a member only once it accepts)."""
+    from chalicelib.local.identity import ensure_user, find_pool, sign_in
+
+    cognito = boto3.client("cognito-idp", endpoint_url=runner.aws_endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    pool = find_pool(cognito, runner.aws_endpoint)
+    assert pool is not None
+    ensure_user(cognito, pool, email, tenant_id=tenant_id, groups=(group,))
+    return str(sign_in(cognito, pool, email)["id"])
+
+
 def test_the_generated_sdk_drives_the_whole_scenario(runner: Runner, sdk: ModuleType) -> None:
     slug = f"sdk-{uuid.uuid4().hex[:8]}"
     admin = sdk.AuthenticatedClient(base_url=runner.api, token=runner.token("--role", "platform_admin"))
@@ -89,18 +103,20 @@ def test_the_generated_sdk_drives_the_whole_scenario(runner: Runner, sdk: Module
     assert created.headers["location"] == f"/api/admin/tenants/{tenant.id}"
 
     owner = sdk.AuthenticatedClient(base_url=runner.api, token=runner.token(
-        "--tenant", slug, "--role", "tenant_admin", "--sub", "sdk-owner"))
+        "--tenant", slug, "--role", "tenant_admin"))
 
     # The tenant admin invites a manager, who accepts with the mailed token.
     member = _ok(_api("members", "invite_member").sync_detailed(client=owner, body=_model("MemberInvite").from_dict(
         {"email": f"manager@{slug}.example", "role": "manager"})), 201)
     assert member.status == "invited"
-    manager = sdk.AuthenticatedClient(base_url=runner.api, token=runner.token(
-        "--tenant", slug, "--role", "manager", "--sub", "sdk-manager"))
+    # (only the invitee accepts: a user of the local Cognito pool with the invited email)
+    manager_token = _cognito_user_token(runner, f"manager@{slug}.example", str(tenant.id), "manager")
+    manager = sdk.AuthenticatedClient(base_url=runner.api, token=manager_token)
     joined = _ok(_api("members", "accept_invitation").sync_detailed(
         member.id, client=manager,
         body=_model("InvitationAccept").from_dict({"token": _invitation_token(runner, member.id)})), 200)
-    assert joined.status == "active" and joined.subject == "sdk-manager"
+    assert joined.status == "active"
+    assert joined.subject == jwt.decode(manager_token, options={"verify_signature": False})["sub"]
 
     # The manager fills the network: a category, two professionals, a customer.
     category = _ok(_api("network", "create_service_category").sync_detailed(

@@ -145,7 +145,10 @@ def test_concurrent_first_use_of_a_tenant_makes_one_assume_role(clock):
     arrived.wait()
     # Every thread is now inside get() or about to be; the one AssumeRole is held open
     # until the first caller is in it, so the others find it in flight.
-    while not sts.calls:
+    # Bounded: a caller that fails before reaching AssumeRole fails the test instead of hanging it.
+    for _ in range(30_000):
+        if sts.calls:
+            break
         threading.Event().wait(0.001)
     gate.set()
     for worker in workers:
