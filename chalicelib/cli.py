@@ -274,12 +274,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # A command's output is what it prints (a token, an id): the EMF metric lines the code it
     # runs records go to stderr, never into what a script captures.
-    metrics.use_stream(sys.stderr)
+    previous = metrics.use_stream(sys.stderr)
     try:
         args.func(args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        metrics.use_stream(previous)
     return 0
 
 

@@ -80,10 +80,11 @@ def _stage() -> str:
     return os.environ.get("STAGE", "unknown")
 
 
-def use_stream(stream: TextIO | None) -> None:
+def use_stream(stream: TextIO | None) -> TextIO | None:
     """Print EMF documents to ``stream`` (tests); None: stdout, where Lambda ships them."""
     global _stream
-    _stream = stream
+    previous, _stream = _stream, stream
+    return previous
 
 
 def begin(**properties: Any) -> None:

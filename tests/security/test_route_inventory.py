@@ -47,8 +47,13 @@ def specs() -> list[tuple[str, str, RouteSpec]]:
 
 def documented_routes() -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
+    in_routes = False  # rows of the README's route tables, headed `| route | who | what |`
     for line in (ROOT / "README.md").read_text().splitlines():
-        if not line.startswith("| `"):
+        if line.startswith("| route |"):
+            in_routes = True
+        elif not line.startswith("|"):
+            in_routes = False
+        if not in_routes or not line.startswith("| `"):
             continue
         cell = line.split("|")[1]
         for segment in re.findall(r"`([^`]+)`", cell):
