@@ -39,7 +39,7 @@ CONTRACT_SUBSET = (
     "tests/api/test_member_invitations.py", "tests/api/test_branding.py", "tests/api/test_referral_notifications.py",
     "tests/api/test_integrations.py", "tests/reliability/test_message_faults.py", "tests/integration/test_event_pump.py",
     "tests/api/test_schedules_run.py", "tests/api/test_authorizer_entry.py",
-    "tests/api/test_notifications_off_request_path.py",
+    "tests/api/test_notifications_off_request_path.py", "tests/api/test_referral_settings.py",
 )
 # Role chaining (a Lambda role's session assuming another role) caps a session at 1 hour.
 ROLE_CHAINING_MAX_SECONDS = 3600
@@ -54,7 +54,10 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         # A recording written by CONTRACT_CALLS_OUT (tests/infra/aws_calls.py), reused.
         return json.loads(Path(os.environ["CONTRACT_CALLS_IN"]).read_text())
     out = tmp_path_factory.mktemp("contract") / "calls.json"
-    env = {**os.environ, "CONTRACT_CALLS_OUT": str(out)}
+    # The subprocess is one plain pytest session: it must not take this xdist worker's name
+    # (tests/infra/aws_calls.py would then suffix the recording with it).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env["CONTRACT_CALLS_OUT"] = str(out)
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *CONTRACT_SUBSET],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False)
     assert done.returncode == 0, done.stdout[-3000:]
