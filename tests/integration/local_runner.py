@@ -89,6 +89,19 @@ class Runner:
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
+    def cognito_tokens(self, email: str, tenant_id: str | None = None, groups: tuple[str, ...] = ()) -> dict[str, str]:
+        """Sign in a user of this run's local Cognito pool (created if missing): its tokens."""
+        import boto3
+
+        from chalicelib.local.identity import ensure_user, find_pool, sign_in
+
+        cognito = boto3.client("cognito-idp", endpoint_url=self.aws_endpoint, region_name="us-east-1",
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+        pool = find_pool(cognito, self.aws_endpoint)
+        assert pool is not None
+        ensure_user(cognito, pool, email, tenant_id=tenant_id, groups=groups)
+        return dict(sign_in(cognito, pool, email))
+
     def assert_alive(self) -> None:
         assert self.process.poll() is None, f"the runner exited early:\n{self.stderr()[-3000:]}"
 

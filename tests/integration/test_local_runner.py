@@ -343,8 +343,6 @@ MEMBERSHIP_WINDOW = 5 + 10  # MEMBERSHIP_CACHE_TTL_SECONDS (README) and a margin
 def test_a_cognito_user_invited_as_manager_lists_professionals_until_disabled(runner: Runner,
                                                                                demo_token: str) -> None:
     """The issue's "done when": the local Cognito pool, an invitation, and membership as the authority."""
-    from chalicelib.local.identity import ensure_user, find_pool, sign_in
-
     admin = {"Authorization": f"Bearer {demo_token}"}
     email = "ana.manager@shop.example"
     invited = requests.post(f"{runner.api}/api/tenant/members", headers=admin, timeout=10,
@@ -359,12 +357,7 @@ def test_a_cognito_user_invited_as_manager_lists_professionals_until_disabled(ru
     found = pattern.search(runner.stdout())
     assert found is not None
     # A user created in the local Cognito pool signs in and accepts
-    cognito = boto3.client("cognito-idp", endpoint_url=runner.aws_endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    pool = find_pool(cognito, runner.aws_endpoint)
-    assert pool is not None
-    ensure_user(cognito, pool, email, tenant_id=None, groups=())
-    tokens = sign_in(cognito, pool, email)
+    tokens = runner.cognito_tokens(email)
     in_demo = {"X-Tenant-ID": "demo"}
     accepted = requests.post(f"{runner.api}/api/tenant/invitations/{member['id']}/accept", timeout=10,
                              headers={"Authorization": f"Bearer {tokens['id']}", **in_demo},

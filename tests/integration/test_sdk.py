@@ -22,7 +22,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import httpx
 import jwt
 import pytest
@@ -79,18 +78,6 @@ def _invitation_token(runner: Runner, member_id: str) -> str:
     pytest.fail("the invitation mail was not logged")
 
 
-def _cognito_user_token(runner: Runner, email: str, tenant_id: str, group: str) -> str:
-    """The ID token of a user of the runner's local Cognito pool (a member only once it accepts)."""
-    from chalicelib.local.identity import ensure_user, find_pool, sign_in
-
-    cognito = boto3.client("cognito-idp", endpoint_url=runner.aws_endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    pool = find_pool(cognito, runner.aws_endpoint)
-    assert pool is not None
-    ensure_user(cognito, pool, email, tenant_id=tenant_id, groups=(group,))
-    return str(sign_in(cognito, pool, email)["id"])
-
-
 def test_the_generated_sdk_drives_the_whole_scenario(runner: Runner, sdk: ModuleType) -> None:
     slug = f"sdk-{uuid.uuid4().hex[:8]}"
     admin = sdk.AuthenticatedClient(base_url=runner.api, token=runner.token("--role", "platform_admin"))
@@ -110,7 +97,7 @@ def test_the_generated_sdk_drives_the_whole_scenario(runner: Runner, sdk: Module
         {"email": f"manager@{slug}.example", "role": "manager"})), 201)
     assert member.status == "invited"
     # (only the invitee accepts: a user of the local Cognito pool with the invited email)
-    manager_token = _cognito_user_token(runner, f"manager@{slug}.example", str(tenant.id), "manager")
+    manager_token = runner.cognito_tokens(f"manager@{slug}.example", str(tenant.id), ("manager",))["id"]
     manager = sdk.AuthenticatedClient(base_url=runner.api, token=manager_token)
     joined = _ok(_api("members", "accept_invitation").sync_detailed(
         member.id, client=manager,
