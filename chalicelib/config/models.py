@@ -44,12 +44,16 @@ Recipient = Literal["tenant_admin", "manager", "sender", "receiver", "customer"]
 Recipients = Annotated[list[Recipient], Field(max_length=5)]
 
 
+DateFormat = Literal["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YYYY"]
+
+
 class General(BaseModel):
     model_config = _STRICT
     locale: Annotated[str, Field(pattern=_LOCALE)] = "en-US"
+    # How dates are shown to people (config/dates.py): mail, export archives.
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_timezone)] = "UTC"
     currency: Annotated[str, Field(pattern=_CURRENCY)] = "USD"
-    date_format: Literal["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YYYY"] = "YYYY-MM-DD"
+    date_format: DateFormat = "YYYY-MM-DD"
 
 
 class Features(BaseModel):

@@ -23,7 +23,7 @@ from chalicelib.config.models import Configuration, Notifications
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "chalicelib" / "config" / "models.py"
 NOT_YET_READ = frozenset({
-    "general.locale", "general.timezone", "general.currency", "general.date_format",
+    "general.locale", "general.currency",
     "features.customer_portal", "features.reviews",
 })
 # The OpenAPI examples name settings as sample data; naming one there is not reading it.
