@@ -209,7 +209,7 @@ def sanitize(overrides: Any) -> dict[str, Any]:
 
 
 def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"general": {"locale": x}}`` -> ``{"general.locale": x}`` (lists stay values)."""
+    """``{"general": {"timezone": x}}`` -> ``{"general.timezone": x}`` (lists stay values)."""
     flat: dict[str, Any] = {}
     for key, value in document.items():
         path = f"{prefix}{key}"

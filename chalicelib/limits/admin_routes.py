@@ -26,6 +26,10 @@ def _optional_if_match() -> int | None:
     return expected_version(header, None) if header else None
 
 
+def _with_etag(view: Plan | TenantLimits) -> http.Reply:
+    return http.Reply(view, 200, {"ETag": etag(view.version)})
+
+
 def _plan_name(name: str) -> str:
     if not re.fullmatch(PLAN_NAME_PATTERN, name):
         raise NotFoundError("no such plan")
@@ -44,16 +48,14 @@ def list_plans() -> PlanList:
                 body=PlanUpdate, response=Plan,
                 summary="Replace a plan's limits (all eight; 404 for an unknown plan; If-Match optional)")
 def put_plan(name: str, body: PlanUpdate) -> http.Reply:
-    plan = service.update_plan(_plan_name(name), body, _optional_if_match())
-    return http.Reply(plan, 200, {"ETag": etag(plan.version)})
+    return _with_etag(service.update_plan(_plan_name(name), body, _optional_if_match()))
 
 
 @bp.route("/api/admin/tenants/{id}/limits", methods=["GET"])
 @platform_route(operation_id="getTenantLimits", tag="Limits",
                 response=TenantLimits, summary="A tenant's plan, overrides and effective limits")
 def get_tenant_limits(id: str) -> http.Reply:
-    limits = service.tenant_limits(tenant_by_reference(id))
-    return http.Reply(limits, 200, {"ETag": etag(limits.version)})
+    return _with_etag(service.tenant_limits(tenant_by_reference(id)))
 
 
 @bp.route("/api/admin/tenants/{id}/limits", methods=["PUT"])
@@ -61,5 +63,4 @@ def get_tenant_limits(id: str) -> http.Reply:
                 body=LimitOverrides, response=TenantLimits,
                 summary="Override a tenant's limits (a number sets, null clears, absent keeps; If-Match optional)")
 def put_tenant_limits(id: str, body: LimitOverrides) -> http.Reply:
-    limits = service.set_overrides(tenant_by_reference(id), body, _optional_if_match())
-    return http.Reply(limits, 200, {"ETag": etag(limits.version)})
+    return _with_etag(service.set_overrides(tenant_by_reference(id), body, _optional_if_match()))
