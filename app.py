@@ -15,6 +15,7 @@ from chalicelib.jobs import provisioning as provisioning_jobs
 from chalicelib.jobs import referrals as referral_jobs
 from chalicelib.jobs import usage as usage_jobs
 from chalicelib.key_rotation.admin_routes import bp as key_routes
+from chalicelib.limits.admin_routes import bp as limits_admin_routes
 from chalicelib.limits.routes import bp as limits_routes
 from chalicelib.members.routes import bp as member_routes
 from chalicelib.meta.routes import bp as meta_routes
@@ -47,6 +48,7 @@ app.register_blueprint(member_routes)
 app.register_blueprint(integration_routes)
 app.register_blueprint(export_routes)
 app.register_blueprint(limits_routes)
+app.register_blueprint(limits_admin_routes)
 app.register_blueprint(operations_routes)
 app.register_blueprint(usage_key_authorizer.bp)
 # In AWS the tenant routes sit behind the authorizer that picks the tenant's API key

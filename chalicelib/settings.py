@@ -24,6 +24,11 @@ RATE_LIMIT_MODES: tuple[RateLimitMode, ...] = ("in_process", "usage_plans")
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
 SYMMETRIC_ALGORITHMS = frozenset({"HS256"})
 STAGES_ALLOWING_HS256 = frozenset({"local"})
+# The key that signs pagination cursors (chalicelib/cursors.py) when CURSOR_SIGNING_KEY is
+# unset, on the local stage only: every developer's machine and test run shares it, so it
+# protects nothing, and any deployed stage must be given its own (infra generates one).
+LOCAL_CURSOR_SIGNING_KEY = "local-stage-only-cursor-signing-key-not-a-secret"
+MIN_SECRET_BYTES = 32
 
 
 # The exports worker's queue, and its dead-letter queue (the bootstrap's and infra's
@@ -70,6 +75,10 @@ class Settings(BaseModel):
     jwt_jwks_url: str | None = None
     jwt_hs256_secret: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # HMAC-SHA256 key of pagination cursors: a cursor carries a DynamoDB key, and only the
+    # ones this deployment issued may resume a listing. Changing it invalidates cursors
+    # in flight (a client starts its listing again; an export checkpoint fails and retries).
+    cursor_signing_key: str = Field(min_length=MIN_SECRET_BYTES, repr=False)
     # Longest accepted exp - iat: an identity provider's access tokens live an hour; a
     # token minted for years is a stolen-forever token.
     jwt_max_lifetime_seconds: int = Field(default=7 * 86400, ge=60)
@@ -129,6 +138,13 @@ class Settings(BaseModel):
     # and role chaining caps such a session at 1 h whatever the role's maximum says.
     tenant_credentials_seconds: int = Field(default=3600, ge=900, le=3600)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _local_cursor_key(cls, raw: object) -> object:
+        if isinstance(raw, dict) and raw.get("stage") == "local" and not raw.get("cursor_signing_key"):
+            return {**raw, "cursor_signing_key": LOCAL_CURSOR_SIGNING_KEY}
+        return raw
+
     @field_validator("platform_domain")
     @classmethod
     def _lower_domain(cls, value: str) -> str:
@@ -148,7 +164,7 @@ class Settings(BaseModel):
         wants_asym = bool(set(self.jwt_algorithms) & ASYMMETRIC_ALGORITHMS)
         if wants_hs and self.stage not in STAGES_ALLOWING_HS256:
             raise ValueError(f"HS256 is not allowed on stage {self.stage!r}")
-        if self.jwt_hs256_secret and len(self.jwt_hs256_secret.encode()) < 32:
+        if self.jwt_hs256_secret and len(self.jwt_hs256_secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError("JWT_HS256_SECRET must be at least 32 bytes")
         if wants_hs and not self.jwt_hs256_secret:
             raise ValueError("HS256 configured without JWT_HS256_SECRET")
@@ -159,6 +175,8 @@ class Settings(BaseModel):
             raise ValueError("exactly one of JWT_JWKS, JWT_JWKS_FILE, JWT_JWKS_URL is required")
         if self.jwt_jwks_url and not self.jwt_jwks_url.startswith("https://") and self.stage != "local":
             raise ValueError("JWT_JWKS_URL must be https")
+        if self.stage != "local" and self.cursor_signing_key == LOCAL_CURSOR_SIGNING_KEY:
+            raise ValueError(f"CURSOR_SIGNING_KEY must be this stage's own secret on stage {self.stage!r}")
         if self.tenant_credentials == "assume_role" and not self.tenant_data_role_arn:
             raise ValueError("TENANT_CREDENTIALS=assume_role needs TENANT_DATA_ROLE_ARN")
         if self.tenant_credentials == "shared" and self.stage != "local":
@@ -191,6 +209,7 @@ _ENV = {
     "jwt_jwks_file": "JWT_JWKS_FILE",
     "jwt_jwks_url": "JWT_JWKS_URL",
     "jwt_hs256_secret": "JWT_HS256_SECRET",
+    "cursor_signing_key": "CURSOR_SIGNING_KEY",
     "jwt_leeway_seconds": "JWT_LEEWAY_SECONDS",
     "jwt_max_lifetime_seconds": "JWT_MAX_LIFETIME_SECONDS",
     "jwks_fetch_timeout_seconds": "JWKS_FETCH_TIMEOUT_SECONDS",

@@ -23,7 +23,7 @@ def stored_overrides(tenant: Tenant) -> tuple[int, dict[str, Any], current.Store
     if ctx is not None and ctx.tenant_id == tenant.id:
         stored = current.read(keys.CONFIG)
         if stored is not None:
-            return stored.version, stored.document, stored
+            return stored.version, schema.drop_removed_settings(stored.document), stored
     return 1, schema.sanitize(tenant.configuration), None
 
 

@@ -17,8 +17,6 @@ from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
-_LOCALE = r"^[a-z]{2,3}(?:-[A-Z]{2})?$"
-_CURRENCY = r"^[A-Z]{3}$"
 _SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -44,20 +42,44 @@ Recipient = Literal["tenant_admin", "manager", "sender", "receiver", "customer"]
 Recipients = Annotated[list[Recipient], Field(max_length=5)]
 
 
+DateFormat = Literal["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YYYY"]
+
+
 class General(BaseModel):
+    """How dates are shown to people (``config/dates.py``): mail, export archives."""
+
     model_config = _STRICT
-    locale: Annotated[str, Field(pattern=_LOCALE)] = "en-US"
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_timezone)] = "UTC"
-    currency: Annotated[str, Field(pattern=_CURRENCY)] = "USD"
-    date_format: Literal["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YYYY"] = "YYYY-MM-DD"
+    date_format: DateFormat = "YYYY-MM-DD"
 
 
 class Features(BaseModel):
     model_config = _STRICT
     referrals: bool = True
-    customer_portal: bool = True
-    reviews: bool = False
     sms_notifications: bool = False
+
+
+# Settings removed from the schema (issue 19): each was stored, versioned and served but
+# read by no code. ``locale``: no text is translated and dates follow ``date_format``;
+# ``currency``: no amount of money is stored or shown; ``customer_portal`` and
+# ``reviews``: switches for features that do not exist. Stored overrides and versions
+# written before may hold them: :func:`drop_removed_settings` migrates every read.
+REMOVED_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("general", "locale"), ("general", "currency"), ("features", "customer_portal"), ("features", "reviews"),
+)
+
+
+def drop_removed_settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Stored overrides as today's schema reads them: removed settings dropped, and a
+    section they leave empty dropped too (an empty section overrides nothing)."""
+    migrated: dict[str, Any] = {}
+    for section, fields in overrides.items():
+        if isinstance(fields, dict):
+            fields = {name: value for name, value in fields.items() if (section, name) not in REMOVED_SETTINGS}
+            if not fields and overrides[section]:
+                continue
+        migrated[section] = fields
+    return migrated
 
 
 class Referrals(BaseModel):
@@ -187,7 +209,7 @@ def sanitize(overrides: Any) -> dict[str, Any]:
 
 
 def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"general": {"locale": x}}`` -> ``{"general.locale": x}`` (lists stay values)."""
+    """``{"general": {"timezone": x}}`` -> ``{"general.timezone": x}`` (lists stay values)."""
     flat: dict[str, Any] = {}
     for key, value in document.items():
         path = f"{prefix}{key}"

@@ -21,7 +21,7 @@ from chalicelib.tenancy.context import current_context
 DOCUMENT = versions.Document(
     kind=keys.CONFIG, versions_kind=keys.CONFIG_VERSION, target_kind="configuration",
     action=audit.Action.CONFIG_UPDATED, initial=lambda tenant: schema.sanitize(tenant.configuration),
-    snapshot=schema.effective,
+    snapshot=schema.effective, migrate=schema.drop_removed_settings,
 )
 
 

@@ -6,6 +6,11 @@ the new version item (a full snapshot, the field-level diff, the actor, the time
 an optional comment; conditioned on not existing, never updated or deleted afterwards)
 and the audit event. Version 1 is what the tenant was created with; it is written as
 an item by the first write, and synthesised from the registry until then.
+
+Stored documents are never rewritten, so a document written under an older schema is
+migrated as it is read (``Document.migrate``: the current pointer, and every version's
+document, which is what a restore writes again). A version's ``snapshot`` and
+``changes`` stay as they were: they record what was in force then.
 """
 from __future__ import annotations
 
@@ -41,6 +46,8 @@ class Document:
     snapshot: Callable[[dict[str, Any]], dict[str, Any]]
     # Flattened field names whose values the audit event redacts.
     pii: frozenset[str] = frozenset()
+    # A stored document as today's schema reads it (see the module docstring).
+    migrate: Callable[[dict[str, Any]], dict[str, Any]] = dict
 
 
 class Version(BaseModel):
@@ -67,7 +74,7 @@ def state(doc: Document, tenant: Tenant) -> tuple[int, dict[str, Any], current.S
     stored = current.read(doc.kind)
     if stored is None:
         return 1, doc.initial(tenant), None
-    return stored.version, stored.document, stored
+    return stored.version, doc.migrate(stored.document), stored
 
 
 def _initial(doc: Document, tenant: Tenant) -> Version:
@@ -83,8 +90,9 @@ def _item(doc: Document, version: Version) -> DataItem:
                          created_at=version.at, data=data.dumps(version.model_dump(mode="json")))
 
 
-def _version(item: DataItem) -> Version:
-    return Version.model_validate(data.loads(item.data))
+def _version(doc: Document, item: DataItem) -> Version:
+    version = Version.model_validate(data.loads(item.data))
+    return version.model_copy(update={"document": doc.migrate(version.document)})
 
 
 def get_version(doc: Document, number: int) -> Version:
@@ -92,7 +100,7 @@ def get_version(doc: Document, number: int) -> Version:
     if number >= 1:
         item = data.get(data.partition(doc.versions_kind), keys.version_sk(number))
         if item is not None:
-            return _version(item)
+            return _version(doc, item)
         if number == 1 and current.read(doc.kind) is None:
             return _initial(doc, tenant)
     raise NotFoundError("no such version")
@@ -104,7 +112,7 @@ def list_versions(doc: Document, limit: int, cursor: str | None) -> tuple[list[V
         data.decode_cursor(cursor)  # a forged or foreign cursor is refused here too, not ignored
         return [_initial(doc, current_context().tenant)], None
     page = data.query_page(data.partition(doc.versions_kind), limit=limit, cursor=cursor, newest_first=True)
-    return [_version(i) for i in page.items], page.next_cursor
+    return [_version(doc, i) for i in page.items], page.next_cursor
 
 
 @dataclass(frozen=True)

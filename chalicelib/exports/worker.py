@@ -35,6 +35,7 @@ from uuid import UUID
 
 from chalicelib import aws, clock
 from chalicelib.audit import Action
+from chalicelib.config.dates import display_datetime, local_time
 from chalicelib.crypto.errors import DataIntegrityError
 from chalicelib.errors import NotFoundError
 from chalicelib.exports import records, sources, storage
@@ -168,9 +169,11 @@ def _export(current: _Run, remaining: Remaining) -> None:
         # (the new object replaces it), rather than writing to an upload that is gone.
         record = current.save(record.model_copy(update={"progress": Progress()}))
     progress = record.progress if record.progress.resumed else Progress()
-    probe = writer_for(record.format.value, lambda b: None, None, record.created_at)
+    # A zip's entry times have no zone: written as the tenant's wall clock (config/dates.py).
+    when = local_time(current_context().tenant, record.created_at).replace(tzinfo=None)
+    probe = writer_for(record.format.value, lambda b: None, None, when)
     obj = _open_object(current, probe.suffix, probe.content_type)
-    writer = writer_for(record.format.value, obj.write, progress.encoder or None, record.created_at)
+    writer = writer_for(record.format.value, obj.write, progress.encoder or None, when)
     writer.begin()
     counts = dict(progress.counts)
     start, cursor = progress.entity, progress.cursor
@@ -267,7 +270,7 @@ def _notify_ready(record: Record) -> None:
         to = record.notify_email()
         if not to:
             return
-        expires = record.expires_at.strftime("%Y-%m-%d %H:%M UTC") if record.expires_at else ""
+        expires = display_datetime(current_context().tenant, record.expires_at) if record.expires_at else ""
         subject, body = _render("export_ready", {"network_name": current_context().tenant.display_name,
                                                  "expires_at": expires, "download_url": download_link(record.id)})
         send_email(to, subject, body)

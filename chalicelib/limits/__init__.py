@@ -11,10 +11,11 @@ What other features use:
 * :class:`LimitExceededError` (403 ``limit_exceeded`` with ``resource``, ``limit``, ``usage``).
 * ``counters``: the usage-counter actions a create or delete adds to its transaction.
 
-Modules: ``models`` (pydantic), ``plans`` (registry items, defaults), ``effective``
-(cache), ``admin`` (super-admin operations), ``counters``, ``storage`` (file bytes,
-presigned allowance, S3 events), ``reconciliation`` (the daily job), ``usage``
-(GET /api/tenant/usage), ``routes``.
+Modules: ``models`` (pydantic), ``plan_catalogue`` (registry items, defaults),
+``effective`` (cache), ``service`` (super-admin operations on plans and overrides),
+``counters``, ``storage`` (file bytes, presigned allowance, S3 events),
+``reconciliation`` (the daily job), ``usage`` (GET /api/tenant/usage), ``routes`` (usage)
+and ``admin_routes`` (plans, a tenant's limits).
 """
 from chalicelib.limits.effective import effective_limits, invalidate, plan_limits
 from chalicelib.limits.errors import LimitExceededError

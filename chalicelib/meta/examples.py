@@ -82,7 +82,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "acceptInvitation": {"request": {"token": "9f" * 32},
                          "response": {**_member, "status": "active", "subject": "demo-manager", "version": 2}},
     "putRole": {"request": {"permissions": ["tenant:read", "professionals:read", "referrals:write"]}},
-    "updateConfig": {"request": {"overrides": {"general": {"timezone": "Europe/Paris", "currency": "EUR"}},
+    "updateConfig": {"request": {"overrides": {"general": {"timezone": "Europe/Paris", "date_format": "DD/MM/YYYY"}},
                                  "comment": "Paris office"}},
     "updateBranding": {"request": {"display_name": "Demo Auto Network", "primary_color": "#1E6FD9",
                                    "support_email": "help@demo-network.example"}},

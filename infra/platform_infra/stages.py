@@ -28,7 +28,7 @@ STAGES = ("dev", "prod")
 # The functions' settings infra sets (the names of what it creates, and what must agree with
 # it); a deployed stage of .chalice/config.json holds none of them (tests/infra/test_synth.py).
 INFRA_SET_VARIABLES = ("REGISTRY_TABLE", "DATA_TABLE", "EXPORTS_BUCKET", "ASSETS_BUCKET", "EXPORT_RETENTION_DAYS",
-                       "TENANT_DATA_ROLE_ARN")
+                       "TENANT_DATA_ROLE_ARN", "CURSOR_SIGNING_KEY")
 
 # SQS redrive: a message failing this many receives goes to the queue's DLQ (the local
 # bootstrap uses the same figure).

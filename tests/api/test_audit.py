@@ -118,7 +118,7 @@ def _walkthrough(s: Session) -> list[tuple[str, str, Any, str, str, list[Any]]]:
          member["id"])
     step("DELETE", members + "/{id}", f"{members}/{member['id']}", "member.removed", target=member["id"])
     config, branding = "/api/tenant/config", "/api/tenant/branding"
-    step("PUT", config, config, "config.updated", {"overrides": {"general": {"currency": "EUR"}}}, 1, "2")
+    step("PUT", config, config, "config.updated", {"overrides": {"general": {"timezone": "Europe/Paris"}}}, 1, "2")
     step("POST", config + "/versions/{n}/restore", config + "/versions/1/restore", "config.updated", None, 2, "3")
     step("PUT", branding, branding, "branding.updated",
          {"display_name": "Quirinus Network", "support_email": "zelda.quirinus@shop.example"}, 1, "2")

@@ -11,7 +11,9 @@ from tests.infra.conftest import STAGES, Synthesis
 ACKNOWLEDGED_RULES = {"AwsSolutions::AwsSolutions-S1", "AwsSolutions::AwsSolutions-IAM5", "CloudFormation-Validate::F1020",
                       # CDK's own bucket-notifications handler (the storage-events notification) and
                       # AWS Backup's selection role (AWSBackupServiceRolePolicyForBackup)
-                      "AwsSolutions::AwsSolutions-IAM4"}
+                      "AwsSolutions::AwsSolutions-IAM4",
+                      # the cursor signing key's secret: rotated by hand (stack.py::_cursor_signing_key)
+                      "AwsSolutions::AwsSolutions-SMG4"}
 
 
 def test_every_stage_synthesizes_with_no_validation_finding(synthesis: Synthesis) -> None:
@@ -60,3 +62,16 @@ def test_chalice_config_holds_no_value_infra_sets(templates, stage: str) -> None
     for function in functions:
         assert set(INFRA_SET_VARIABLES) <= set(function["Properties"]["Environment"]["Variables"])
     assert set(chalice_stage_environment(stage)) & set(INFRA_SET_VARIABLES) == set()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_cursor_signing_key_is_a_generated_secret_never_a_literal(templates, stage: str) -> None:
+    """A key written into the template (or .chalice/config.json) would be readable by anyone
+    who can read the template: the functions get a dynamic reference to a generated secret."""
+    resources = templates[stage]["Resources"]
+    secrets = {k: r for k, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret"}
+    [logical] = [k for k in secrets if k.startswith("CursorSigningKey")]
+    assert secrets[logical]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    for function in (r for r in resources.values() if r["Type"] == "AWS::Serverless::Function"):
+        value = json.dumps(function["Properties"]["Environment"]["Variables"]["CURSOR_SIGNING_KEY"])
+        assert "{{resolve:secretsmanager:" in value and logical in value

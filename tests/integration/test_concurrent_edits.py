@@ -72,7 +72,7 @@ def test_concurrent_config_edits_from_one_version_let_exactly_one_win(tenant):
     from chalicelib.config import service
 
     attempts = [lambda i=i: service.put_config(
-        service.ConfigUpdate(overrides={"general": {"locale": ["fr-FR", "de-DE", "es-ES"][i % 3]}},
+        service.ConfigUpdate(overrides={"general": {"date_format": ["DD/MM/YYYY", "DD.MM.YYYY", "MM/DD/YYYY"][i % 3]}},
                              comment=f"edit {i}"), 1)
         for i in range(THREADS)]
     won, lost = race(tenant, attempts)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from chalicelib.limits import LimitExceededError, counters
-from chalicelib.limits.admin import set_overrides
 from chalicelib.limits.models import LimitOverrides
+from chalicelib.limits.service import set_overrides
 from chalicelib.local.bootstrap import bootstrap
 from chalicelib.network.customers import service as customers
 from chalicelib.network.customers.models import CustomerCreate

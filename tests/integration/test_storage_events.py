@@ -12,8 +12,8 @@ import requests
 
 from chalicelib.config import branding
 from chalicelib.limits import counters
-from chalicelib.limits.admin import set_overrides
 from chalicelib.limits.models import LimitOverrides
+from chalicelib.limits.service import set_overrides
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.local.bootstrap import app_queue_names, bootstrap
 from chalicelib.local.pump import EventPump

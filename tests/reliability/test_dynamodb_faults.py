@@ -170,7 +170,7 @@ def _mutations(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any] | Non
                                     "customer_id": ids["customer"], "service_category": ids["category"]}),
         ("PATCH", f"/api/referrals/{ids['referral']}", {"status": "accepted"}),
         ("DELETE", f"/api/referrals/{ids['referral']}", None),
-        ("PUT", "/api/tenant/config", {"overrides": {"general": {"locale": "fr-FR"}}}),
+        ("PUT", "/api/tenant/config", {"overrides": {"general": {"date_format": "DD/MM/YYYY"}}}),
         ("PUT", "/api/tenant/branding", {"display_name": "Conflicted"}),
         ("POST", "/api/tenant/members", {"email": "conflicted@member.example", "role": "manager"}),
     ]

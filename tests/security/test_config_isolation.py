@@ -16,8 +16,8 @@ from tests.conftest import body_of
 
 
 def test_tenant_b_cannot_reach_a_version_that_exists_only_in_a(client, tenant_a, tenant_b):
-    put_config(client, tenant_a, {"general": {"currency": "EUR"}}, 1)
-    put_config(client, tenant_a, {"general": {"currency": "JPY"}}, 2)
+    put_config(client, tenant_a, {"general": {"timezone": "Europe/Paris"}}, 1)
+    put_config(client, tenant_a, {"general": {"timezone": "Asia/Tokyo"}}, 2)
     a_before = body_of(client.get(f"{CONFIG}/versions", tenant=tenant_a))
     put(client, tenant_a, "/api/tenant/branding", {"display_name": "A only"}, 1)
     assert client.get("/api/tenant/branding/versions/2", tenant=tenant_b).status_code == 404
@@ -35,12 +35,12 @@ def test_tenant_b_cannot_reach_a_version_that_exists_only_in_a(client, tenant_a,
 
 
 def test_a_restore_in_b_uses_bs_history_only(client, tenant_a, tenant_b):
-    put_config(client, tenant_a, {"general": {"currency": "EUR"}}, 1)
-    put_config(client, tenant_b, {"general": {"currency": "CHF"}}, 1)
+    put_config(client, tenant_a, {"general": {"timezone": "Europe/Paris"}}, 1)
+    put_config(client, tenant_b, {"general": {"timezone": "Europe/Zurich"}}, 1)
     put_config(client, tenant_b, {}, 2)
     restored = client.request("POST", f"{CONFIG}/versions/2/restore", tenant=tenant_b, headers={"If-Match": '"3"'})
-    assert body_of(restored)["overrides"] == {"general": {"currency": "CHF"}}
-    assert config_of(client, tenant_a)["overrides"] == {"general": {"currency": "EUR"}}
+    assert body_of(restored)["overrides"] == {"general": {"timezone": "Europe/Zurich"}}
+    assert config_of(client, tenant_a)["overrides"] == {"general": {"timezone": "Europe/Paris"}}
 
 
 def test_b_cannot_read_or_change_as_configuration_or_branding(client, tenant_a, tenant_b, tokens):
@@ -53,8 +53,8 @@ def test_b_cannot_read_or_change_as_configuration_or_branding(client, tenant_a, 
         response = client.request(method, path, token=b_token, body=body, headers={**a_header, "If-Match": '"1"'})
         assert response.status_code == 403 and body_of(response)["code"] == "tenant_mismatch", (method, path)
     # B writing its own configuration touches nothing of A's
-    put(client, tenant_b, CONFIG, {"overrides": {"features": {"reviews": True}}}, 1)
+    put(client, tenant_b, CONFIG, {"overrides": {"features": {"sms_notifications": True}}}, 1)
     assert raw_items(tenant_a, "CONFIG") == [] and raw_items(tenant_a, "BRAND") == []
     stored_b = [json.loads(i.data) for i in raw_items(tenant_b, "CONFIG")]
-    assert stored_b == [{"features": {"reviews": True}}]
+    assert stored_b == [{"features": {"sms_notifications": True}}]
     assert all(i.pk.startswith(f"T#{tenant_b.id}#") for i in raw_items(tenant_b, "CONFIGVER"))

@@ -17,6 +17,8 @@ from tests.conftest import body_of
 def dev_stage(monkeypatch, app_env):
     monkeypatch.setenv("STAGE", "dev")
     monkeypatch.delenv("JWT_HS256_SECRET", raising=False)
+    # A deployed stage has its own cursor signing key (infra generates it).
+    monkeypatch.setenv("CURSOR_SIGNING_KEY", "a-dev-stage-cursor-signing-key-for-tests")
     reset_settings()
     yield
     reset_settings()

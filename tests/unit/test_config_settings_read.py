@@ -5,11 +5,9 @@ setting, looks for its name as a string literal (docstrings excluded) in the
 application's modules other than the schema itself: ``setting(tenant, "referrals",
 "auto_expiry_days")``, ``configuration["features"]["referrals"]`` or an event name in a
 table of events. A setting no code names is stored, versioned and audited for nothing:
-the test fails for it, so a new setting cannot be added and ignored.
-
-``NOT_YET_READ`` lists the settings that predate this test and that nothing reads yet
-(each one a known gap, said in the README); the list may only shrink: naming a setting
-that is read now fails too, so a fixed gap is taken off it.
+the test fails for it, so a new setting cannot be added and ignored. There are no
+exceptions: the last unread settings were made to take effect (``general.timezone``,
+``general.date_format``) or removed with a migration (``config/models.py::REMOVED_SETTINGS``).
 """
 from __future__ import annotations
 
@@ -22,10 +20,6 @@ from chalicelib.config.models import Configuration, Notifications
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "chalicelib" / "config" / "models.py"
-NOT_YET_READ = frozenset({
-    "general.locale", "general.timezone", "general.currency", "general.date_format",
-    "features.customer_portal", "features.reviews",
-})
 # The OpenAPI examples name settings as sample data; naming one there is not reading it.
 EXAMPLES = ROOT / "chalicelib" / "meta" / "examples.py"
 
@@ -66,11 +60,4 @@ def test_the_walk_sees_every_section_and_event():
 def test_every_setting_is_read_by_some_code():
     named = named_in_code()
     unread = sorted(path for path, name in settings().items() if name not in named)
-    assert [p for p in unread if p not in NOT_YET_READ] == [], "stored settings that no code reads"
-
-
-def test_the_known_gaps_only_shrink():
-    named = named_in_code()
-    leaves = settings()
-    assert NOT_YET_READ <= set(leaves), "a listed setting no longer exists: take it off the list"
-    assert sorted(p for p in NOT_YET_READ if leaves[p] in named) == [], "read now: take it off NOT_YET_READ"
+    assert unread == [], "stored settings that no code reads"

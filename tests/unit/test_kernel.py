@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import caches, clock, cursors
+from chalicelib import caches, clock, cursors, settings
 from chalicelib.errors import exception_chain
 
 KEY = {"pk": {"S": "T#a#PRO"}, "sk": {"S": "p-1"}}
@@ -21,7 +21,7 @@ def _accept_all(_key: dict[str, str]) -> bool:
     return True
 
 
-def test_a_cursor_resumes_only_in_the_scope_it_was_made_for():
+def test_a_cursor_resumes_only_in_the_scope_it_was_made_for(app_env):
     # Given a cursor made for tenant A's listing
     cursor = cursors.encode("tenant:a", KEY)
     # Then it resumes there, and is refused for tenant B with the one error
@@ -38,18 +38,53 @@ def test_a_cursor_resumes_only_in_the_scope_it_was_made_for():
     base64.urlsafe_b64encode(json.dumps({"s": "tenant:a", "k": {"pk": {"N": "1"}}}).encode()).decode(),
     base64.urlsafe_b64encode(json.dumps({"s": "tenant:a", "k": {}}).encode()).decode(),
 ])
-def test_a_malformed_cursor_is_the_one_error(cursor):
+def test_a_malformed_cursor_is_the_one_error(cursor, app_env):
     with pytest.raises(cursors.InvalidCursorError):
         cursors.decode("tenant:a", cursor, _accept_all)
 
 
-def test_a_key_the_listing_does_not_make_is_refused():
+def _resigned(cursor: str, payload: dict) -> str:
+    """``cursor`` with its payload replaced and its signature kept."""
+    text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=") + "." + cursor.partition(".")[2]
+
+
+def test_a_cursor_whose_key_or_scope_was_altered_is_refused(app_env):
+    # Given a cursor of tenant A's listing
+    cursor = cursors.encode("tenant:a", KEY)
+    assert cursor
+    # When its key or its scope is rewritten, the signature kept
+    moved = _resigned(cursor, {"s": "tenant:a", "k": {**KEY, "sk": {"S": "p-9"}}})
+    rescoped = _resigned(cursor, {"s": "tenant:b", "k": KEY})
+    # Then neither resumes anything, and the original still does
+    for forged in (moved, rescoped, cursor.partition(".")[0], cursor + "x"):
+        with pytest.raises(cursors.InvalidCursorError):
+            cursors.decode("tenant:a", forged, _accept_all)
+    with pytest.raises(cursors.InvalidCursorError):
+        cursors.decode("tenant:b", rescoped, _accept_all)
+    assert cursors.decode("tenant:a", cursor, _accept_all) == KEY
+
+
+def test_a_cursor_signed_with_another_key_is_refused(app_env, monkeypatch):
+    # Given a cursor signed by a deployment with another key
+    monkeypatch.setenv("CURSOR_SIGNING_KEY", "another-deployments-key-of-32-bytes-or-more")
+    settings.reset_settings()
+    foreign = cursors.encode("tenant:a", KEY)
+    # When this deployment (the local default key) reads it, it is refused
+    monkeypatch.delenv("CURSOR_SIGNING_KEY")
+    settings.reset_settings()
+    with pytest.raises(cursors.InvalidCursorError):
+        cursors.decode("tenant:a", foreign, _accept_all)
+    assert cursors.decode("tenant:a", cursors.encode("tenant:a", KEY), _accept_all) == KEY
+
+
+def test_a_key_the_listing_does_not_make_is_refused(app_env):
     cursor = cursors.encode("tenant:a", KEY)
     with pytest.raises(cursors.InvalidCursorError):
         cursors.decode("tenant:a", cursor, lambda key: key["pk"].startswith("T#b#"))
 
 
-def test_no_cursor_means_the_first_page_and_no_key_means_the_last():
+def test_no_cursor_means_the_first_page_and_no_key_means_the_last(app_env):
     assert cursors.decode("tenant:a", None, _accept_all) is None
     assert cursors.encode("tenant:a", None) is None
 

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.local.environment import stage_environment
-from chalicelib.settings import SettingsError, load_settings
+from chalicelib.settings import LOCAL_CURSOR_SIGNING_KEY, SettingsError, load_settings
 from tests.conftest import ROOT
 
 JWKS = '{"keys": []}'
@@ -18,6 +18,8 @@ def env_of(stage: str, **changes: str | None) -> dict[str, str]:
     if stage != "local":
         # Deployed stages get the tenant role's ARN from infra (it names the account).
         env.setdefault("TENANT_DATA_ROLE_ARN", f"arn:aws:iam::111122223333:role/tenant-platform-{stage}-tenant-data")
+        # ...and the stage's own cursor signing key (a generated secret).
+        env.setdefault("CURSOR_SIGNING_KEY", f"{stage}-cursor-signing-key-generated-by-infra")
         # ...and the names of the tables and buckets it creates (infra/platform_infra/stages.py).
         for name, suffix in (("REGISTRY_TABLE", "registry"), ("DATA_TABLE", "data"), ("EXPORTS_BUCKET", "exports"),
                              ("ASSETS_BUCKET", "assets")):
@@ -167,3 +169,20 @@ def test_the_exports_queue_must_be_the_one_app_py_declares():
                                             ("PUBLIC_BASE_URL", "javascript:alert(1)")])
 def test_export_settings_are_checked(variable, value):
     assert variable in refusal(env_of("dev", **{variable: value}))
+
+
+# ---- the cursor signing key -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_a_deployed_stage_needs_its_own_cursor_signing_key(stage):
+    assert "CURSOR_SIGNING_KEY" in refusal(env_of(stage, CURSOR_SIGNING_KEY=None))
+    assert "CURSOR_SIGNING_KEY" in refusal(env_of(stage, CURSOR_SIGNING_KEY="short"))
+    assert "CURSOR_SIGNING_KEY" in refusal(env_of(stage, CURSOR_SIGNING_KEY=LOCAL_CURSOR_SIGNING_KEY))
+
+
+def test_the_local_stage_has_a_default_cursor_signing_key_and_takes_another():
+    assert load_settings(env_of("local")).cursor_signing_key == LOCAL_CURSOR_SIGNING_KEY
+    given = "a-developer-chosen-cursor-key-of-32-bytes"
+    assert load_settings(env_of("local", CURSOR_SIGNING_KEY=given)).cursor_signing_key == given
+    assert given not in repr(load_settings(env_of("local", CURSOR_SIGNING_KEY=given)))
