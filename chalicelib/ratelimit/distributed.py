@@ -16,9 +16,12 @@ cases are two conditional updates, and the day's count rides in the same write:
 - each also adds one to ``n<UTC day>`` on condition that it is under ``requests_per_day``,
   removes yesterday's count, and sets ``expires_at`` (idle buckets expire by TTL).
 
-The busy case is tried first; when its condition fails, the old item (returned with the
-failure) says which case applies, or that the request is refused, so an allowed request
-costs one or two writes and a refused one costs one. The update is atomic, so racing
+Which case is tried first comes from this process's last sight of the bucket (its
+``tat`` after our last write, a bounded map): most tenants send slower than their rate,
+so their bucket is idle at each request. When the guess is wrong (another container
+wrote since), the failed condition returns the old item, which says which case applies
+or that the request is refused: an allowed request costs one write, two on a wrong
+guess, and a refused one costs one. The update is atomic, so racing
 containers never both take the last token. When DynamoDB cannot answer (throttled after
 the SDK's retries), the request is let through and logged: the usage plan's throttle in
 front of the Lambda still bounds the tenant.
@@ -29,7 +32,9 @@ reaches: a tenant cannot reset its own budget.
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -48,6 +53,8 @@ MICROS = 1_000_000
 # An idle bucket's item expires after two days (the day's count must outlive the day).
 EXPIRY_SECONDS = 2 * SECONDS_PER_DAY
 MAX_ATTEMPTS = 3
+# Buckets whose last ``tat`` this process remembers (to guess the case): ~100 bytes each.
+HINTS = 10_000
 
 log = get_logger(__name__)
 
@@ -69,6 +76,20 @@ class DynamoLimiter:
     def __init__(self, clock: Clock = time.time) -> None:
         self._clock = clock
         self.calls = 0
+        self._seen: OrderedDict[UUID, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _guess(self, bucket: UUID, now_us: int) -> str:
+        with self._lock:
+            tat = self._seen.get(bucket)
+        return "busy" if tat is not None and tat >= now_us else "idle"
+
+    def _remember(self, bucket: UUID, tat: int) -> None:
+        with self._lock:
+            self._seen[bucket] = tat
+            self._seen.move_to_end(bucket)
+            while len(self._seen) > HINTS:
+                self._seen.popitem(last=False)
 
     def _key(self, bucket: UUID) -> dict[str, Any]:
         return {"pk": {"S": keys.rate_pk(bucket)}, "sk": {"S": keys.RATE_SK}}
@@ -79,7 +100,7 @@ class DynamoLimiter:
         now_us, interval = int(now * MICROS), _interval(limits)
         tolerance = (limits.burst - 1) * interval
         day = day_of(now)
-        case = "busy"
+        case = self._guess(bucket, now_us)
         for _ in range(MAX_ATTEMPTS):
             try:
                 new = self._update(bucket, case, limits, now_us, interval, tolerance, day, now)
@@ -88,6 +109,8 @@ class DynamoLimiter:
                     return self._unavailable(bucket, limits, exc)
                 old = exc.response.get("Item") or {}
                 tat = int(old["tat"]["N"]) if "tat" in old else None
+                if tat is not None:
+                    self._remember(bucket, tat)
                 count = int(old.get(_count_name(day), {}).get("N", 0))
                 if count >= limits.requests_per_day:
                     to_midnight = seconds_to_midnight(now)
@@ -99,8 +122,9 @@ class DynamoLimiter:
                 continue
             except BotoCoreError as exc:
                 return self._unavailable(bucket, limits, exc)
-            return self._allowed(limits, now, now_us, interval, int(new["tat"]["N"]),
-                                 int(new[_count_name(day)]["N"]))
+            tat = int(new["tat"]["N"])
+            self._remember(bucket, tat)
+            return self._allowed(limits, now, now_us, interval, tat, int(new[_count_name(day)]["N"]))
         # Lost the race MAX_ATTEMPTS times: others are taking this bucket's tokens right now.
         return Decision(False, limits.burst, 0, 1, 1)
 

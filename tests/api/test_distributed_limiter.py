@@ -63,15 +63,21 @@ def test_buckets_are_apart(moved):
     assert limiter.take(other, LIMITS).allowed is True
 
 
-def test_writes_per_request_one_when_busy_two_when_idle_one_when_refused(moved):
+def test_one_write_per_request_and_two_when_another_container_wrote_since(moved):
     limiter, bucket = DynamoLimiter(moved), uuid.uuid4()
     limiter.take(bucket, LIMITS)
-    assert limiter.calls == 2  # idle bucket: the busy update fails, the idle one applies
+    assert limiter.calls == 1  # a new (idle) bucket
     limiter.take(bucket, LIMITS)
-    assert limiter.calls == 3  # busy: one
+    assert limiter.calls == 2  # busy, as this process last saw it
     limiter.take(bucket, LIMITS)
     limiter.take(bucket, LIMITS)
-    assert limiter.calls == 5  # the refusal: one (its failed condition returns the item)
+    assert limiter.calls == 4  # the refusal: one (its failed condition returns the item)
+    moved.advance(10)
+    limiter.take(bucket, LIMITS)
+    assert limiter.calls == 5  # idle again: known from the last sight, one
+    # A container that never saw the bucket guesses idle, is told it is busy: two
+    other = DynamoLimiter(moved)
+    assert other.take(bucket, LIMITS).allowed and other.calls == 2
 
 
 @pytest.fixture
