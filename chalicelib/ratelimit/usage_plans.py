@@ -182,7 +182,14 @@ def ensure_tenant_key(tenant_id: UUID, plan: str, limits: RateLimits) -> KeyReco
             key_records.put(record)
             return record
     target = target_usage_plan(plan, limits, plans)
-    attach_key(str(key["id"]), target, plans)
+    try:
+        attach_key(str(key["id"]), target, plans)
+    except ClientError as exc:
+        if _code(exc) != "NotFoundException" or record is None:
+            raise
+        # The recorded key was deleted outside the app: forget it and make (or find) another.
+        key_records.delete(name)
+        return ensure_tenant_key(tenant_id, plan, limits)
     record = KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]), usage_plan=target)
     key_records.put(record)
     return record

@@ -30,9 +30,9 @@ from chalicelib.errors import (
     UnauthorizedError,
     problem_body,
 )
+from chalicelib.ratelimit.bucket import OVERFLOW_BURST, OVERFLOW_RATE_PER_SECOND
 from platform_infra.chalice_app import REST_API
 from platform_infra.nag import acknowledge
-from chalicelib.ratelimit.bucket import OVERFLOW_BURST, OVERFLOW_RATE_PER_SECOND
 from platform_infra.stages import PlanLimits
 
 
