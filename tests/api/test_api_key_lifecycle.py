@@ -132,3 +132,16 @@ def test_past_the_key_quota_a_tenant_shares_the_overflow_key(client, tokens, api
     assert client.request("DELETE", f"/api/admin/tenants/{created['id']}", role=ADMIN).status_code == 204
     assert key_records.get(record.name) is None
     assert usage_plans.find_key(usage_plans.overflow_key_name())["id"] == overflow["id"]
+
+
+def test_a_recorded_key_deleted_outside_the_app_is_replaced_at_the_next_wiring(client):
+    created = provision(client)
+    name = usage_plans.tenant_key_name(UUID(created["id"]))
+    lost = key_records.get(name)
+    apigw().delete_api_key(apiKey=lost.key_id)
+    moved = client.request("PUT", f"/api/admin/tenants/{created['id']}", role=ADMIN, body={"plan": "premium"},
+                           headers={"If-Match": f'"{created["version"]}"'})
+    assert moved.status_code == 200
+    replaced = key_records.get(name)
+    assert replaced.key_id != lost.key_id and replaced.usage_plan == "premium"
+    assert plans_holding(replaced.key_id) == {usage_plans.usage_plan_name("premium")}
