@@ -201,9 +201,9 @@ def _cmd_schedule(args: argparse.Namespace) -> None:
 
 
 def _cmd_usage_plans(args: argparse.Namespace) -> None:
-    """Every live tenant's key wired and recorded, deleted tenants' keys reclaimed, and the
-    per-tenant usage plans an earlier version made emptied and deleted (idempotent). The
-    usage plans themselves are the stack's: this never makes or edits one."""
+    """The shared keys recorded, every live tenant's key wired and recorded, deleted
+    tenants' keys reclaimed, and the per-tenant usage plans an earlier version made emptied
+    and deleted (idempotent). The usage plans are the stack's: this never makes or edits one."""
     for name, value in stage_environment(args.stage).items():
         os.environ.setdefault(name, value)
     # Deferred: each command imports only what it runs, after the local environment is set (bootstrap alone is ~1.2 s).
@@ -219,6 +219,9 @@ def _cmd_usage_plans(args: argparse.Namespace) -> None:
                      - set(usage_plans.managed_usage_plans()))
     if missing:
         raise CliError(f"usage plans missing (the stack makes them): {', '.join(missing)}")
+    # The stack's shared keys, recorded so the authorizer reads them from the registry.
+    shared = [usage_plans.shared_key(name).name for name in (usage_plans.platform_key_name(),
+                                                             usage_plans.overflow_key_name())]
     wired = reclaimed = 0
     for tenant in registry.iter_tenants():
         if tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
@@ -237,7 +240,8 @@ def _cmd_usage_plans(args: argparse.Namespace) -> None:
                 {"op": "remove", "path": "/apiStages", "value": stage} for stage in stages])
         apigateway.delete_usage_plan(usagePlanId=usage_plan["id"])
         deleted.append(str(tenant_id))
-    print({"tenant_keys": wired, "reclaimed_keys": reclaimed, "legacy_usage_plans_deleted": deleted})
+    print({"shared_keys": shared, "tenant_keys": wired, "reclaimed_keys": reclaimed,
+           "legacy_usage_plans_deleted": deleted})
 
 
 def _cmd_restore_tenant(args: argparse.Namespace) -> None:

@@ -44,8 +44,6 @@ registry.register_model(ApiKeyItem)
 # A tenant beyond the API key quota is recorded with the shared overflow key: its
 # record must never make the tenant's reclaim delete that key.
 SHARED = "shared"
-# A key made before records were kept, recorded when first read (its usage plan unread).
-ADOPTED = "adopted"
 
 
 @dataclass(frozen=True)

@@ -225,16 +225,18 @@ def reclaim_tenant_key(tenant_id: UUID) -> bool:
 
 
 def key_value(name: str) -> str | None:
-    """The value of key ``name`` from its registry record; a key made before records were
-    kept is looked up once in API Gateway and recorded (None: no such key)."""
+    """The value of key ``name`` from its registry record (None: no such key).
+
+    A key with no record (made before records were kept, until ``usage-plans sync``
+    records it) is read from API Gateway; it is not recorded here, so the authorizer's
+    role only reads the registry.
+    """
     record = key_records.get(name)
     if record is not None:
         return record.value
     key = find_key(name)
     if key is None or not key.get("enabled", True):
         return None
-    key_records.put(KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]),
-                              usage_plan=key_records.ADOPTED))
     return str(key["value"])
 
 

@@ -256,6 +256,9 @@ def test_the_sync_command_backfills_keys_and_deletes_the_per_tenant_usage_plans_
     name = usage_plans.tenant_key_name(tenant_a.id)
     assert [k["name"] for k in apigw().get_api_keys(nameQuery=name)["items"]] == [name]
     assert key_records.get(name).key_id == key["id"]
+    # and the stack's shared keys are recorded for the authorizer too
+    assert key_records.get(usage_plans.platform_key_name()).shared
+    assert key_records.get(usage_plans.overflow_key_name()).shared
     assert legacy not in {p["id"] for p in apigw().get_usage_plans()["items"]}
     out = capsys.readouterr().out
     assert "'tenant_keys': 1" in out and str(tenant_a.id) in out
