@@ -21,10 +21,10 @@ again, resolves the tenant from every source and checks status and permission:
   an explicit Deny (403), since without a key API Gateway would refuse it anyway.
 
 Key values come from the registry (``key_records``: one ``GetItem``, written when the key
-was made), never from API Gateway's management API on the request path: that API is
-throttled to a few calls a second per account, and a cold fleet of authorizers would
-fail each other. Only a key made before records were kept is looked up there, once, and
-recorded (``usage_plans.key_value``). Values are cached per container for
+was made), not from API Gateway's management API: that API is throttled to a few calls a
+second per account, and a cold fleet of authorizers would fail each other. Only a key
+with no record yet (the stack's platform key and keys made by earlier versions, until
+``usage-plans sync`` records them) is looked up there (``usage_plans.key_value``). Values are cached per container for
 ``KEY_CACHE_SECONDS`` (a missing one for ``MISSING_KEY_CACHE_SECONDS``).
 
 When a refresh fails (the registry or the management API throttled or unreachable after
