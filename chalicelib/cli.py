@@ -6,8 +6,9 @@ token      sign a user in through the local Cognito pool (creating the user and 
 bootstrap  create the local AWS resources (against a running `make run`)
 seed       create the demo tenant (against a running `make run`)
 schedule   list the app's scheduled handlers, or run one now
-usage-plans sync   create/update API Gateway usage plans and tenant API keys (any stage;
-           infra runs it after each deploy with --api-id and --api-stage)
+usage-plans sync   repair tenant API keys (any stage): every live tenant's key in the usage
+           plan of its limits and recorded, deleted tenants' keys reclaimed, keys moved
+           off and then deleting the per-tenant usage plans of earlier versions
 restore-tenant  put one tenant's data back from a restored copy of the data table (any
            stage; docs/runbook-backup-and-dr.md)
 """
@@ -200,29 +201,47 @@ def _cmd_schedule(args: argparse.Namespace) -> None:
 
 
 def _cmd_usage_plans(args: argparse.Namespace) -> None:
-    """One usage plan per plan (throttle, daily quota) on the API stage, the platform key,
-    and a key in its plan's usage plan for every tenant that is not deleted (idempotent)."""
+    """The shared keys recorded, every live tenant's key wired and recorded, deleted
+    tenants' keys reclaimed, and the per-tenant usage plans an earlier version made emptied
+    and deleted (idempotent). The usage plans are the stack's: this never makes or edits one."""
     for name, value in stage_environment(args.stage).items():
         os.environ.setdefault(name, value)
-    if bool(args.api_id) != bool(args.api_stage):
-        raise CliError("--api-id and --api-stage go together")
     # Deferred: each command imports only what it runs, after the local environment is set (bootstrap alone is ~1.2 s).
-    from chalicelib.ratelimit import rates as plans
+    from chalicelib import aws
+    from chalicelib.ratelimit import service as rate_limit
     from chalicelib.ratelimit import usage_plans
     from chalicelib.settings import get_settings
     from chalicelib.store import registry
     from chalicelib.tenancy.tenant import TenantStatus
 
     get_settings()
-    stages = [(args.api_id, args.api_stage)] if args.api_id else None
-    print({"usage_plans": usage_plans.sync_usage_plans(plans.plan_rate_limits(), stages),
-           "platform_key": usage_plans.ensure_platform_key()})
-    wired = 0
+    missing = sorted({*rate_limit.rates.plan_rate_limits(), usage_plans.PLATFORM_PLAN, usage_plans.OVERFLOW_PLAN}
+                     - set(usage_plans.managed_usage_plans()))
+    if missing:
+        raise CliError(f"usage plans missing (the stack makes them): {', '.join(missing)}")
+    # The stack's shared keys, recorded so the authorizer reads them from the registry.
+    shared = [usage_plans.shared_key(name).name for name in (usage_plans.platform_key_name(),
+                                                             usage_plans.overflow_key_name())]
+    wired = reclaimed = 0
     for tenant in registry.iter_tenants():
         if tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
-            usage_plans.ensure_tenant_key(tenant.id, tenant.plan)
+            rate_limit.wire_tenant_key(tenant)
             wired += 1
-    print({"tenant_keys": wired})
+        elif tenant.status == TenantStatus.INACTIVE:
+            reclaimed += rate_limit.reclaim_tenant_key(tenant)
+    deleted = []
+    apigateway = aws.client("apigateway")
+    for tenant_id, usage_plan in usage_plans.legacy_tenant_usage_plans().items():
+        if apigateway.get_usage_plan_keys(usagePlanId=usage_plan["id"]).get("items"):
+            continue  # a key of a tenant outside this listing: left for an operator to look at
+        stages = [f"{s['apiId']}:{s['stage']}" for s in usage_plan.get("apiStages") or ()]
+        if stages:  # API Gateway deletes a usage plan only once it is on no stage
+            apigateway.update_usage_plan(usagePlanId=usage_plan["id"], patchOperations=[
+                {"op": "remove", "path": "/apiStages", "value": stage} for stage in stages])
+        apigateway.delete_usage_plan(usagePlanId=usage_plan["id"])
+        deleted.append(str(tenant_id))
+    print({"shared_keys": shared, "tenant_keys": wired, "reclaimed_keys": reclaimed,
+           "legacy_usage_plans_deleted": deleted})
 
 
 def _cmd_restore_tenant(args: argparse.Namespace) -> None:
@@ -260,11 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     schedule.add_argument("action", choices=["list", "run"])
     schedule.add_argument("name", nargs="?")
     schedule.set_defaults(func=_cmd_schedule)
-    plans = commands.add_parser("usage-plans", help="sync API Gateway usage plans and tenant API keys")
+    plans = commands.add_parser("usage-plans", help="repair tenant API keys and their usage-plan attachments")
     plans.add_argument("action", choices=["sync"])
     plans.add_argument("--stage", default="local", choices=["local", "dev", "prod"])
-    plans.add_argument("--api-id", help="the REST API's id (infra, after a deploy)")
-    plans.add_argument("--api-stage", help="its stage name (api)")
     plans.set_defaults(func=_cmd_usage_plans)
     restore = commands.add_parser("restore-tenant", help="restore one tenant's data from a restored table copy")
     restore.add_argument("--tenant", required=True, help="the tenant's UUID")

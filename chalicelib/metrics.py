@@ -52,6 +52,7 @@ CATALOGUE: dict[str, tuple[str, tuple[str, ...]]] = {
     "AwsCalls": (COUNT, ("Service", "Operation")),
     "AwsThrottles": (COUNT, ("Service",)),
     "CacheLookups": (COUNT, ("Cache", "Result")),
+    "ApiKeyStaleness": (MILLISECONDS, ()),
     "NotificationsSent": (COUNT, ("Channel", "Outcome")),
 }
 

@@ -17,8 +17,8 @@ Stage = Literal["local", "dev", "prod"]
 TenantCredentialsMode = Literal["assume_role", "shared"]
 # How per-tenant API rate limits are enforced (chalicelib/ratelimit): by API Gateway usage
 # plans with one API key per tenant (AWS), or by the in-process limiter (local, tests).
-RateLimitMode = Literal["in_process", "usage_plans"]
-RATE_LIMIT_MODES: tuple[RateLimitMode, ...] = ("in_process", "usage_plans")
+RateLimitMode = Literal["in_process", "dynamodb", "usage_plans"]
+RATE_LIMIT_MODES: tuple[RateLimitMode, ...] = ("in_process", "dynamodb", "usage_plans")
 
 # Asymmetric algorithms are accepted from a JWKS; HS256 only on stages that allow it.
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})

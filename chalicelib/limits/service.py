@@ -16,8 +16,8 @@ def list_plans() -> PlanList:
 def update_plan(name: str, body: PlanUpdate, expected: int | None) -> Plan:
     plan = plans.put_plan(name, body, expected)
     effective.invalidate(plan=name)
-    # API Gateway is outside the transaction: a failure is a 500 with the plan stored,
-    # and repeating the PUT (same values) brings the usage plan in line.
+    # The limiter applies the stored limits; API Gateway's usage plan is the stack's and is
+    # only checked (a plan raised above it is logged: it needs a deploy).
     rate_limit.plan_limits_changed(name)
     return plan
 
@@ -32,5 +32,5 @@ def tenant_limits(tenant: Tenant) -> TenantLimits:
 def set_overrides(tenant: Tenant, body: LimitOverrides, expected: int | None) -> TenantLimits:
     plans.put_overrides(tenant, body, expected)
     effective.invalidate(tenant_id=tenant.id)
-    rate_limit.wire_tenant_key(tenant)  # overrides of its rate limits need a usage plan of its own
+    rate_limit.wire_tenant_key(tenant)  # raised above its plan's usage plan: the key moves to overflow
     return tenant_limits(tenant)

@@ -18,6 +18,7 @@ from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.notifications import NOTIFICATIONS_QUEUE
 from chalicelib.ratelimit import rates as rate_limit_plans
 from chalicelib.ratelimit import usage_plans
+from chalicelib.ratelimit.bucket import OVERFLOW_BURST, OVERFLOW_RATE_PER_SECOND, PLATFORM_LIMITS, RateLimits
 from chalicelib.settings import Settings
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
 
@@ -144,6 +145,35 @@ def app_queue_names(app: Chalice) -> list[str]:
     return [s.queue for s in app.event_sources if isinstance(s, SQSEventConfig) and s.queue]
 
 
+def create_usage_plans_like_the_stack(plans: dict[str, RateLimits]) -> dict[str, str]:
+    """The stack's usage plans and shared keys, made in moto where they are missing; plan -> id.
+
+    The app never makes or edits usage plans (CloudFormation owns them in AWS); this is
+    the local stand-in of the stack, so it lives with the local runner.
+    """
+    apigateway = aws.client("apigateway")
+    existing = usage_plans.managed_usage_plans()
+    wanted: dict[str, RateLimits | None] = {**plans, usage_plans.PLATFORM_PLAN: PLATFORM_LIMITS,
+                                            usage_plans.OVERFLOW_PLAN: None}
+    ids = {}
+    for plan, limits in wanted.items():
+        if plan in existing:
+            ids[plan] = existing[plan]["id"]
+            continue
+        quota = {} if limits is None else {"quota": {"limit": limits.requests_per_day, "period": "DAY"}}
+        throttle = ({"rateLimit": OVERFLOW_RATE_PER_SECOND, "burstLimit": OVERFLOW_BURST} if limits is None
+                    else {"rateLimit": float(limits.rate_per_second), "burstLimit": limits.burst})
+        ids[plan] = apigateway.create_usage_plan(name=usage_plans.usage_plan_name(plan), throttle=throttle,
+                                                 tags={"plan": plan}, **quota)["id"]
+    for name, plan in ((usage_plans.platform_key_name(), usage_plans.PLATFORM_PLAN),
+                       (usage_plans.overflow_key_name(), usage_plans.OVERFLOW_PLAN)):
+        key = usage_plans.find_key(name) or apigateway.create_api_key(name=name, enabled=True)
+        holding = {p["id"] for p in apigateway.get_usage_plans(keyId=key["id"])["items"]}
+        if ids[plan] not in holding:
+            apigateway.create_usage_plan_key(usagePlanId=ids[plan], keyId=key["id"], keyType="API_KEY")
+    return ids
+
+
 def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str, Any]:
     _create_table(registry_table_spec(settings.registry_table))
     _create_table(data_table_spec(settings.data_table))
@@ -156,10 +186,9 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
     tenant_role = _create_tenant_role(settings)
     # SES refuses unverified senders (moto too); in AWS the identity is verified by infra.
     aws.client("ses").verify_email_identity(EmailAddress=settings.platform_sender_email)
-    # One usage plan per plan and the platform key, as infra's post-deploy sync makes them
-    # in AWS (local requests are limited in-process; the keys are still wired).
-    plan_ids = usage_plans.sync_usage_plans(rate_limit_plans.plan_rate_limits())
-    usage_plans.ensure_platform_key()
+    # What the stack makes in AWS (infra/platform_infra/api.py, edge.py): one usage plan
+    # per plan, the platform's and the overflow one, and their two shared keys.
+    plan_ids = create_usage_plans_like_the_stack(rate_limit_plans.plan_rate_limits())
     return {
         "tables": [settings.registry_table, settings.data_table],
         "buckets": [settings.exports_bucket, settings.assets_bucket],

@@ -1,7 +1,9 @@
-"""Per-tenant API rate limiting: in-process token buckets, or API Gateway usage plans in AWS.
+"""Per-tenant API rate limiting: token buckets in the process or, fleet-wide, in DynamoDB,
+behind API Gateway usage plans in AWS.
 
-``service`` is what the request path calls; ``usage_plans`` wires plans and tenant API
-keys in API Gateway; ``authorizer`` selects a request's key in AWS.
+``service`` is what the request path calls; ``distributed`` is the DynamoDB limiter;
+``usage_plans`` makes tenant API keys and attaches them to the stack's usage plans;
+``key_records`` keeps the keys in the registry; ``authorizer`` selects a request's key.
 """
 from chalicelib.ratelimit.bucket import Decision, RateLimits
 from chalicelib.ratelimit.limiter import InProcessLimiter

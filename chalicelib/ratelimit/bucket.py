@@ -28,6 +28,11 @@ class RateLimits:
 # (in-process and in the platform usage plan).
 PLATFORM_LIMITS = RateLimits(rate_per_second=50.0, burst=100, requests_per_day=1_000_000)
 
+# The ``overflow`` usage plan's throttle (no quota): API Gateway's default account-level
+# throttle per Region, so it never refuses what the distributed limiter lets through.
+OVERFLOW_RATE_PER_SECOND = 10_000.0
+OVERFLOW_BURST = 5_000
+
 
 @dataclass(frozen=True)
 class Decision:

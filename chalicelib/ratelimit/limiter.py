@@ -3,7 +3,7 @@
 Used locally and wherever API Gateway usage plans do not apply (settings
 ``RATE_LIMIT_MODE``). It keeps no state outside the process and writes nothing to
 DynamoDB, so in a fleet of Lambda containers each one limits on its own: that is why
-AWS uses usage plans (chalicelib/ratelimit/usage_plans.py) instead.
+AWS uses the distributed limiter (chalicelib/ratelimit/distributed.py) behind usage plans.
 
 Memory is bounded: at most ``max_tenants`` tenants are tracked, least recently seen
 evicted first (an evicted tenant starts again with a full bucket and a zero count,

@@ -1,14 +1,17 @@
 """Per-tenant API rate limiting as the request path sees it.
 
-``RATE_LIMIT_MODE=in_process`` (local, tests): every tenant-resolved route takes a token
-from the tenant's bucket in :class:`InProcessLimiter` after the tenant is resolved and
-the permission checked; a refusal is a 429 with ``Retry-After`` and the RateLimit-*
-headers, which every other answer of those routes carries too.
+Every tenant-resolved route takes a token from the tenant's bucket after the tenant is
+resolved and the permission checked; a refusal is a 429 with ``Retry-After`` and the
+RateLimit-* headers, which every other answer of those routes carries too. Where the
+buckets live depends on ``RATE_LIMIT_MODE``:
 
-``RATE_LIMIT_MODE=usage_plans`` (AWS): API Gateway throttles each tenant's API key under
-its plan's usage plan before the Lambda runs, so the routes behind the key-selecting
-authorizer do nothing here (no DynamoDB write, no state). The public tenant routes,
-which have no token and so no authorizer, still go through the in-process limiter.
+- ``in_process`` (local default, tests): :class:`InProcessLimiter`, per process;
+- ``dynamodb``: :class:`DynamoLimiter`, one registry item per bucket, shared by the fleet;
+- ``usage_plans`` (AWS): the same distributed limiter, behind API Gateway usage plans
+  (one per plan, made by the stack) that throttle each tenant's API key before the
+  Lambda runs. The usage plans are the coarse ceiling that absorbs floods for free; the
+  distributed limiter enforces each tenant's exact limits (plan edits and overrides take
+  effect without touching API Gateway) and covers tenants beyond the API key quota.
 
 Anonymous requests (public tenant routes called without a token: branding, assets) take
 from a bucket of their own per tenant, ``ANONYMOUS_SHARE`` of the tenant's rate, burst
@@ -23,26 +26,35 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID, uuid5
 
 from chalicelib import limits
 from chalicelib.errors import RateLimitedError
-from chalicelib.ratelimit import rates, usage_plans
-from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
+from chalicelib.logs import get_logger
+from chalicelib.ratelimit import authorizer, rates, usage_plans
+from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, Decision, RateLimits
+from chalicelib.ratelimit.distributed import DynamoLimiter
 from chalicelib.ratelimit.limiter import Clock, InProcessLimiter
 from chalicelib.ratelimit.rates import effective_rate_limits
 from chalicelib.settings import get_settings
-from chalicelib.store import registry
 from chalicelib.tenancy.context import TenantContext
 from chalicelib.tenancy.tenant import Tenant
 
+log = get_logger(__name__)
 Access = Literal["public", "public_tenant", "tenant", "platform"]
+
+
+class Limiter(Protocol):
+    def take(self, bucket: UUID, limits: RateLimits) -> Decision: ...
+
+    def requests_today(self, bucket: UUID) -> int: ...
+
 
 LimitsSource = Callable[[Tenant], RateLimits]
 
 _lock = threading.Lock()
-_limiter: InProcessLimiter | None = None
+_limiter: Limiter | None = None
 _source: LimitsSource | None = None
 _clock: Clock | None = None
 # The bucket of super-admins acting inside tenants: their requests are not the tenant's,
@@ -65,28 +77,32 @@ def anonymous_bucket(tenant_id: UUID) -> UUID:
     return uuid5(_ANONYMOUS_NAMESPACE, str(tenant_id))
 
 
-def limiter() -> InProcessLimiter:
-    """The process's limiter, built on first use with the configured bound."""
+def limiter() -> Limiter:
+    """The process's limiter, built on first use for the configured mode."""
     global _limiter
     with _lock:
         if _limiter is None:
-            size = get_settings().rate_limit_max_tenants
-            _limiter = InProcessLimiter(size) if _clock is None else InProcessLimiter(size, _clock)
+            settings = get_settings()
+            if settings.rate_limit_mode == "in_process":
+                size = settings.rate_limit_max_tenants
+                _limiter = InProcessLimiter(size) if _clock is None else InProcessLimiter(size, _clock)
+            else:
+                _limiter = DynamoLimiter() if _clock is None else DynamoLimiter(_clock)
         return _limiter
 
 
 def reset_state(clock: Clock | None = None) -> None:
-    """Forget every tenant's bucket (a fresh process); tests pass a clock they move."""
+    """Forget every tenant's bucket and the authorizer's key cache (a fresh process); tests
+    pass a clock they move."""
     global _limiter, _clock
     with _lock:
         _limiter, _clock = None, clock
+    authorizer.key_values.clear()
 
 
 def applies(access: Access) -> bool:
-    """Whether a route with ``access`` is limited in this process."""
-    if access == "public_tenant":
-        return True
-    return access == "tenant" and get_settings().rate_limit_mode == "in_process"
+    """Whether a route with ``access`` is limited (tenant-resolved routes, in every mode)."""
+    return access in ("tenant", "public_tenant")
 
 
 def use_limits_source(source: LimitsSource | None) -> None:
@@ -121,34 +137,37 @@ def take(ctx: TenantContext) -> dict[str, str]:
 
 
 def requests_today(tenant: Tenant) -> int:
-    """Requests of ``tenant`` counted today (UTC): by API Gateway in AWS, else by this process."""
-    if get_settings().rate_limit_mode == "usage_plans":
-        return usage_plans.requests_today(tenant.id)
+    """Requests of ``tenant`` let through today (UTC): fleet-wide with the distributed
+    limiter, by this process with the in-process one."""
     return limiter().requests_today(tenant.id)
 
 
 def wire_tenant_key(tenant: Tenant) -> None:
-    """Put the tenant's API key (created if missing) in the usage plan of its limits; idempotent.
+    """Put the tenant's API key (made if missing) in the usage plan holding its effective
+    limits, and record it for the authorizer; idempotent.
 
-    That is its plan's usage plan, unless overrides give it rate limits of its own: then a
-    usage plan of its own (``plan-tenant-<uuid>``), since API Gateway throttles per usage
-    plan, not per key. Run at provisioning, after a plan change and after an overrides
-    change; if it fails midway, repeating the same PUT finishes it.
+    That is its plan's usage plan, or ``overflow`` while overrides raise it above that
+    one; clearing the overrides moves it back. Run at provisioning, after a plan change
+    and after an overrides change; if it fails midway, repeating the same PUT finishes it.
     """
-    own = rates.own_rate_limits(tenant)
-    target = tenant.plan
-    if own is not None:
-        target = usage_plans.tenant_plan_name(tenant.id)
-        usage_plans.sync_usage_plans({target: own})
-    usage_plans.ensure_tenant_key(tenant.id, target)
+    usage_plans.ensure_tenant_key(tenant.id, tenant.plan, effective_rate_limits(tenant))
+
+
+def reclaim_tenant_key(tenant: Tenant) -> bool:
+    """Detach and delete the tenant's API key and its record (a deleted tenant); idempotent."""
+    return usage_plans.reclaim_tenant_key(tenant.id)
 
 
 def plan_limits_changed(plan: str) -> None:
-    """Set a plan's usage plan throttle and quota to its stored limits, and refresh the
-    usage plans of its tenants with overrides (theirs start from the plan's)."""
+    """A plan's limits were edited: the limiter applies them within the limits cache's TTL.
+
+    The plan's usage plan is CloudFormation's and is left alone; when the new limits
+    exceed it, its throttle caps the plan's tenants until a deploy raises it
+    (infra/platform_infra/stages.py), which is logged here for the operator.
+    """
     limits.invalidate(plan=plan)
-    usage_plans.sync_usage_plans({plan: rates.rate_limits_of(limits.plan_limits(plan))})
-    for tenant_id in usage_plans.tenants_with_own_usage_plans():
-        tenant = registry.get_tenant(tenant_id)
-        if tenant is not None and tenant.plan == plan:
-            wire_tenant_key(tenant)
+    usage_plan = usage_plans.managed_usage_plans().get(plan)
+    wanted = rates.rate_limits_of(limits.plan_limits(plan))
+    if usage_plan is not None and not usage_plans.covers(usage_plan, wanted):
+        log.warning("plan limits exceed its usage plan: API Gateway caps them until a deploy raises it",
+                    extra={"fields": {"plan": plan}})

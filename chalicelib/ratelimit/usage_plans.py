@@ -1,41 +1,56 @@
-"""API Gateway usage plans (one per plan) and API keys (one per tenant), wired with boto3.
+"""API Gateway usage plans (CloudFormation's, one per plan) and API keys (the app's, one per tenant).
 
-Chalice cannot declare usage plans or keys, and plans change at run time (a super-admin
-edits a plan's limits, moves a tenant to another plan), so the application owns them:
+The stack creates the usage plans (infra/platform_infra/api.py): one per plan, the
+``platform`` one and the ``overflow`` one; the app never creates, edits or deletes them
+(editing them made the stack drift). What the app does here:
 
-- :func:`sync_usage_plans` creates the usage plan of every plan that lacks one and sets
-  each one's throttle (``rate_per_second``/``burst``) and quota (``requests_per_day`` per
-  ``DAY``). The local bootstrap runs it against moto; in AWS infra runs it once after a
-  deploy with the API's id and stage (``python -m chalicelib.cli usage-plans sync``),
-  and the plans API runs it when a plan's limits change. A usage plan created later
-  takes the API stages of the ones already there.
-- :func:`ensure_tenant_key` (a provisioning step) creates the tenant's key, named after
-  the tenant, and attaches it to its plan's usage plan; :func:`attach_key` moves it when
-  the tenant's plan changes. Both are idempotent: they look before they create.
+- :func:`ensure_tenant_key` (a provisioning step, and after a plan or override change)
+  makes the tenant's key if missing, attaches it to the usage plan that holds its limits
+  (:func:`target_usage_plan`) and records it in the registry (``key_records``), where the
+  authorizer reads it. Idempotent: it looks (by name) before it creates.
+- :func:`reclaim_tenant_key` (a tenant deleted) detaches the key from every usage plan,
+  deletes it and its record: API Gateway allows 10,000 keys per account and Region.
+- When API Gateway refuses a new key (``LimitExceededException``: the account's key
+  quota is reached), the tenant is recorded with the shared ``overflow`` key instead: its
+  requests are metered in the ``overflow`` usage plan, whose throttle is the platform's
+  ceiling, and limited per tenant by the distributed limiter alone (``distributed.py``).
+
+A usage plan's throttle and quota are ceilings in front of the Lambda; the exact
+per-tenant limits (a plan edited at run time, a tenant's overrides) are the distributed
+limiter's. A tenant whose effective limits exceed its plan's usage plan (raising
+overrides) is attached to ``overflow``, so the gateway never refuses what its limits allow.
 
 Names carry the app and stage (``tenant-platform-prod-plan-free``,
-``tenant-platform-prod-tenant-<uuid>``) so stages sharing an account never mix. The
-client never holds its key: the authorizer (``ratelimit/authorizer.py``) returns it as
-``usageIdentifierKey`` for each request.
+``tenant-platform-prod-tenant-<uuid>``) so stages sharing an account never mix.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws, clock
-from chalicelib.errors import ServiceUnavailableError
-from chalicelib.ratelimit.bucket import PLATFORM_LIMITS, RateLimits
+from chalicelib import aws
+from chalicelib.logs import get_logger
+from chalicelib.ratelimit import key_records
+from chalicelib.ratelimit.bucket import RateLimits
+from chalicelib.ratelimit.key_records import KeyRecord
 from chalicelib.settings import get_settings
 
 # Super-admins acting inside a tenant carry no tenant claim: their requests are counted
 # under this usage plan and its one key, apart from every tenant's.
 PLATFORM_PLAN = "platform"
-TENANT_PLAN_PREFIX = "tenant-"
+# Metered at the platform's ceiling, limited per tenant by the distributed limiter only:
+# tenants beyond the key quota (one shared key) and tenants whose overrides exceed their
+# plan's usage plan (their own keys).
+OVERFLOW_PLAN = "overflow"
+# Usage plans of a tenant's own, which an earlier version made for overrides: keys are
+# moved off them; ``usage-plans sync`` deletes them once empty.
+LEGACY_TENANT_PLAN_PREFIX = "tenant-"
+
+log = get_logger(__name__)
 
 
 def _prefix() -> str:
@@ -47,28 +62,16 @@ def usage_plan_name(plan: str) -> str:
     return f"{_prefix()}-plan-{plan}"
 
 
-def tenant_plan_name(tenant_id: UUID) -> str:
-    """The plan name of a usage plan of the tenant's own (its overrides change its rate limits)."""
-    return f"{TENANT_PLAN_PREFIX}{tenant_id}"
-
-
-def tenants_with_own_usage_plans() -> list[UUID]:
-    found = []
-    for plan in managed_usage_plans():
-        if plan.startswith(TENANT_PLAN_PREFIX):
-            try:
-                found.append(UUID(plan[len(TENANT_PLAN_PREFIX):]))
-            except ValueError:
-                continue
-    return found
-
-
 def tenant_key_name(tenant_id: UUID) -> str:
     return f"{_prefix()}-tenant-{tenant_id}"
 
 
 def platform_key_name() -> str:
     return f"{_prefix()}-platform"
+
+
+def overflow_key_name() -> str:
+    return f"{_prefix()}-overflow"
 
 
 def _apigateway() -> Any:
@@ -80,64 +83,30 @@ def _pages(operation: str, **params: Any) -> Iterator[dict[str, Any]]:
                 for item in page.get("items", []))
 
 
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def managed_usage_plans() -> dict[str, dict[str, Any]]:
     """This stage's usage plans, by plan name."""
     head = usage_plan_name("")
     return {p["name"][len(head):]: p for p in _pages("get_usage_plans") if p.get("name", "").startswith(head)}
 
 
-def _rate(value: float) -> str:
-    # A whole rate is written without ".0": moto's update_usage_plan parses it with int().
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+def covers(usage_plan: dict[str, Any], limits: RateLimits) -> bool:
+    """Whether ``usage_plan``'s throttle and quota let through everything ``limits`` allow."""
+    throttle, quota = usage_plan.get("throttle") or {}, usage_plan.get("quota")
+    return (float(throttle.get("rateLimit", 0)) >= limits.rate_per_second
+            and int(throttle.get("burstLimit", 0)) >= limits.burst
+            and (not quota or int(quota.get("limit", 0)) >= limits.requests_per_day))
 
 
-def _patch(limits: RateLimits) -> list[dict[str, str]]:
-    return [
-        {"op": "replace", "path": "/throttle/rateLimit", "value": _rate(limits.rate_per_second)},
-        {"op": "replace", "path": "/throttle/burstLimit", "value": str(limits.burst)},
-        {"op": "replace", "path": "/quota/limit", "value": str(limits.requests_per_day)},
-        {"op": "replace", "path": "/quota/period", "value": "DAY"},
-    ]
-
-
-def _matches(usage_plan: dict[str, Any], limits: RateLimits) -> bool:
-    throttle, quota = usage_plan.get("throttle") or {}, usage_plan.get("quota") or {}
-    return (float(throttle.get("rateLimit", -1)) == float(limits.rate_per_second)
-            and int(throttle.get("burstLimit", -1)) == limits.burst
-            and int(quota.get("limit", -1)) == limits.requests_per_day and quota.get("period") == "DAY")
-
-
-def sync_usage_plans(plans: Mapping[str, RateLimits],
-                     api_stages: Sequence[tuple[str, str]] | None = None) -> dict[str, str]:
-    """Make each plan's usage plan exist with its limits (and the platform's); plan -> id.
-
-    ``api_stages`` ((rest api id, stage) pairs) are added to every usage plan; without
-    them, new usage plans take the stages of the existing ones.
-    """
-    existing = managed_usage_plans()
-    wanted = {**plans, PLATFORM_PLAN: PLATFORM_LIMITS}
-    stages = [{"apiId": a, "stage": s} for a, s in api_stages or ()]
-    if not stages:
-        stages = next((list(p["apiStages"]) for p in existing.values() if p.get("apiStages")), [])
-    ids: dict[str, str] = {}
-    for plan, limits in wanted.items():
-        current = existing.get(plan)
-        if current is None:
-            created = _apigateway().create_usage_plan(
-                name=usage_plan_name(plan), description=f"Rate limits of the {plan} plan", apiStages=stages,
-                throttle={"rateLimit": float(limits.rate_per_second), "burstLimit": limits.burst},
-                quota={"limit": limits.requests_per_day, "period": "DAY"}, tags={"plan": plan})
-            ids[plan] = created["id"]
-            continue
-        ids[plan] = current["id"]
-        if not _matches(current, limits):
-            _apigateway().update_usage_plan(usagePlanId=current["id"], patchOperations=_patch(limits))
-        have = {(s["apiId"], s["stage"]) for s in current.get("apiStages") or ()}
-        missing = [s for s in stages if (s["apiId"], s["stage"]) not in have]
-        if missing:
-            _apigateway().update_usage_plan(usagePlanId=current["id"], patchOperations=[
-                {"op": "add", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"} for s in missing])
-    return ids
+def target_usage_plan(plan: str, limits: RateLimits, plans: dict[str, dict[str, Any]]) -> str:
+    """The plan's usage plan, or ``overflow`` when the tenant's limits exceed it."""
+    own = plans.get(plan)
+    if own is None:
+        raise LookupError(f"no usage plan for plan {plan!r}: the stack makes one per plan")
+    return plan if covers(own, limits) else OVERFLOW_PLAN
 
 
 def find_key(name: str) -> dict[str, Any] | None:
@@ -147,10 +116,7 @@ def find_key(name: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def _ensure_key(name: str, tags: dict[str, str]) -> dict[str, Any]:
-    key = find_key(name)
-    if key is not None:
-        return key
+def _create_key(name: str, tags: dict[str, str]) -> dict[str, Any]:
     _apigateway().create_api_key(name=name, enabled=True, tags=tags,
                                  description="Selected by the authorizer; never handed to a client")
     # Read back rather than trust the create: a concurrent resume may have made one too,
@@ -161,17 +127,14 @@ def _ensure_key(name: str, tags: dict[str, str]) -> dict[str, Any]:
     return settled
 
 
-def attach_key(key_id: str, plan: str) -> None:
-    """Make ``plan``'s usage plan the one usage plan holding the key (idempotent).
+def attach_key(key_id: str, plan: str, plans: dict[str, dict[str, Any]]) -> None:
+    """Make ``plan``'s usage plan the one of this stage's usage plans holding the key (idempotent).
 
     API Gateway refuses a key in two usage plans of the same API stage, so the key
-    leaves its other usage plans first. A usage plan missing for ``plan`` is an error:
-    plans get theirs from :func:`sync_usage_plans` before any tenant uses them.
+    leaves the others first; that is also how an attachment is reclaimed when a tenant's
+    overrides are cleared or its plan changes.
     """
-    plans = managed_usage_plans()
-    target = plans.get(plan)
-    if target is None:
-        raise LookupError(f"no usage plan for plan {plan!r}; sync the usage plans first")
+    target = plans[plan]
     holding = {p["id"] for p in _pages("get_usage_plans", keyId=key_id)}
     for other in holding - {target["id"]}:
         if other in {p["id"] for p in plans.values()}:
@@ -180,37 +143,110 @@ def attach_key(key_id: str, plan: str) -> None:
         try:
             _apigateway().create_usage_plan_key(usagePlanId=target["id"], keyId=key_id, keyType="API_KEY")
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConflictException":
+            if _code(exc) != "ConflictException":
                 raise
 
 
-def ensure_tenant_key(tenant_id: UUID, plan: str) -> str:
-    """The tenant's API key (created if missing), attached to ``plan``'s usage plan; its id."""
-    key = _ensure_key(tenant_key_name(tenant_id), {"tenant_id": str(tenant_id)})
-    attach_key(key["id"], plan)
-    return str(key["id"])
+def shared_key(name: str) -> KeyRecord:
+    """A key the stack made (platform, overflow), recorded for the authorizer on first use."""
+    record = key_records.get(name)
+    if record is not None:
+        return record
+    key = find_key(name)
+    if key is None:
+        raise LookupError(f"no API key {name!r}: the stack makes it")
+    record = KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]), usage_plan=key_records.SHARED)
+    key_records.put(record)
+    return record
 
 
-def ensure_platform_key() -> str:
-    key = _ensure_key(platform_key_name(), {"scope": "platform"})
-    attach_key(key["id"], PLATFORM_PLAN)
-    return str(key["id"])
+def ensure_tenant_key(tenant_id: UUID, plan: str, limits: RateLimits) -> KeyRecord:
+    """The tenant's key (made if missing) in the usage plan holding ``limits``, recorded.
 
-
-def requests_today(tenant_id: UUID, today: datetime | None = None) -> int:
-    """Requests API Gateway counted today (UTC) against the tenant's key in its usage plan."""
-    day = (today or clock.now()).strftime("%Y-%m-%d")
+    Beyond the account's key quota the tenant is recorded with the shared overflow key.
+    """
+    name = tenant_key_name(tenant_id)
+    plans = managed_usage_plans()
+    record = key_records.get(name)
+    key = find_key(name) if record is None or record.shared else {"id": record.key_id, "value": record.value}
+    if key is None:
+        try:
+            key = _create_key(name, {"tenant_id": str(tenant_id)})
+        except ClientError as exc:
+            if _code(exc) != "LimitExceededException":
+                raise
+            log.warning("API key quota reached: tenant limited by the distributed limiter only",
+                        extra={"fields": {"tenant_id": str(tenant_id)}})
+            shared = shared_key(overflow_key_name())
+            record = KeyRecord(name=name, key_id=shared.key_id, value=shared.value, usage_plan=key_records.SHARED)
+            key_records.put(record)
+            return record
+    target = target_usage_plan(plan, limits, plans)
     try:
-        key = find_key(tenant_key_name(tenant_id))
-        if key is None:
-            return 0
-        used = 0
-        for usage_plan in _pages("get_usage_plans", keyId=key["id"]):
-            usage = _apigateway().get_usage(usagePlanId=usage_plan["id"], keyId=key["id"], startDate=day,
-                                            endDate=day)
-            used += sum(int(day_usage[0]) for day_usage in (usage.get("items") or {}).get(key["id"], []))
-        return used
+        attach_key(str(key["id"]), target, plans)
     except ClientError as exc:
-        # API Gateway's management API allows a few calls a second per account.
-        raise ServiceUnavailableError("request counts are unavailable right now; retry shortly",
-                                      headers={"Retry-After": "5"}) from exc
+        if _code(exc) != "NotFoundException" or record is None:
+            raise
+        # The recorded key was deleted outside the app: forget it and make (or find) another.
+        key_records.delete(name)
+        return ensure_tenant_key(tenant_id, plan, limits)
+    record = KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]), usage_plan=target)
+    key_records.put(record)
+    return record
+
+
+def reclaim_tenant_key(tenant_id: UUID) -> bool:
+    """Detach the tenant's key from every usage plan, delete it and its record; whether one existed.
+
+    The record goes first: from then on the authorizer cannot find the key for a new
+    cache fill (the tenant is deleted, its requests are refused anyway). A shared
+    (overflow) key is never deleted: only the tenant's record of it.
+    """
+    name = tenant_key_name(tenant_id)
+    record = key_records.get(name)
+    if record is not None:
+        key_records.delete(name)
+        if record.shared:
+            return True
+    key_id = record.key_id if record is not None else None
+    if key_id is None:
+        found = find_key(name)
+        if found is None:
+            return False
+        key_id = str(found["id"])
+    for usage_plan in list(_pages("get_usage_plans", keyId=key_id)):
+        _apigateway().delete_usage_plan_key(usagePlanId=usage_plan["id"], keyId=key_id)
+    try:
+        _apigateway().delete_api_key(apiKey=key_id)
+    except ClientError as exc:
+        if _code(exc) != "NotFoundException":
+            raise
+    return True
+
+
+def key_value(name: str) -> str | None:
+    """The value of key ``name`` from its registry record (None: no such key).
+
+    A key with no record (made before records were kept, until ``usage-plans sync``
+    records it) is read from API Gateway; it is not recorded here, so the authorizer's
+    role only reads the registry.
+    """
+    record = key_records.get(name)
+    if record is not None:
+        return record.value
+    key = find_key(name)
+    if key is None or not key.get("enabled", True):
+        return None
+    return str(key["value"])
+
+
+def legacy_tenant_usage_plans() -> dict[UUID, dict[str, Any]]:
+    """Usage plans of a tenant's own left by an earlier version, by tenant id."""
+    found = {}
+    for plan, usage_plan in managed_usage_plans().items():
+        if plan.startswith(LEGACY_TENANT_PLAN_PREFIX):
+            try:
+                found[UUID(plan[len(LEGACY_TENANT_PLAN_PREFIX):])] = usage_plan
+            except ValueError:
+                continue
+    return found

@@ -41,6 +41,24 @@ def plan_sk(name: str) -> str:
     return name
 
 
+# API Gateway keys the app made (chalicelib/ratelimit/keys.py): one registry item per key
+# name, holding its id, value and usage plan, so the authorizer never asks API Gateway.
+API_KEY_SK = "APIKEY"
+
+
+def api_key_pk(key_name: str) -> str:
+    return f"APIKEY#{key_name}"
+
+
+# The distributed rate limiter's state of one bucket (a tenant's, its anonymous callers',
+# the platform's): one registry item each, written on every limited request.
+RATE_SK = "RATE"
+
+
+def rate_pk(bucket: UUID) -> str:
+    return f"RATE#{bucket}"
+
+
 # The platform audit trail (tenant lifecycle, plans): registry items, sort key the event id.
 PLATFORM_AUDIT_PK = "PLATFORM#AUDIT"
 # Beside each tenant item (pk tenant_pk): the anchor of its audit trail (last seal,

@@ -105,7 +105,10 @@ def _events(before: dict[str, Any], after: dict[str, Any],
 
 
 def deactivate(tenant: Tenant) -> None:
-    """Soft delete: status ``inactive``, every item kept; a repeat is a no-op."""
-    if tenant.status == TenantStatus.INACTIVE:
-        return
-    service.change_status(tenant.id, TenantStatus.INACTIVE)
+    """Soft delete: status ``inactive``, every item kept, the API key reclaimed; repeatable."""
+    if tenant.status != TenantStatus.INACTIVE:
+        service.change_status(tenant.id, TenantStatus.INACTIVE)
+    # After the status is stored (API Gateway is outside the transaction), and on a repeat
+    # too, so a DELETE that failed here is finished by repeating it: an inactive tenant
+    # never comes back, and its key would hold one of the account's 10,000.
+    rate_limit.reclaim_tenant_key(tenant)

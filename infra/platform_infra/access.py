@@ -161,17 +161,21 @@ def api_gateway_arn(path: str) -> str:
 
 
 def usage_plan_statements() -> list[iam.PolicyStatement]:
-    """Usage plans and tenant API keys, managed by the app (chalicelib/ratelimit/usage_plans.py).
+    """Tenant API keys, managed by the app (chalicelib/ratelimit/usage_plans.py) on the stack's usage plans.
 
-    API Gateway's IAM actions are HTTP verbs on resource paths: list and create plans and
-    keys, update a plan, attach and detach a key, read a key's usage, tag on creation.
+    API Gateway's IAM actions are HTTP verbs on resource paths: list the usage plans, list,
+    create and delete keys, attach and detach a key, tag on creation. No ``POST`` on
+    ``/usageplans`` or ``PATCH``/``DELETE`` on ``/usageplans/*``: the usage plans are
+    CloudFormation's, and the app must not change them.
     """
     return [
-        iam.PolicyStatement(sid="UsagePlansAndKeys", actions=["apigateway:GET", "apigateway:POST"],
-                            resources=[api_gateway_arn("/usageplans"), api_gateway_arn("/apikeys")]),
-        iam.PolicyStatement(sid="UsagePlanChanges", actions=["apigateway:GET", "apigateway:PATCH"],
-                            resources=[api_gateway_arn("/usageplans/*")]),
-        iam.PolicyStatement(sid="UsagePlanKeys", actions=["apigateway:POST", "apigateway:DELETE"],
+        iam.PolicyStatement(sid="UsagePlansAndKeys", actions=["apigateway:GET"],
+                            resources=[api_gateway_arn("/usageplans")]),
+        iam.PolicyStatement(sid="ApiKeys", actions=["apigateway:GET", "apigateway:POST"],
+                            resources=[api_gateway_arn("/apikeys")]),
+        iam.PolicyStatement(sid="ApiKeyDeletion", actions=["apigateway:DELETE"],
+                            resources=[api_gateway_arn("/apikeys/*")]),
+        iam.PolicyStatement(sid="UsagePlanKeys", actions=["apigateway:GET", "apigateway:POST", "apigateway:DELETE"],
                             resources=[api_gateway_arn("/usageplans/*/keys"), api_gateway_arn("/usageplans/*/keys/*")]),
         iam.PolicyStatement(sid="TagOnCreation", actions=["apigateway:PUT"],
                             resources=[api_gateway_arn("/tags/*")]),

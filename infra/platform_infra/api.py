@@ -1,14 +1,17 @@
-"""API Gateway around Chalice's REST API: its name, the API key source, one usage plan per plan.
+"""API Gateway around Chalice's REST API: its name, the API key source, the usage plans.
 
 Per-tenant limits (chalicelib/ratelimit, ``RATE_LIMIT_MODE=usage_plans``): each tenant
 gets an API key attached to its plan's usage plan; the authorizer returns that key as
 ``usageIdentifierKey``, which API Gateway uses only when the API's key source is
 ``AUTHORIZER``. Clients never send an API key themselves.
 
-The application finds the usage plans by name (``<app>-<stage>-plan-<plan>``,
-chalicelib/ratelimit/usage_plans.py ``usage_plan_name``), keeps their limits equal to
-the plans' when a plan is edited, and adds a usage plan of a tenant's own on the same
-API stage when its limits are overridden: infra creates the plans' ones, on the stage.
+The stack owns every usage plan: one per plan, ``platform`` (super-admins) and
+``overflow`` (the account's default throttle, no quota: tenants past the API key quota,
+sharing one key, and tenants whose overrides exceed their plan's usage plan). The app
+finds them by name (``<app>-<stage>-plan-<plan>``, chalicelib/ratelimit/usage_plans.py
+``usage_plan_name``) and only attaches and detaches tenant keys: it never edits a plan
+(that drifted the stack). A usage plan's throttle and quota are a ceiling in front of
+the Lambda; the exact per-tenant limits are the app's distributed limiter's.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from chalicelib.errors import (
     UnauthorizedError,
     problem_body,
 )
+from chalicelib.ratelimit.bucket import OVERFLOW_BURST, OVERFLOW_RATE_PER_SECOND
 from platform_infra.chalice_app import REST_API
 from platform_infra.nag import acknowledge
 from platform_infra.stages import PlanLimits
@@ -73,18 +77,26 @@ def gateway_responses() -> dict[str, object]:
 
 def usage_plans(scope: Construct, chalice: Chalice, *, prefix: str,
                 plans: dict[str, PlanLimits]) -> dict[str, apigateway.CfnUsagePlan]:
+    """One usage plan per plan (and ``platform``), plus ``overflow``; by plan name."""
     api_id = chalice.get_resource(REST_API).ref
     created = {}
-    for plan, limits in plans.items():
+    ceilings: dict[str, PlanLimits | None] = {**plans, "overflow": None}
+    for plan, limits in ceilings.items():
+        throttle = (apigateway.CfnUsagePlan.ThrottleSettingsProperty(
+                        rate_limit=OVERFLOW_RATE_PER_SECOND, burst_limit=OVERFLOW_BURST) if limits is None
+                    else apigateway.CfnUsagePlan.ThrottleSettingsProperty(
+                        rate_limit=limits.rate_per_second, burst_limit=limits.burst))
+        quota = (None if limits is None
+                 else apigateway.CfnUsagePlan.QuotaSettingsProperty(limit=limits.requests_per_day, period="DAY"))
         usage_plan = apigateway.CfnUsagePlan(
             scope, f"UsagePlan{plan.capitalize()}",
             usage_plan_name=f"{prefix}-plan-{plan}",
-            description=f"Per-tenant limits of plan {plan!r}: one API key per tenant",
+            description=(f"Per-tenant limits of plan {plan!r}: one API key per tenant" if limits is not None else
+                         "Tenants limited by the app's distributed limiter alone (past the key quota, raised "
+                         "overrides)"),
             # "RestAPI.Stage" is SAM's reference to the stage it generates: the plan is created after it.
             api_stages=[apigateway.CfnUsagePlan.ApiStageProperty(api_id=api_id, stage=Fn.ref(f"{REST_API}.Stage"))],
-            throttle=apigateway.CfnUsagePlan.ThrottleSettingsProperty(
-                rate_limit=limits.rate_per_second, burst_limit=limits.burst),
-            quota=apigateway.CfnUsagePlan.QuotaSettingsProperty(limit=limits.requests_per_day, period="DAY"),
+            throttle=throttle, quota=quota,
             tags=[CfnTag(key="plan", value=plan)],
         )
         acknowledge(usage_plan, "CloudFormation-Validate::F1020",

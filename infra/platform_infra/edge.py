@@ -24,10 +24,21 @@ DEFAULT_RATE_LIMIT_PER_IP = 3000
 
 
 def platform_api_key(scope: Construct, *, name: str, usage_plan: apigateway.CfnUsagePlan) -> apigateway.CfnApiKey:
-    key = apigateway.CfnApiKey(scope, "PlatformApiKey", name=name, enabled=True,
-                               description="Selected by the authorizer for super-admins; never handed to a client",
-                               tags=[CfnTag(key="scope", value="platform")])
-    apigateway.CfnUsagePlanKey(scope, "PlatformApiKeyPlan", key_id=key.ref, key_type="API_KEY",
+    return _shared_api_key(scope, "PlatformApiKey", name=name, usage_plan=usage_plan, tag="platform",
+                           description="Selected by the authorizer for super-admins; never handed to a client")
+
+
+def overflow_api_key(scope: Construct, *, name: str, usage_plan: apigateway.CfnUsagePlan) -> apigateway.CfnApiKey:
+    """The key tenants share once the account's API key quota is reached (chalicelib/ratelimit/usage_plans.py)."""
+    return _shared_api_key(scope, "OverflowApiKey", name=name, usage_plan=usage_plan, tag="overflow",
+                           description="Selected by the authorizer for tenants past the API key quota")
+
+
+def _shared_api_key(scope: Construct, construct_id: str, *, name: str, usage_plan: apigateway.CfnUsagePlan,
+                    tag: str, description: str) -> apigateway.CfnApiKey:
+    key = apigateway.CfnApiKey(scope, construct_id, name=name, enabled=True, description=description,
+                               tags=[CfnTag(key="scope", value=tag)])
+    apigateway.CfnUsagePlanKey(scope, f"{construct_id}Plan", key_id=key.ref, key_type="API_KEY",
                                usage_plan_id=usage_plan.ref)
     return key
 

@@ -74,6 +74,7 @@ class PlatformStack(Stack):
         self.usage_plans = api.usage_plans(self, self.chalice, prefix=self.prefix, plans=settings.plan_limits)
         self.platform_api_key = edge.platform_api_key(self, name=f"{self.prefix}-platform",
                                                       usage_plan=self.usage_plans["platform"])
+        edge.overflow_api_key(self, name=f"{self.prefix}-overflow", usage_plan=self.usage_plans["overflow"])
         self.web_acl = edge.web_acl(self, self.chalice, prefix=self.prefix)
         self._domain(domain)
         self._alarms(alarm_email)
@@ -353,8 +354,8 @@ class PlatformStack(Stack):
                         "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for "
                         "tenants created at run time.")
         if "usage-plans" in grants:
-            for path in ("/usageplans/*", "/usageplans/*/keys", "/usageplans/*/keys/*", "/tags/*"):
+            for path in ("/usageplans/*/keys", "/usageplans/*/keys/*", "/apikeys/*", "/tags/*"):
                 acknowledge(policy,
                             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
-                            "Usage plans of tenants with their own limits and tenant API keys are created by the "
+                            "Tenant API keys are created, attached to the stack's usage plans and deleted by the "
                             "app at run time (chalicelib/ratelimit/usage_plans.py); their ids cannot be listed.")

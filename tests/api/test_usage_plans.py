@@ -1,19 +1,18 @@
-"""AWS mode wiring against moto's API Gateway: usage plans per plan, a key per tenant,
-moved on plan change; the authorizer that selects the key; usage_plans mode requests."""
+"""AWS mode wiring against moto's API Gateway: the stack's usage plans (one per plan, made
+here by the local bootstrap, never by the app), a key per tenant, moved on plan change and
+reclaimed on delete; the authorizer that selects the key; usage_plans mode requests."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
-from botocore.stub import Stubber
 
 from chalicelib import aws
-from chalicelib.ratelimit import RateLimits, authorizer, service, usage_plans
+from chalicelib.ratelimit import RateLimits, authorizer, key_records, service, usage_plans
 from chalicelib.ratelimit import rates as plans
 from chalicelib.settings import reset_settings
 from tests.conftest import ROOT, body_of
@@ -42,14 +41,17 @@ def holders(tenant_id: str) -> list[str]:
                   if any(k["name"] == name for k in apigw().get_usage_plan_keys(usagePlanId=p["id"])["items"]))
 
 
-def test_the_bootstrap_makes_one_usage_plan_per_plan_with_its_limits(aws_mock):
+def test_the_bootstrap_makes_the_stacks_usage_plans(aws_mock):
     made = usage_plans.managed_usage_plans()
     wanted = {**plans.plan_rate_limits(), usage_plans.PLATFORM_PLAN: plans.PLATFORM_LIMITS}
-    assert set(made) == set(wanted)
+    assert set(made) == {*wanted, usage_plans.OVERFLOW_PLAN}
     for plan, limits in wanted.items():
         assert made[plan]["name"] == f"tenant-platform-local-plan-{plan}"
         assert made[plan]["throttle"] == {"rateLimit": limits.rate_per_second, "burstLimit": limits.burst}
         assert made[plan]["quota"]["limit"] == limits.requests_per_day and made[plan]["quota"]["period"] == "DAY"
+    # The overflow plan: the account's default throttle, no quota (the distributed limiter limits)
+    assert made["overflow"]["throttle"] == {"rateLimit": 10_000.0, "burstLimit": 5_000}
+    assert "quota" not in made["overflow"]
 
 
 def put_plan(client, name: str, **changes: int) -> dict:
@@ -73,49 +75,26 @@ def throttle(plan: str) -> tuple[float, int, int]:
             int(usage_plan["quota"]["limit"]))
 
 
-def test_sync_is_idempotent(aws_mock):
+def test_a_plan_edit_leaves_the_stacks_usage_plans_alone(client):
     before = usage_plans.managed_usage_plans()
-    again = usage_plans.sync_usage_plans(plans.plan_rate_limits())
-    assert again == {plan: p["id"] for plan, p in before.items()}
+    put_plan(client, "standard", rate_per_second=8, burst=15, requests_per_day=1234)
     assert usage_plans.managed_usage_plans() == before
 
 
-def test_a_plan_edit_updates_its_usage_plan(client):
-    before = usage_plans.managed_usage_plans()
-    put_plan(client, "standard", rate_per_second=8, burst=15, requests_per_day=1234)
-    after = usage_plans.managed_usage_plans()
-    assert after["standard"]["id"] == before["standard"]["id"] and throttle("standard") == (8.0, 15, 1234)
-    assert after["free"] == before["free"]
-
-
-def test_overrides_of_rate_limits_give_the_tenant_a_usage_plan_of_its_own(client):
+def test_overrides_above_the_plans_usage_plan_move_the_key_to_overflow_and_clearing_moves_it_back(client):
     created = provision(client)
-    own = usage_plans.tenant_plan_name(UUID(created["id"]))
+    # Overrides within the free usage plan's ceiling (5/s, burst 10) leave the key there
+    put_overrides(client, created["id"], burst=3)
+    assert holders(created["id"]) == ["free"]
+    # Raising the burst above it: the gateway must not refuse what the limits allow
     put_overrides(client, created["id"], burst=99)
-    assert holders(created["id"]) == [own] and throttle(own) == (5.0, 99, 10_000)
-    # A later edit of its plan reaches the tenant's own usage plan, overrides kept
-    put_plan(client, "free", rate_per_second=9)
-    assert throttle(own) == (9.0, 99, 10_000) and throttle("free")[0] == 9.0
-    # Overrides that do not touch the rate limits leave it where it is; clearing them moves it back
-    put_overrides(client, created["id"], max_customers=1)
-    assert holders(created["id"]) == [own]
+    assert holders(created["id"]) == ["overflow"]
+    record = key_records.get(usage_plans.tenant_key_name(UUID(created["id"])))
+    assert record.usage_plan == "overflow"
+    # Clearing it reclaims the overflow attachment
     put_overrides(client, created["id"], burst=None)
     assert holders(created["id"]) == ["free"]
-
-
-def test_usage_plans_are_put_on_the_api_stage_and_new_ones_inherit_it(client):
-    api = apigw().create_rest_api(name="tenant-platform")["id"]
-    root = apigw().get_resources(restApiId=api)["items"][0]["id"]
-    apigw().put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigw().put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    apigw().create_deployment(restApiId=api, stageName="api")
-    usage_plans.sync_usage_plans(plans.plan_rate_limits(), [(api, "api")])
-    created = provision(client)
-    put_overrides(client, created["id"], requests_per_day=42)
-    made = usage_plans.managed_usage_plans()
-    assert usage_plans.tenant_plan_name(UUID(created["id"])) in made
-    assert {plan: p["apiStages"] for plan, p in made.items()} == {
-        plan: [{"apiId": api, "stage": "api"}] for plan in made}
+    assert key_records.get(usage_plans.tenant_key_name(UUID(created["id"]))).usage_plan == "free"
 
 
 def test_provisioning_gives_the_tenant_one_key_in_its_plan(client):
@@ -124,6 +103,9 @@ def test_provisioning_gives_the_tenant_one_key_in_its_plan(client):
     assert holders(created["id"]) == ["standard"]
     key = usage_plans.find_key(usage_plans.tenant_key_name(UUID(created["id"])))
     assert key["enabled"] and key["tags"] == {"tenant_id": created["id"]}
+    # recorded in the registry, where the authorizer reads it
+    record = key_records.get(key["name"])
+    assert (record.key_id, record.value, record.usage_plan) == (key["id"], key["value"], "standard")
 
 
 def test_a_plan_change_moves_the_key_and_a_repeat_is_harmless(client):
@@ -233,73 +215,50 @@ def usage_plans_mode(client, monkeypatch):
     service.use_limits_source(lambda _t: RateLimits(rate_per_second=1.0, burst=2, requests_per_day=100))
     yield
     reset_settings()
-
-
-def test_tenant_routes_are_left_to_api_gateway_and_write_nothing(client, tenant_a, dynamo_calls, monkeypatch):
-    def five_requests() -> tuple[list, list[str]]:
-        client.get("/api/tenant", tenant=tenant_a)  # warm
-        dynamo_calls.names.clear()
-        return [client.get("/api/tenant", tenant=tenant_a) for _ in range(5)], list(dynamo_calls.names)
-
-    # Given the route's own DynamoDB calls, in-process mode with generous limits
-    _, baseline = five_requests()
-    # When API Gateway does the limiting (and the limits would allow 2 requests in-process)
-    monkeypatch.setenv("RATE_LIMIT_MODE", "usage_plans")
-    reset_settings()
-    service.use_limits_source(lambda _t: RateLimits(rate_per_second=1.0, burst=2, requests_per_day=100))
-    answers, calls = five_requests()
-    # Then the route neither limits nor adds a header, a read or a write
-    assert {a.status_code for a in answers} == {200}
-    assert all(rate_headers(a) == {} for a in answers)
-    assert calls == baseline and dynamo_calls.writes() == []
-    reset_settings()
+    service.reset_state()
 
 
 @pytest.mark.usefixtures("usage_plans_mode")
-def test_public_tenant_routes_keep_the_in_process_limiter(client, tenant_a):
+def test_tenant_routes_take_from_the_distributed_limiter_in_the_registry(client, tenant_a, dynamo_calls):
+    answers = [client.get("/api/tenant", tenant=tenant_a) for _ in range(4)]
+    # The exact limits (burst 2) hold behind the usage plans' ceiling, with the headers
+    assert [a.status_code for a in answers] == [200, 200, 429, 429]
+    assert rate_headers(answers[0])["RateLimit-Limit"] == "2"
+    assert rate_headers(answers[2])["Retry-After"] == "1"
+    # One conditional update of the bucket's registry item (a tenant cannot reach it) per
+    # request, refusals too
+    assert dynamo_calls.writes() == ["UpdateItem"] * 4
+    assert service.requests_today(tenant_a) == 2
+
+
+@pytest.mark.usefixtures("usage_plans_mode")
+def test_public_tenant_routes_take_from_the_anonymous_bucket(client, tenant_a):
     headers = {"X-Tenant-ID": str(tenant_a.id)}
     answers = [client.get("/api/tenant/branding", role=None, headers=headers) for _ in range(4)]
     # (anonymous callers get their own bucket: a quarter of the tenant's burst of 2, so 1)
     assert [a.status_code for a in answers] == [200, 429, 429, 429]
 
 
-def test_requests_today_come_from_api_gateway_usage(client):
-    # moto does not implement GetUsage ("Not yet implemented"): its answer is stubbed
-    # here, in the shape API Gateway documents ({key id: [[used, remaining], ...]}).
-    created = provision(client)
-    tenant_id = UUID(created["id"])
-    key = usage_plans.find_key(usage_plans.tenant_key_name(tenant_id))
-    free = usage_plans.managed_usage_plans()["free"]
-    day = datetime(2026, 11, 27, 15, tzinfo=UTC)
-    stub = Stubber(apigw())
-    stub.add_response("get_api_keys", {"items": [key]}, {"nameQuery": key["name"], "includeValues": True})
-    stub.add_response("get_usage_plans", {"items": [free]}, {"keyId": key["id"]})
-    stub.add_response("get_usage", {"usagePlanId": free["id"], "startDate": "2026-11-27", "endDate": "2026-11-27",
-                                    "items": {key["id"]: [[42, 9958]]}},
-                      {"usagePlanId": free["id"], "keyId": key["id"], "startDate": "2026-11-27",
-                       "endDate": "2026-11-27"})
-    with stub:
-        assert usage_plans.requests_today(tenant_id, day) == 42
-    stub.assert_no_pending_responses()
-
-
-def test_the_sync_command_backfills_keys_for_tenants_made_before_usage_plans(aws_mock, tenant_a, capsys):
+def test_the_sync_command_backfills_keys_and_deletes_the_per_tenant_usage_plans_of_earlier_versions(
+        aws_mock, tenant_a, capsys):
     from chalicelib import cli
 
-    # Given a tenant created without the api_key step (as before this feature)
-    assert holders(str(tenant_a.id)) == []
+    # Given a tenant created without the api_key step, whose key an earlier version put in
+    # a usage plan of its own
+    legacy = apigw().create_usage_plan(name=usage_plans.usage_plan_name(f"tenant-{tenant_a.id}"))["id"]
+    key = apigw().create_api_key(name=usage_plans.tenant_key_name(tenant_a.id), enabled=True)
+    apigw().create_usage_plan_key(usagePlanId=legacy, keyId=key["id"], keyType="API_KEY")
     # When the operator command runs (twice: it is idempotent)
     assert cli.main(["usage-plans", "sync"]) == 0
     assert cli.main(["usage-plans", "sync"]) == 0
-    # Then the tenant has one key, in its plan's usage plan
+    # Then the tenant's one key is in its plan's usage plan, recorded, and the legacy plan is gone
     assert holders(str(tenant_a.id)) == ["free"]
     name = usage_plans.tenant_key_name(tenant_a.id)
     assert [k["name"] for k in apigw().get_api_keys(nameQuery=name)["items"]] == [name]
-    assert "'tenant_keys': 1" in capsys.readouterr().out
-
-
-def test_the_sync_command_needs_both_api_id_and_stage(aws_mock, capsys):
-    from chalicelib import cli
-
-    assert cli.main(["usage-plans", "sync", "--api-id", "abc123"]) == 2
-    assert "--api-id and --api-stage go together" in capsys.readouterr().err
+    assert key_records.get(name).key_id == key["id"]
+    # and the stack's shared keys are recorded for the authorizer too
+    assert key_records.get(usage_plans.platform_key_name()).shared
+    assert key_records.get(usage_plans.overflow_key_name()).shared
+    assert legacy not in {p["id"] for p in apigw().get_usage_plans()["items"]}
+    out = capsys.readouterr().out
+    assert "'tenant_keys': 1" in out and str(tenant_a.id) in out

@@ -29,8 +29,18 @@ def test_the_platform_api_key_exists_on_the_platform_usage_plan(template, stage)
     assert key["Properties"]["Enabled"] is True
     assert {"Key": "scope", "Value": "platform"} in key["Properties"]["Tags"]
     plan_id, _ = one(template, "AWS::ApiGateway::UsagePlan", UsagePlanName=f"tenant-platform-{stage}-plan-platform")
-    [attachment] = resources(template, "AWS::ApiGateway::UsagePlanKey").values()
-    assert attachment["Properties"] == {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan_id}}
+    attachments = [r["Properties"] for r in resources(template, "AWS::ApiGateway::UsagePlanKey").values()]
+    assert {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan_id}} in attachments
+
+
+def test_the_overflow_api_key_exists_on_the_overflow_usage_plan(template, stage):
+    # Tenants past the account's API key quota share it (usage_plans.py overflow_key_name).
+    key_id, key = one(template, "AWS::ApiGateway::ApiKey", Name=f"tenant-platform-{stage}-overflow")
+    assert key["Properties"]["Enabled"] is True
+    plan_id, _ = one(template, "AWS::ApiGateway::UsagePlan", UsagePlanName=f"tenant-platform-{stage}-plan-overflow")
+    attachments = [r["Properties"] for r in resources(template, "AWS::ApiGateway::UsagePlanKey").values()]
+    assert {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan_id}} in attachments
+    assert len(attachments) == 2  # tenant keys are attached by the app, never by the stack
 
 
 def test_a_waf_web_acl_with_managed_common_rules_and_a_per_ip_rate_rule_guards_the_api_stage(template):

@@ -187,12 +187,16 @@ def test_one_usage_plan_per_plan_on_the_api_stage_and_key_source_authorizer(temp
     plans = resources(template, "AWS::ApiGateway::UsagePlan")
     # Named as chalicelib/ratelimit/usage_plans.py finds them; "platform" counts super-admins.
     names = sorted(p["Properties"]["UsagePlanName"] for p in plans.values())
-    assert names == sorted(f"tenant-platform-{stage}-plan-{plan}" for plan in (*PLANS, "platform"))
+    assert names == sorted(f"tenant-platform-{stage}-plan-{plan}" for plan in (*PLANS, "platform", "overflow"))
     for plan in plans.values():
         props = plan["Properties"]
         assert props["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
-        assert props["Quota"]["Period"] == "DAY" and props["Quota"]["Limit"] > 0
         assert props["Throttle"]["RateLimit"] > 0 and props["Throttle"]["BurstLimit"] > 0
+        if props["UsagePlanName"].endswith("-plan-overflow"):
+            # Limited per tenant by the app's distributed limiter: the account's default throttle, no quota
+            assert props["Throttle"] == {"RateLimit": 10_000, "BurstLimit": 5_000} and "Quota" not in props
+        else:
+            assert props["Quota"]["Period"] == "DAY" and props["Quota"]["Limit"] > 0
     assertions.has_resource_properties("AWS::Serverless::Api", {
         "DefinitionBody": Match.object_like({"x-amazon-apigateway-api-key-source": "AUTHORIZER"})})
 

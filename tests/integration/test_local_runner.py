@@ -206,14 +206,16 @@ def test_the_local_run_answers_429s_per_tenant_with_headers(runner: Runner, admi
     # And the demo tenant is not affected
     demo = requests.get(f"{runner.api}/api/tenant", headers={"Authorization": f"Bearer {demo_token}"}, timeout=5)
     assert demo.status_code == 200
-    # And the tenant's API key sits in its own usage plan in local AWS (its overrides change its rates)
+    # And the tenant's API key sits in its plan's usage plan in local AWS (overrides below the
+    # plan's ceiling are the limiter's to enforce; no usage plan of its own is made)
     options = {"endpoint_url": runner.aws_endpoint, "region_name": "us-east-1",
                "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     apigw = boto3.client("apigateway", **options)
     plans = {p["name"]: p["id"] for p in apigw.get_usage_plans()["items"]}
-    own = plans[f"tenant-platform-local-plan-tenant-{tenant_id}"]
-    assert [k["name"] for k in apigw.get_usage_plan_keys(usagePlanId=own)["items"]] == [
-        f"tenant-platform-local-tenant-{tenant_id}"]
+    assert f"tenant-platform-local-plan-tenant-{tenant_id}" not in plans
+    free = plans["tenant-platform-local-plan-free"]
+    assert f"tenant-platform-local-tenant-{tenant_id}" in [
+        k["name"] for k in apigw.get_usage_plan_keys(usagePlanId=free)["items"]]
 
 
 def test_local_aws_is_inspectable_with_boto3(runner: Runner) -> None:
