@@ -11,7 +11,9 @@ import functools
 import os
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chalicelib.fields import Model
 
 Stage = Literal["local", "dev", "prod"]
 TenantCredentialsMode = Literal["assume_role", "shared"]
@@ -36,7 +38,7 @@ class SettingsError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
 
-class Settings(BaseModel):
+class Settings(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     stage: Stage

@@ -19,11 +19,12 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib import audit
 from chalicelib.config import versions
 from chalicelib.errors import NotFoundError, RequestValidationError
+from chalicelib.fields import Model
 from chalicelib.integrations import public_analytics
 from chalicelib.limits import storage
 from chalicelib.safe_urls import check_public_https_url
@@ -46,7 +47,7 @@ ASSET_CACHE_CONTROL = "public, max-age=240"
 IMAGE_FIELDS = ("logo_url", "favicon_url")
 
 
-class Branding(BaseModel):
+class Branding(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     display_name: str = Field(min_length=1, max_length=200)
@@ -90,7 +91,7 @@ class PublicBranding(BrandingView):
     analytics: dict[str, str] | None = None
 
 
-class AssetUploadRequest(BaseModel):
+class AssetUploadRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     purpose: Literal["logo", "favicon"]
@@ -100,7 +101,7 @@ class AssetUploadRequest(BaseModel):
     size: int | None = Field(default=None, ge=1, le=MAX_ASSET_BYTES)
 
 
-class AssetUpload(BaseModel):
+class AssetUpload(Model):
     url: str
     fields: dict[str, str]
     key: str

@@ -16,6 +16,8 @@ from zoneinfo import available_timezones
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.fields import Model
+
 _STRICT = ConfigDict(extra="forbid", strict=True)
 _LOCALE = r"^[a-z]{2,3}(?:-[A-Z]{2})?$"
 _CURRENCY = r"^[A-Z]{3}$"
@@ -44,7 +46,7 @@ Recipient = Literal["tenant_admin", "manager", "sender", "receiver", "customer"]
 Recipients = Annotated[list[Recipient], Field(max_length=5)]
 
 
-class General(BaseModel):
+class General(Model):
     model_config = _STRICT
     locale: Annotated[str, Field(pattern=_LOCALE)] = "en-US"
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_timezone)] = "UTC"
@@ -52,7 +54,7 @@ class General(BaseModel):
     date_format: Literal["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YYYY"] = "YYYY-MM-DD"
 
 
-class Features(BaseModel):
+class Features(Model):
     model_config = _STRICT
     referrals: bool = True
     customer_portal: bool = True
@@ -60,7 +62,7 @@ class Features(BaseModel):
     sms_notifications: bool = False
 
 
-class Referrals(BaseModel):
+class Referrals(Model):
     model_config = _STRICT
     auto_expiry_days: Annotated[int, Ge(1), Le(365)] = 30
     acceptance_required: bool = True
@@ -68,7 +70,7 @@ class Referrals(BaseModel):
     allowed_categories: Annotated[list[Annotated[str, Field(pattern=_SLUG)]], Field(max_length=200)] | None = None
 
 
-class Channels(BaseModel):
+class Channels(Model):
     """Who is emailed and who is texted when an event happens (roles, never addresses)."""
 
     model_config = _STRICT
@@ -80,7 +82,7 @@ def _channels(email: list[str], sms: list[str] | None = None) -> Any:
     return Field(default_factory=lambda: Channels.model_validate({"email": email, "sms": sms or []}))
 
 
-class Notifications(BaseModel):
+class Notifications(Model):
     model_config = _STRICT
     referral_created: Channels = _channels(["receiver"])
     referral_accepted: Channels = _channels(["sender"])
@@ -89,7 +91,7 @@ class Notifications(BaseModel):
     referral_expired: Channels = _channels(["sender", "tenant_admin"])
 
 
-class Security(BaseModel):
+class Security(Model):
     model_config = _STRICT
     session_lifetime_minutes: Annotated[int, Ge(5), Le(1440)] = 480
     # Empty: members may have any email domain.
@@ -98,18 +100,18 @@ class Security(BaseModel):
     ] = Field(default_factory=list)
 
 
-class Audit(BaseModel):
+class Audit(Model):
     model_config = _STRICT
     # Bounds shared with chalicelib.audit.policy (which clamps to the same range).
     retention_days: Annotated[int, Ge(30), Le(3650)] = 365
 
 
-class Exports(BaseModel):
+class Exports(Model):
     model_config = _STRICT
     default_format: Literal["json", "csv"] = "json"
 
 
-class Configuration(BaseModel):
+class Configuration(Model):
     """The effective configuration of a tenant: every section, every field."""
 
     model_config = _STRICT

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from chalicelib import audit
 from chalicelib.config import effective, versions
 from chalicelib.config import models as schema
 from chalicelib.errors import validation_error_from_pydantic
+from chalicelib.fields import Model
 from chalicelib.store import keys
 from chalicelib.tenancy.context import current_context
 
@@ -25,14 +26,14 @@ DOCUMENT = versions.Document(
 )
 
 
-class ConfigView(BaseModel):
+class ConfigView(Model):
     version: int
     configuration: schema.Configuration
     overrides: dict[str, Any]
     updated_at: str | None
 
 
-class ConfigUpdate(BaseModel):
+class ConfigUpdate(Model):
     """PUT replaces the overrides whole; a field left out takes the platform default."""
 
     model_config = ConfigDict(extra="forbid")

@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from chalicelib import audit
 from chalicelib.clock import now_iso
 from chalicelib.config import current
 from chalicelib.config import models as schema
 from chalicelib.errors import NotFoundError, PreconditionFailedError
+from chalicelib.fields import Model
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
 from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
@@ -43,7 +42,7 @@ class Document:
     pii: frozenset[str] = frozenset()
 
 
-class Version(BaseModel):
+class Version(Model):
     version: int
     at: str
     actor: dict[str, Any]

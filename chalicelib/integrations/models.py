@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from chalicelib.fields import Model
 from chalicelib.safe_urls import check_provider_base_url, check_public_host
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -32,7 +33,7 @@ def _allow_private(info: ValidationInfo) -> bool:
     return bool((info.context or {}).get("allow_private"))
 
 
-class _Fields(BaseModel):
+class _Fields(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -178,7 +179,7 @@ ENDPOINT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class IntegrationPut(BaseModel):
+class IntegrationPut(Model):
     """PUT body. ``secrets`` left out (or a field of it) keeps what is stored for the same
     provider and endpoint: an admin changing a sender name does not send the password
     again, but one changing the host, port, username or base URL must
@@ -198,7 +199,7 @@ class IntegrationPut(BaseModel):
         return self
 
 
-class TenantIntegration(BaseModel):
+class TenantIntegration(Model):
     """What the tenant stored, enabled or not; secrets masked to their last four characters."""
 
     provider: str
@@ -209,7 +210,7 @@ class TenantIntegration(BaseModel):
     updated_at: str | None
 
 
-class IntegrationView(BaseModel):
+class IntegrationView(Model):
     """The effective integration (``source`` says whose) and the tenant's own, if any."""
 
     kind: Kind
@@ -222,11 +223,11 @@ class IntegrationView(BaseModel):
     version: int
 
 
-class IntegrationList(BaseModel):
+class IntegrationList(Model):
     items: list[IntegrationView]
 
 
-class TestRequest(BaseModel):
+class TestRequest(Model):
     """Where the test goes: email defaults to the caller's member address; a text needs ``to``."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -234,7 +235,7 @@ class TestRequest(BaseModel):
     to: str | None = Field(default=None, max_length=254)
 
 
-class TestResult(BaseModel):
+class TestResult(Model):
     kind: Kind
     provider: str
     sent: bool

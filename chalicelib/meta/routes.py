@@ -4,17 +4,17 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel
 
 from chalicelib import http
 from chalicelib.entry import public_route
+from chalicelib.fields import Model
 from chalicelib.meta.openapi import build_openapi
 from chalicelib.settings import Settings, get_settings
 
 bp = Blueprint(__name__)
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str
     stage: str
 

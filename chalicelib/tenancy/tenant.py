@@ -11,7 +11,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from chalicelib.fields import Model
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 # Names the platform keeps for its own hosts and routes; a tenant cannot take them.
@@ -79,7 +81,7 @@ def normalise_domain(value: str) -> str:
     return domain
 
 
-class Tenant(BaseModel):
+class Tenant(Model):
     """A tenant as stored in the registry. Immutable: changes make a new object."""
 
     model_config = ConfigDict(frozen=True)

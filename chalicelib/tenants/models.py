@@ -8,8 +8,9 @@ import json
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from chalicelib.fields import Model
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.tenancy.tenant import (
     COLOR_PATTERN,
@@ -23,7 +24,7 @@ from chalicelib.tenancy.tenant import (
 )
 
 
-class TenantCreate(BaseModel):
+class TenantCreate(Model):
     """What a caller may say about a new tenant; everything else is the server's."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -75,7 +76,7 @@ class TenantCreate(BaseModel):
         return value
 
 
-class TenantProfile(BaseModel):
+class TenantProfile(Model):
     """The public face of a tenant (GET /api/tenant)."""
 
     id: UUID
