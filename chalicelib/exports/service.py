@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from chalicelib import clock, limits
+from chalicelib import clock, lazy, limits
 from chalicelib.audit import Action, Target
 from chalicelib.audit.recording import NEW_EVENT, item_for, tenant_event
-from chalicelib.config import effective
 from chalicelib.errors import AppError, ConflictError, NotFoundError, RequestValidationError, ServiceUnavailableError
-from chalicelib.exports import records, storage, worker
+from chalicelib.exports import records
 from chalicelib.exports.models import ACTIVE_STATUSES, ExportCreate, ExportFormat, ExportStatus, Progress
 from chalicelib.exports.records import Record, RecordChangedError
 from chalicelib.http import ListQuery
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import current_context
+
+if TYPE_CHECKING:
+    from chalicelib.config import effective
+    from chalicelib.exports import storage, worker
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    worker = lazy.module("chalicelib.exports.worker")
+    storage = lazy.module("chalicelib.exports.storage")
+    effective = lazy.module("chalicelib.config.effective")
 
 log = logging.getLogger("exports")
 

@@ -8,10 +8,17 @@ runs it now.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib import lazy
 from chalicelib.entry import tenant_handler
-from chalicelib.limits import reconciliation, storage
+from chalicelib.limits import storage
+
+if TYPE_CHECKING:
+    from chalicelib.limits import reconciliation
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    reconciliation = lazy.module("chalicelib.limits.reconciliation")
 
 QUEUE = storage.STORAGE_EVENTS_QUEUE
 BATCH_SIZE = 10

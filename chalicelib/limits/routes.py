@@ -7,15 +7,15 @@ handful of operators, and every edit is in the platform trail).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import platform_route, tenant_route
 from chalicelib.errors import NotFoundError
 from chalicelib.http import etag, expected_version
-from chalicelib.limits import admin, usage
 from chalicelib.limits.models import (
     PLAN_NAME_PATTERN,
     LimitOverrides,
@@ -25,7 +25,16 @@ from chalicelib.limits.models import (
     TenantLimits,
     TenantUsage,
 )
-from chalicelib.tenants.lookup import tenant_by_reference
+
+if TYPE_CHECKING:
+    from chalicelib.limits import admin, usage
+    from chalicelib.tenants import lookup
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    admin = lazy.module("chalicelib.limits.admin")
+    usage = lazy.module("chalicelib.limits.usage")
+    lookup = lazy.module("chalicelib.tenants.lookup")
+
 
 bp = Blueprint(__name__)
 
@@ -61,7 +70,7 @@ def put_plan(name: str, body: PlanUpdate) -> http.Reply:
 @platform_route(operation_id="getTenantLimits", tag="Limits",
                 response=TenantLimits, summary="A tenant's plan, overrides and effective limits")
 def get_tenant_limits(id: str) -> http.Reply:
-    limits = admin.tenant_limits(tenant_by_reference(id))
+    limits = admin.tenant_limits(lookup.tenant_by_reference(id))
     return http.Reply(limits, 200, {"ETag": etag(limits.version)})
 
 
@@ -70,7 +79,7 @@ def get_tenant_limits(id: str) -> http.Reply:
                 body=LimitOverrides, response=TenantLimits,
                 summary="Override a tenant's limits (a number sets, null clears, absent keeps; If-Match optional)")
 def put_tenant_limits(id: str, body: LimitOverrides) -> http.Reply:
-    limits = admin.set_overrides(tenant_by_reference(id), body, _optional_if_match())
+    limits = admin.set_overrides(lookup.tenant_by_reference(id), body, _optional_if_match())
     return http.Reply(limits, 200, {"ETag": etag(limits.version)})
 
 
