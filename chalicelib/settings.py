@@ -32,6 +32,9 @@ STAGES_ALLOWING_HS256 = frozenset({"local"})
 # ``-dlq`` suffix). A literal, like the key-rotation queue: one per account.
 EXPORTS_QUEUE = "tenant-platform-exports"
 EXPORTS_DLQ = EXPORTS_QUEUE + "-dlq"
+# The assets bucket's S3 event notifications (limits.storage; jobs/usage.py declares its
+# consumer from here, so that declaration does not import the storage accounting).
+STORAGE_EVENTS_QUEUE = "tenant-platform-storage-events"
 
 
 class SettingsError(RuntimeError):

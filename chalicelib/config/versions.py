@@ -11,19 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib import audit
+from chalicelib import audit, lazy
 from chalicelib.clock import now_iso
-from chalicelib.config import current
 from chalicelib.config import models as schema
 from chalicelib.errors import NotFoundError, PreconditionFailedError
 from chalicelib.fields import Model
-from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem
-from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
+from chalicelib.store import keys
 from chalicelib.tenancy.context import current_context
 from chalicelib.tenancy.tenant import Tenant
+
+if TYPE_CHECKING:
+    from chalicelib.config import current
+    from chalicelib.store import data, unit_of_work
+    from chalicelib.store.data import DataItem
+    from chalicelib.store.unit_of_work import UnitOfWork
+else:
+    # Deferred to the first read or write (cold start: docs/cold-start.md): branding and
+    # the configuration declare their documents at import; these load the data table.
+    current = lazy.module("chalicelib.config.current")
+    data, unit_of_work = lazy.module("chalicelib.store.data"), lazy.module("chalicelib.store.unit_of_work")
 
 MAX_COMMENT = 500
 
@@ -131,7 +139,7 @@ def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: 
     pointer_item = data.new_item(pk=pk, sk=sk, kind=doc.kind, entity_id=doc.target_kind, version=new.version,
                                  created_at=pointer.item.created_at if pointer else now, updated_at=now,
                                  data=data.dumps(document))
-    condition = (DataItem.version == version) if pointer else DataItem.pk.does_not_exist()
+    condition = (data.DataItem.version == version) if pointer else data.DataItem.pk.does_not_exist()
     items = ([_item(doc, _initial(doc, tenant))] if pointer is None else []) + [_item(doc, new)]
     changes = audit.changes(schema.flatten(before_snapshot), schema.flatten(after_snapshot), pii=doc.pii)
 
@@ -141,7 +149,7 @@ def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: 
     def add(uow: UnitOfWork) -> None:
         uow.put(pointer_label, pointer_item, condition)
         for label, item in zip(item_labels, items, strict=True):
-            uow.put(label, item, DataItem.pk.does_not_exist())
+            uow.put(label, item, data.DataItem.pk.does_not_exist())
         audit.record(uow, doc.action, audit.Target(doc.target_kind, str(new.version)), changes=changes,
                      details={"version": new.version, "restored_from": restored_from}, label=f"{doc.kind}:event")
 
@@ -151,11 +159,11 @@ def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: 
 def write(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
           restored_from: int | None = None) -> Version:
     prepared = prepare(doc, document, expected, comment=comment, restored_from=restored_from)
-    uow = UnitOfWork()
+    uow = unit_of_work.UnitOfWork()
     prepared.add(uow)
     try:
         uow.commit()
-    except WriteCancelledError as exc:
+    except unit_of_work.WriteCancelledError as exc:
         if exc.failed & prepared.labels:
             raise PreconditionFailedError() from exc  # another write from the same version won
         raise
