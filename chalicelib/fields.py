@@ -6,8 +6,6 @@ nothing is stored; ``version`` in an update body is the precondition only, never
 PII fields are marked ``x-pii`` (:data:`PII`): encryption, redaction in audit events and
 the export inventory all follow :func:`pii_fields`.
 """
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from typing import Annotated, Any, get_args

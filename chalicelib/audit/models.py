@@ -1,6 +1,4 @@
 """Request and response schemas of the audit routes."""
-from __future__ import annotations
-
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -59,7 +57,7 @@ class AuditQuery(Model):
         return _utc(value)
 
     @model_validator(mode="after")
-    def _order(self) -> AuditQuery:
+    def _order(self) -> "AuditQuery":
         if self.from_ is not None and self.to is not None and self.from_ > self.to:
             raise ValueError("from must not be after to")
         return self

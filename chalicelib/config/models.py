@@ -6,8 +6,6 @@ changed here reaches every tenant that did not override it. Objects merge key by
 any other value (lists included) replaces the default whole. Validation is strict: a
 string is not a number, a number is not a boolean.
 """
-from __future__ import annotations
-
 import functools
 import re
 from typing import Annotated, Any, Literal

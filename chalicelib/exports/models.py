@@ -4,8 +4,6 @@ An export's public view never carries the object key, the upload id or the recip
 address: the object is reached only through the download route, which re-checks the
 caller.
 """
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID

@@ -5,8 +5,6 @@ sealed under the tenant's key, never shown (only masked to their last four chara
 and never written to a log or an audit event. Host and URL fields are checked against
 ``safe_urls`` with the stage passed in the validation context (``allow_private``).
 """
-from __future__ import annotations
-
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -193,7 +191,7 @@ class IntegrationPut(Model):
     secrets: dict[str, str | None] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _bounded(self) -> IntegrationPut:
+    def _bounded(self) -> "IntegrationPut":
         if len(self.config) > 20 or len(self.secrets) > 10:
             raise ValueError("too many fields")
         return self

@@ -10,8 +10,6 @@ The eight limits, every one a non-negative whole number:
 | requests_per_day | requests | the same limiter's daily quota |
 | exports_per_day, max_concurrent_exports | exports | the exports feature |
 """
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated
 
@@ -99,7 +97,7 @@ class Meter(Model):
     remaining: int
 
     @classmethod
-    def of(cls, used: int, limit: int) -> Meter:
+    def of(cls, used: int, limit: int) -> "Meter":
         return cls(used=used, limit=limit, remaining=max(0, limit - used))
 
 

@@ -1,6 +1,4 @@
 """Request and response bodies of the roles and members routes."""
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator

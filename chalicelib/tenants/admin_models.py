@@ -1,6 +1,4 @@
 """The super-admin's view of tenants: what creating, listing and editing one takes."""
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -81,5 +79,5 @@ class TenantAdminView(Model):
     provisioning_steps: list[str]
 
     @classmethod
-    def of(cls, tenant: Tenant) -> TenantAdminView:
+    def of(cls, tenant: Tenant) -> "TenantAdminView":
         return cls.model_validate(tenant.model_dump(exclude={"kms_key_arn", "previous_kms_key_arns"}))

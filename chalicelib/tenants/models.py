@@ -2,8 +2,6 @@
 
 The tenant entity itself (REQ-MT-B001) is ``chalicelib.tenancy.tenant``, below the store.
 """
-from __future__ import annotations
-
 import json
 from typing import Any
 from uuid import UUID
@@ -87,7 +85,7 @@ class TenantProfile(Model):
     status: TenantStatus
 
     @classmethod
-    def of(cls, tenant: Tenant) -> TenantProfile:
+    def of(cls, tenant: Tenant) -> "TenantProfile":
         return cls(
             id=tenant.id,
             slug=tenant.slug,

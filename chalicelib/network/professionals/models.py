@@ -1,6 +1,4 @@
 """Professionals: create and update bodies, the view, and their address."""
-from __future__ import annotations
-
 from enum import StrEnum
 from uuid import UUID
 

@@ -1,6 +1,4 @@
 """Referrals: statuses and their transitions, create and update bodies, and the view."""
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
