@@ -1,7 +1,5 @@
 """HTTP plumbing shared by every route: the current request, request ids, bodies, replies,
 path ids, ETags and preconditions, list queries and pages."""
-from __future__ import annotations
-
 import functools
 import hashlib
 import json

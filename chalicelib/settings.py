@@ -5,8 +5,6 @@ the process environment (in Lambda, in ``chalice local`` and in ``chalice.test``
 the environment is the single source. Nothing here has a default for a name, a key
 or a secret: a missing value is a startup error, not a silently empty string.
 """
-from __future__ import annotations
-
 import functools
 import os
 from typing import Literal
@@ -148,7 +146,7 @@ class Settings(Model):
         return value
 
     @model_validator(mode="after")
-    def _key_sources_match_algorithms(self) -> Settings:
+    def _key_sources_match_algorithms(self) -> "Settings":
         wants_hs = bool(set(self.jwt_algorithms) & SYMMETRIC_ALGORITHMS)
         wants_asym = bool(set(self.jwt_algorithms) & ASYMMETRIC_ALGORITHMS)
         if wants_hs and self.stage not in STAGES_ALLOWING_HS256:

@@ -6,8 +6,6 @@ uses only the configured secret; asymmetric algorithms use only JWKS keys looked
 ``kid``). ``jku``, ``x5u`` and ``jwk`` headers are never read, so no token can make us
 fetch anything or supply its own key. Every failure is a 401.
 """
-from __future__ import annotations
-
 import re
 import threading
 import time

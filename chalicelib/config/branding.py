@@ -11,8 +11,6 @@ refused. An uploaded image is named in the branding by its path, ``/api/tenant/b
 tenant's prefix; that public route answers with a short-lived presigned redirect, so
 the bucket stays private.
 """
-from __future__ import annotations
-
 import re
 import uuid
 from datetime import timedelta

@@ -5,8 +5,6 @@ until the first write, which stores it as the version 1 item beside version 2; o
 overrides are stored, so platform defaults keep flowing to fields a tenant never set.
 An override equal to today's default still pins the value: the tenant chose it.
 """
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field, ValidationError

@@ -7,8 +7,6 @@ an optional comment; conditioned on not existing, never updated or deleted after
 and the audit event. Version 1 is what the tenant was created with; it is written as
 an item by the first write, and synthesised from the registry until then.
 """
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -84,13 +82,13 @@ def _initial(doc: Document, tenant: Tenant) -> Version:
                    snapshot=doc.snapshot(document), changes={})
 
 
-def _item(doc: Document, version: Version) -> DataItem:
+def _item(doc: Document, version: Version) -> "DataItem":
     return data.new_item(pk=data.partition(doc.versions_kind), sk=keys.version_sk(version.version),
                          kind=doc.versions_kind, entity_id=str(version.version), version=version.version,
                          created_at=version.at, data=data.dumps(version.model_dump(mode="json")))
 
 
-def _version(item: DataItem) -> Version:
+def _version(item: "DataItem") -> Version:
     return Version.model_validate(data.loads(item.data))
 
 
@@ -120,7 +118,7 @@ class PreparedWrite:
     ``labels`` then fails, a concurrent write from the same version won."""
 
     version: Version
-    add: Callable[[UnitOfWork], None]
+    add: Callable[["UnitOfWork"], None]
     labels: frozenset[str]
 
 
@@ -146,7 +144,7 @@ def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: 
     pointer_label = f"{doc.kind}:pointer"
     item_labels = [f"{doc.kind}:{item.sk}" for item in items]
 
-    def add(uow: UnitOfWork) -> None:
+    def add(uow: "UnitOfWork") -> None:
         uow.put(pointer_label, pointer_item, condition)
         for label, item in zip(item_labels, items, strict=True):
             uow.put(label, item, data.DataItem.pk.does_not_exist())

@@ -1,6 +1,4 @@
 """GET /api/health and GET /api/openapi.json."""
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint

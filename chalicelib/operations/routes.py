@@ -5,8 +5,6 @@ warm container's share; locally, where there is no CloudWatch, it is the whole r
 Per-tenant rows are tenant ids and counts only (no tenant data), and only super-admins
 (``@platform_route``) see them.
 """
-from __future__ import annotations
-
 from chalice import Blueprint
 from pydantic import ConfigDict
 

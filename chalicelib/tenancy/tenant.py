@@ -3,8 +3,6 @@
 Here, below the store, so that the registry, the tenant context and resolution can name
 a ``Tenant`` without importing the tenants feature (which imports all of them).
 """
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from enum import StrEnum
