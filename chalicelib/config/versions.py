@@ -68,7 +68,7 @@ def _actor() -> dict[str, Any]:
     return {"type": "user", "sub": principal.sub, "platform_admin": principal.is_platform_admin}
 
 
-def state(doc: Document, tenant: Tenant) -> tuple[int, dict[str, Any], current.Stored | None]:
+def state(doc: Document, tenant: Tenant) -> "tuple[int, dict[str, Any], current.Stored | None]":
     stored = current.read(doc.kind)
     if stored is None:
         return 1, doc.initial(tenant), None
