@@ -203,7 +203,9 @@ def run(quick: bool = False) -> list[Row]:
                 tenant = create_tenant("bench-cold")
                 admin_token, tenant_token = key.token(role="platform_admin"), key.token(tenant_id=tenant.id)
             functions = _functions(admin_token, tenant_token, str(tenant.id))
-            child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL_")}
+            # Bytecode written by the first run, as for bench_cold_import (PYTHONDONTWRITEBYTECODE dropped).
+            child_env = {k: v for k, v in os.environ.items()
+                         if not k.startswith("AWS_ENDPOINT_URL_") and k != "PYTHONDONTWRITEBYTECODE"}
             # Logs of the children go to their stderr, which is not shown.
             base: list[float] = []
             samples: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in functions}

@@ -29,7 +29,11 @@ _TIMER = "import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-
 
 def _env() -> dict[str, str]:
     # Importing must not depend on (or be slowed by) the caller's AWS endpoint or stage.
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    # PYTHONDONTWRITEBYTECODE (set in some shells) would make every run compile our
+    # sources while the libraries load their installed bytecode: the discarded first run
+    # writes ours, as a packaged function would ship it (docs/cold-start.md).
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("AWS_ENDPOINT_URL") and k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _python(code: str, *flags: str) -> subprocess.CompletedProcess[str]:
