@@ -1,4 +1,4 @@
-"""The only place boto3/botocore sessions and clients are built: lazily, once, cached.
+"""The only place botocore sessions and clients are built: lazily, once, cached.
 
 Every botocore session of the process comes from :func:`new_botocore_session`,
 including the per-thread sessions pynamodb builds for itself (its module-level
@@ -7,11 +7,16 @@ the moment it is made; botocore copies a session's handlers into a client when t
 client is built, so hooks are not registered on sessions directly (a hook added after
 a client exists would never reach it) but appended to the dispatcher's list. A hook
 installed with :func:`install_session_hook` (the tenant guard) therefore reaches every
-DynamoDB client the process ever makes, built before or after, by boto3 or pynamodb.
+DynamoDB client the process ever makes, built before or after, by this module or pynamodb.
 
 Clients here sign with the process's own credentials (the Lambda role): platform access.
 Tenant-bound data access uses the per-tenant clients of ``tenancy/clients.py``, built on
 sessions from :func:`new_botocore_session` with the tenant's role credentials.
+
+Clients are botocore's, not boto3's: ``import boto3`` loads s3transfer and, through it,
+``multiprocessing`` and ``concurrent.futures`` (~70 ms of every cold start), for S3
+transfer methods (``upload_fileobj``...) nothing here calls. A boto3 client is a botocore
+client plus those methods, so the calls made are the same (docs/cold-start.md).
 """
 from __future__ import annotations
 
@@ -19,7 +24,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import botocore.session
 from botocore.config import Config
 
@@ -37,7 +41,7 @@ _lock = threading.RLock()
 HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "before-call.kms",
                    "after-call.kms", "after-call.sts", "before-call")
 _hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_EVENTS}
-_boto3_session: boto3.session.Session | None = None
+_session: botocore.session.Session | None = None
 _clients: dict[tuple[str, str | None], Any] = {}
 # Called by reset_clients: holders of clients built elsewhere (the tenant pools) forget them too.
 _reset_callbacks: list[Callable[[], None]] = []
@@ -97,12 +101,13 @@ def remove_session_hook(event_name: str, handler: Callable[..., Any]) -> None:
             _hooks[event_name].remove(handler)
 
 
-def boto3_session() -> boto3.session.Session:
-    global _boto3_session
+def session() -> botocore.session.Session:
+    """The process's own session (the Lambda role's credentials), made on first use."""
+    global _session
     with _lock:
-        if _boto3_session is None:
-            _boto3_session = boto3.session.Session(botocore_session=new_botocore_session())
-        return _boto3_session
+        if _session is None:
+            _session = new_botocore_session()
+        return _session
 
 
 def client(service: str, region: str | None = None) -> Any:
@@ -110,15 +115,15 @@ def client(service: str, region: str | None = None) -> Any:
     key = (service, region)
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3_session().client(service, region_name=region, config=CLIENT_CONFIG)
+            _clients[key] = session().create_client(service, region_name=region, config=CLIENT_CONFIG)
         return _clients[key]
 
 
 def reset_clients() -> None:
     """Forget sessions and clients (tests switch between moto's in-process mock and server)."""
-    global _boto3_session
+    global _session
     with _lock:
-        _boto3_session = None
+        _session = None
         _clients.clear()
         callbacks = tuple(_reset_callbacks)
     for callback in callbacks:

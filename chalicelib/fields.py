@@ -6,8 +6,6 @@ nothing is stored; ``version`` in an update body is the precondition only, never
 PII fields are marked ``x-pii`` (:data:`PII`): encryption, redaction in audit events and
 the export inventory all follow :func:`pii_fields`.
 """
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from typing import Annotated, Any, get_args
@@ -71,13 +69,20 @@ def not_null(value: Any) -> Any:
     return value
 
 
-# defer_build: validators are built on first use, not at import (cold start).
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+class Model(BaseModel):
+    """The base of every pydantic model of the app: its validator and serializer are built
+    on first use, not when the class is declared. Building them for every model at import
+    cost ~100 ms of each function's cold start (docs/cold-start.md); a subclass's own
+    ``model_config`` is merged with this one, so it stays deferred."""
 
-
-class Output(BaseModel):
     model_config = ConfigDict(defer_build=True)
+
+
+class Body(Model):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Output(Model):
 
     version: int
     created_at: datetime

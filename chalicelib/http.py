@@ -1,7 +1,5 @@
 """HTTP plumbing shared by every route: the current request, request ids, bodies, replies,
 path ids, ETags and preconditions, list queries and pages."""
-from __future__ import annotations
-
 import functools
 import hashlib
 import json
@@ -26,6 +24,7 @@ from chalicelib.errors import (
     problem_body,
     validation_error_from_pydantic,
 )
+from chalicelib.fields import Model
 
 MAX_BODY_BYTES = 256 * 1024
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -84,7 +83,8 @@ def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
 def page_of(item: type[BaseModel]) -> type[BaseModel]:
     """The model of a list answer, ``{"items": [item, ...], "next_cursor": str | null}``: the
     OpenAPI document declares it, so clients and the fuzzing suite can check list responses."""
-    return create_model(f"{item.__name__}Page", items=(list[item], ...),  # type: ignore[valid-type]
+    return create_model(f"{item.__name__}Page", __base__=Model,
+                        items=(list[item], ...),  # type: ignore[valid-type]
                         next_cursor=(str | None, ...))
 
 
@@ -158,7 +158,7 @@ def expected_version(if_match: str | None, body_version: int | None) -> int:
     raise PreconditionRequiredError("send If-Match (the ETag you read) or version")
 
 
-class ListQuery(BaseModel):
+class ListQuery(Model):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=25, ge=1, le=100)

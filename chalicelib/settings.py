@@ -5,13 +5,13 @@ the process environment (in Lambda, in ``chalice local`` and in ``chalice.test``
 the environment is the single source. Nothing here has a default for a name, a key
 or a secret: a missing value is a startup error, not a silently empty string.
 """
-from __future__ import annotations
-
 import functools
 import os
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chalicelib.fields import Model
 
 Stage = Literal["local", "dev", "prod"]
 TenantCredentialsMode = Literal["assume_role", "shared"]
@@ -35,13 +35,16 @@ MIN_SECRET_BYTES = 32
 # ``-dlq`` suffix). A literal, like the key-rotation queue: one per account.
 EXPORTS_QUEUE = "tenant-platform-exports"
 EXPORTS_DLQ = EXPORTS_QUEUE + "-dlq"
+# The assets bucket's S3 event notifications (limits.storage; jobs/usage.py declares its
+# consumer from here, so that declaration does not import the storage accounting).
+STORAGE_EVENTS_QUEUE = "tenant-platform-storage-events"
 
 
 class SettingsError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
 
-class Settings(BaseModel):
+class Settings(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     stage: Stage
@@ -159,7 +162,7 @@ class Settings(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _key_sources_match_algorithms(self) -> Settings:
+    def _key_sources_match_algorithms(self) -> "Settings":
         wants_hs = bool(set(self.jwt_algorithms) & SYMMETRIC_ALGORITHMS)
         wants_asym = bool(set(self.jwt_algorithms) & ASYMMETRIC_ALGORITHMS)
         if wants_hs and self.stage not in STAGES_ALLOWING_HS256:

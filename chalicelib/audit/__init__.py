@@ -12,10 +12,24 @@ redaction, canonical form), ``recording``, ``policy`` (retention, sealing margin
 anchors), ``queries``, ``chain``/``sealing``/``verification`` (tamper evidence),
 ``retention`` (the daily purge), ``routes``.
 """
-from chalicelib.audit.actions import Action
-from chalicelib.audit.events import REDACTED, Target, changes
-from chalicelib.audit.platform import record_lifecycle, record_platform
-from chalicelib.audit.recording import NEW_EVENT, event_item, record
+from typing import TYPE_CHECKING
+
+from chalicelib import lazy
+
+if TYPE_CHECKING:
+    from chalicelib.audit.actions import Action
+    from chalicelib.audit.events import REDACTED, Target, changes
+    from chalicelib.audit.platform import record_lifecycle, record_platform
+    from chalicelib.audit.recording import NEW_EVENT, event_item, record
+else:
+    # Re-exported on first use (cold start: importing one of this package's modules
+    # must not import them all; docs/cold-start.md).
+    __getattr__ = lazy.exports(__name__, {
+        "chalicelib.audit.actions": ("Action",),
+        "chalicelib.audit.events": ("REDACTED", "Target", "changes"),
+        "chalicelib.audit.platform": ("record_lifecycle", "record_platform"),
+        "chalicelib.audit.recording": ("NEW_EVENT", "event_item", "record"),
+    })
 
 __all__ = ["NEW_EVENT", "REDACTED", "Action", "Target", "changes", "event_item", "record", "record_lifecycle",
            "record_platform"]

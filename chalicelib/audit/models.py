@@ -1,14 +1,13 @@
 """Request and response schemas of the audit routes."""
-from __future__ import annotations
-
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.audit.actions import SUBJECTS, Action
+from chalicelib.fields import Model
 
 _TARGET = re.compile(r"^[a-z_]{1,40}(?::[A-Za-z0-9._:@-]{1,256})?$")
 _ACTIONS = frozenset(a.value for a in Action)
@@ -21,7 +20,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(Model):
     """GET /api/tenant/audit: newest first; every filter optional, all must match."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
@@ -58,7 +57,7 @@ class AuditQuery(BaseModel):
         return _utc(value)
 
     @model_validator(mode="after")
-    def _order(self) -> AuditQuery:
+    def _order(self) -> "AuditQuery":
         if self.from_ is not None and self.to is not None and self.from_ > self.to:
             raise ValueError("from must not be after to")
         return self
@@ -70,24 +69,24 @@ class PlatformAuditQuery(AuditQuery):
     tenant: UUID | None = None
 
 
-class Actor(BaseModel):
+class Actor(Model):
     sub: str | None
     roles: list[str]
     platform_admin: bool
     type: Literal["user", "system"]
 
 
-class AuditTarget(BaseModel):
+class AuditTarget(Model):
     kind: str
     id: str
 
 
-class Change(BaseModel):
+class Change(Model):
     before: Any
     after: Any
 
 
-class AuditEvent(BaseModel):
+class AuditEvent(Model):
     model_config = ConfigDict(defer_build=True)
 
     id: str
@@ -103,14 +102,14 @@ class AuditEvent(BaseModel):
     user_agent: str | None
 
 
-class AuditPage(BaseModel):
+class AuditPage(Model):
     model_config = ConfigDict(defer_build=True)
 
     items: list[AuditEvent]
     next_cursor: str | None
 
 
-class Problem(BaseModel):
+class Problem(Model):
     kind: Literal["altered", "inserted", "deleted", "digest_altered", "digest_missing"]
     event_id: str | None
     event_at: datetime | None
@@ -118,7 +117,7 @@ class Problem(BaseModel):
     detail: str
 
 
-class VerifyReport(BaseModel):
+class VerifyReport(Model):
     model_config = ConfigDict(defer_build=True)
 
     valid: bool

@@ -1,14 +1,21 @@
 """/api/tenant/audit, /api/tenant/audit/verify (tenant admins) and /api/admin/audit (super-admins)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.audit import queries, verification
+from chalicelib import lazy
 from chalicelib.audit.models import AuditPage, AuditQuery, PlatformAuditQuery, VerifyReport
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import platform_route, tenant_route
+
+if TYPE_CHECKING:
+    from chalicelib.audit import queries, verification
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    queries = lazy.module("chalicelib.audit.queries")
+    verification = lazy.module("chalicelib.audit.verification")
 
 bp = Blueprint(__name__)
 

@@ -6,8 +6,6 @@ uses only the configured secret; asymmetric algorithms use only JWKS keys looked
 ``kid``). ``jku``, ``x5u`` and ``jwk`` headers are never read, so no token can make us
 fetch anything or supply its own key. Every failure is a 401.
 """
-from __future__ import annotations
-
 import re
 import threading
 import time
@@ -17,19 +15,20 @@ from typing import Any
 from uuid import UUID
 
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 from chalicelib.auth.claims import check_audience, mapped_claims, principal_roles
 from chalicelib.auth.permissions import Role
 from chalicelib.auth.principal import Principal
 from chalicelib.errors import InternalError, ServiceUnavailableError, UnauthorizedError
+from chalicelib.fields import Model
 from chalicelib.settings import SYMMETRIC_ALGORITHMS, Settings
 
 MAX_KID_LENGTH = 128
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class _Claims(BaseModel):
+class _Claims(Model):
     """Claims we read, after mapping (chalicelib/auth/claims.py), type-checked strictly
     (a tenant id as a list or number is refused)."""
 

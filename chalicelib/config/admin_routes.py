@@ -6,29 +6,36 @@ events name the super-admin; reads are recorded in the tenant's trail too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chalice import Blueprint
 
-from chalicelib import http
-from chalicelib.audit.recording import record_read_access
+from chalicelib import http, lazy
 from chalicelib.config import branding, service
 from chalicelib.config.routes import branding_reply, config_reply, if_match
 from chalicelib.entry import platform_route
 from chalicelib.tenancy import context
-from chalicelib.tenants.lookup import tenant_by_reference
+
+if TYPE_CHECKING:
+    from chalicelib.audit import recording
+    from chalicelib.tenants import lookup
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    recording = lazy.module("chalicelib.audit.recording")
+    lookup = lazy.module("chalicelib.tenants.lookup")
+
 
 bp = Blueprint(__name__)
 T = TypeVar("T")
 
 
 def _in_tenant(reference: str, action: Callable[[], T], *, read: bool = False) -> T:
-    tenant = tenant_by_reference(reference)
+    tenant = lookup.tenant_by_reference(reference)
     with context.bound(context.acting_in(tenant)):
         result = action()
         if read:
             request = http.current_request()
-            record_read_access(request.method, request.path, {"id": reference[:64]})
+            recording.record_read_access(request.method, request.path, {"id": reference[:64]})
         return result
 
 

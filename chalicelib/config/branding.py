@@ -11,28 +11,34 @@ refused. An uploaded image is named in the branding by its path, ``/api/tenant/b
 tenant's prefix; that public route answers with a short-lived presigned redirect, so
 the bucket stays private.
 """
-from __future__ import annotations
-
 import re
 import uuid
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from chalicelib import audit
+from chalicelib import audit, lazy
 from chalicelib.config import versions
 from chalicelib.errors import NotFoundError, RequestValidationError
-from chalicelib.integrations import public_analytics
-from chalicelib.limits import storage
+from chalicelib.fields import Model
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.settings import get_settings
 from chalicelib.store import keys
-from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import current_context, current_tenant_id
 from chalicelib.tenancy.tenant import Tenant
 from chalicelib.tenants.models import COLOR_PATTERN, TenantProfile
+
+if TYPE_CHECKING:
+    from chalicelib import integrations
+    from chalicelib.limits import storage
+    from chalicelib.tenancy import clients
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    storage = lazy.module("chalicelib.limits.storage")
+    clients = lazy.module("chalicelib.tenancy.clients")
+    integrations = lazy.module("chalicelib.integrations")
 
 MAX_ASSET_BYTES = 1024 * 1024
 UPLOAD_EXPIRES_SECONDS = 300
@@ -46,7 +52,7 @@ ASSET_CACHE_CONTROL = "public, max-age=240"
 IMAGE_FIELDS = ("logo_url", "favicon_url")
 
 
-class Branding(BaseModel):
+class Branding(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     display_name: str = Field(min_length=1, max_length=200)
@@ -90,7 +96,7 @@ class PublicBranding(BrandingView):
     analytics: dict[str, str] | None = None
 
 
-class AssetUploadRequest(BaseModel):
+class AssetUploadRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     purpose: Literal["logo", "favicon"]
@@ -100,7 +106,7 @@ class AssetUploadRequest(BaseModel):
     size: int | None = Field(default=None, ge=1, le=MAX_ASSET_BYTES)
 
 
-class AssetUpload(BaseModel):
+class AssetUpload(Model):
     url: str
     fields: dict[str, str]
     key: str
@@ -168,7 +174,7 @@ def asset_redirect(name: str) -> str:
 
 
 def public_branding() -> PublicBranding:
-    return PublicBranding(**get_branding().model_dump(), analytics=public_analytics())
+    return PublicBranding(**get_branding().model_dump(), analytics=integrations.public_analytics())
 
 
 def put_branding(body: BrandingUpdate, expected: int) -> BrandingView:

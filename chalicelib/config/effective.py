@@ -8,13 +8,19 @@ the creation-time overrides are the only source.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import current
+from chalicelib import lazy
 from chalicelib.config import models as schema
 from chalicelib.store import keys
 from chalicelib.tenancy.context import current_or_none
 from chalicelib.tenancy.tenant import Tenant
+
+if TYPE_CHECKING:
+    from chalicelib.config import current
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    current = lazy.module("chalicelib.config.current")
 
 
 def stored_overrides(tenant: Tenant) -> tuple[int, dict[str, Any], current.Stored | None]:

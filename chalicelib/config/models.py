@@ -6,8 +6,6 @@ changed here reaches every tenant that did not override it. Objects merge key by
 any other value (lists included) replaces the default whole. Validation is strict: a
 string is not a number, a number is not a boolean.
 """
-from __future__ import annotations
-
 import functools
 import re
 from typing import Annotated, Any, Literal
@@ -15,6 +13,8 @@ from zoneinfo import available_timezones
 
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.fields import Model
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 _SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -45,7 +45,7 @@ Recipients = Annotated[list[Recipient], Field(max_length=5)]
 DateFormat = Literal["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY", "DD.MM.YYYY"]
 
 
-class General(BaseModel):
+class General(Model):
     """How dates are shown to people (``config/dates.py``): mail, export archives."""
 
     model_config = _STRICT
@@ -53,7 +53,7 @@ class General(BaseModel):
     date_format: DateFormat = "YYYY-MM-DD"
 
 
-class Features(BaseModel):
+class Features(Model):
     model_config = _STRICT
     referrals: bool = True
     sms_notifications: bool = False
@@ -82,7 +82,7 @@ def drop_removed_settings(overrides: dict[str, Any]) -> dict[str, Any]:
     return migrated
 
 
-class Referrals(BaseModel):
+class Referrals(Model):
     model_config = _STRICT
     auto_expiry_days: Annotated[int, Ge(1), Le(365)] = 30
     acceptance_required: bool = True
@@ -90,7 +90,7 @@ class Referrals(BaseModel):
     allowed_categories: Annotated[list[Annotated[str, Field(pattern=_SLUG)]], Field(max_length=200)] | None = None
 
 
-class Channels(BaseModel):
+class Channels(Model):
     """Who is emailed and who is texted when an event happens (roles, never addresses)."""
 
     model_config = _STRICT
@@ -102,7 +102,7 @@ def _channels(email: list[str], sms: list[str] | None = None) -> Any:
     return Field(default_factory=lambda: Channels.model_validate({"email": email, "sms": sms or []}))
 
 
-class Notifications(BaseModel):
+class Notifications(Model):
     model_config = _STRICT
     referral_created: Channels = _channels(["receiver"])
     referral_accepted: Channels = _channels(["sender"])
@@ -111,7 +111,7 @@ class Notifications(BaseModel):
     referral_expired: Channels = _channels(["sender", "tenant_admin"])
 
 
-class Security(BaseModel):
+class Security(Model):
     model_config = _STRICT
     session_lifetime_minutes: Annotated[int, Ge(5), Le(1440)] = 480
     # Empty: members may have any email domain.
@@ -120,18 +120,18 @@ class Security(BaseModel):
     ] = Field(default_factory=list)
 
 
-class Audit(BaseModel):
+class Audit(Model):
     model_config = _STRICT
     # Bounds shared with chalicelib.audit.policy (which clamps to the same range).
     retention_days: Annotated[int, Ge(30), Le(3650)] = 365
 
 
-class Exports(BaseModel):
+class Exports(Model):
     model_config = _STRICT
     default_format: Literal["json", "csv"] = "json"
 
 
-class Configuration(BaseModel):
+class Configuration(Model):
     """The effective configuration of a tenant: every section, every field."""
 
     model_config = _STRICT

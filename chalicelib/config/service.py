@@ -5,18 +5,23 @@ until the first write, which stores it as the version 1 item beside version 2; o
 overrides are stored, so platform defaults keep flowing to fields a tenant never set.
 An override equal to today's default still pins the value: the tenant chose it.
 """
-from __future__ import annotations
+from typing import TYPE_CHECKING, Any
 
-from typing import Any
+from pydantic import ConfigDict, Field, ValidationError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from chalicelib import audit
-from chalicelib.config import effective, versions
+from chalicelib import audit, lazy
 from chalicelib.config import models as schema
+from chalicelib.config import versions
 from chalicelib.errors import validation_error_from_pydantic
+from chalicelib.fields import Model
 from chalicelib.store import keys
 from chalicelib.tenancy.context import current_context
+
+if TYPE_CHECKING:
+    from chalicelib.config import effective
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    effective = lazy.module("chalicelib.config.effective")
 
 DOCUMENT = versions.Document(
     kind=keys.CONFIG, versions_kind=keys.CONFIG_VERSION, target_kind="configuration",
@@ -25,14 +30,14 @@ DOCUMENT = versions.Document(
 )
 
 
-class ConfigView(BaseModel):
+class ConfigView(Model):
     version: int
     configuration: schema.Configuration
     overrides: dict[str, Any]
     updated_at: str | None
 
 
-class ConfigUpdate(BaseModel):
+class ConfigUpdate(Model):
     """PUT replaces the overrides whole; a field left out takes the platform default."""
 
     model_config = ConfigDict(extra="forbid")

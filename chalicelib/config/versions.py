@@ -12,24 +12,29 @@ migrated as it is read (``Document.migrate``: the current pointer, and every ver
 document, which is what a restore writes again). A version's ``snapshot`` and
 ``changes`` stay as they were: they record what was in force then.
 """
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from chalicelib import audit
+from chalicelib import audit, lazy
 from chalicelib.clock import now_iso
-from chalicelib.config import current
 from chalicelib.config import models as schema
 from chalicelib.errors import NotFoundError, PreconditionFailedError
-from chalicelib.store import data, keys
-from chalicelib.store.data import DataItem
-from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
+from chalicelib.fields import Model
+from chalicelib.store import keys
 from chalicelib.tenancy.context import current_context
 from chalicelib.tenancy.tenant import Tenant
+
+if TYPE_CHECKING:
+    from chalicelib.config import current
+    from chalicelib.store import data, unit_of_work
+    from chalicelib.store.data import DataItem
+    from chalicelib.store.unit_of_work import UnitOfWork
+else:
+    # Deferred to the first read or write (cold start: docs/cold-start.md): branding and
+    # the configuration declare their documents at import; these load the data table.
+    current = lazy.module("chalicelib.config.current")
+    data, unit_of_work = lazy.module("chalicelib.store.data"), lazy.module("chalicelib.store.unit_of_work")
 
 MAX_COMMENT = 500
 
@@ -50,7 +55,7 @@ class Document:
     migrate: Callable[[dict[str, Any]], dict[str, Any]] = dict
 
 
-class Version(BaseModel):
+class Version(Model):
     version: int
     at: str
     actor: dict[str, Any]
@@ -70,7 +75,7 @@ def _actor() -> dict[str, Any]:
     return {"type": "user", "sub": principal.sub, "platform_admin": principal.is_platform_admin}
 
 
-def state(doc: Document, tenant: Tenant) -> tuple[int, dict[str, Any], current.Stored | None]:
+def state(doc: Document, tenant: Tenant) -> "tuple[int, dict[str, Any], current.Stored | None]":
     stored = current.read(doc.kind)
     if stored is None:
         return 1, doc.initial(tenant), None
@@ -84,13 +89,13 @@ def _initial(doc: Document, tenant: Tenant) -> Version:
                    snapshot=doc.snapshot(document), changes={})
 
 
-def _item(doc: Document, version: Version) -> DataItem:
+def _item(doc: Document, version: Version) -> "DataItem":
     return data.new_item(pk=data.partition(doc.versions_kind), sk=keys.version_sk(version.version),
                          kind=doc.versions_kind, entity_id=str(version.version), version=version.version,
                          created_at=version.at, data=data.dumps(version.model_dump(mode="json")))
 
 
-def _version(doc: Document, item: DataItem) -> Version:
+def _version(doc: Document, item: "DataItem") -> Version:
     version = Version.model_validate(data.loads(item.data))
     return version.model_copy(update={"document": doc.migrate(version.document)})
 
@@ -121,7 +126,7 @@ class PreparedWrite:
     ``labels`` then fails, a concurrent write from the same version won."""
 
     version: Version
-    add: Callable[[UnitOfWork], None]
+    add: Callable[["UnitOfWork"], None]
     labels: frozenset[str]
 
 
@@ -140,17 +145,17 @@ def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: 
     pointer_item = data.new_item(pk=pk, sk=sk, kind=doc.kind, entity_id=doc.target_kind, version=new.version,
                                  created_at=pointer.item.created_at if pointer else now, updated_at=now,
                                  data=data.dumps(document))
-    condition = (DataItem.version == version) if pointer else DataItem.pk.does_not_exist()
+    condition = (data.DataItem.version == version) if pointer else data.DataItem.pk.does_not_exist()
     items = ([_item(doc, _initial(doc, tenant))] if pointer is None else []) + [_item(doc, new)]
     changes = audit.changes(schema.flatten(before_snapshot), schema.flatten(after_snapshot), pii=doc.pii)
 
     pointer_label = f"{doc.kind}:pointer"
     item_labels = [f"{doc.kind}:{item.sk}" for item in items]
 
-    def add(uow: UnitOfWork) -> None:
+    def add(uow: "UnitOfWork") -> None:
         uow.put(pointer_label, pointer_item, condition)
         for label, item in zip(item_labels, items, strict=True):
-            uow.put(label, item, DataItem.pk.does_not_exist())
+            uow.put(label, item, data.DataItem.pk.does_not_exist())
         audit.record(uow, doc.action, audit.Target(doc.target_kind, str(new.version)), changes=changes,
                      details={"version": new.version, "restored_from": restored_from}, label=f"{doc.kind}:event")
 
@@ -160,11 +165,11 @@ def prepare(doc: Document, document: dict[str, Any], expected: int, *, comment: 
 def write(doc: Document, document: dict[str, Any], expected: int, *, comment: str | None = None,
           restored_from: int | None = None) -> Version:
     prepared = prepare(doc, document, expected, comment=comment, restored_from=restored_from)
-    uow = UnitOfWork()
+    uow = unit_of_work.UnitOfWork()
     prepared.add(uow)
     try:
         uow.commit()
-    except WriteCancelledError as exc:
+    except unit_of_work.WriteCancelledError as exc:
         if exc.failed & prepared.labels:
             raise PreconditionFailedError() from exc  # another write from the same version won
         raise

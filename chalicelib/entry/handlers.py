@@ -12,20 +12,25 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from chalice.app import SQSEvent
 
-from chalicelib import tracing
+from chalicelib import lazy, tracing
 from chalicelib.entry import telemetry
 from chalicelib.entry.process import reset_request_state
 from chalicelib.logs import bind_log_keys, configure_logging, security_event
 from chalicelib.settings import get_settings
-from chalicelib.store import registry
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import NOT_FOR_A_TENANT, Delivery, TenantContext
 from chalicelib.tenancy.tenant import TenantStatus
+
+if TYPE_CHECKING:
+    from chalicelib.store import registry
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    registry = lazy.module("chalicelib.store.registry")
 
 log = logging.getLogger("request")
 

@@ -6,16 +6,29 @@ worlds, so the list of process state lives here once and cannot drift between th
 """
 from __future__ import annotations
 
-from chalicelib import aws
-from chalicelib.crypto import blind_index, pii
-from chalicelib.limits import effective as limits
+from typing import TYPE_CHECKING
+
+from chalicelib import aws, lazy
 from chalicelib.logs import reset_log_keys
-from chalicelib.members import authority, roles
-from chalicelib.ratelimit import service as rate_limit
 from chalicelib.settings import reset_settings
-from chalicelib.store import data, registry
 from chalicelib.tenancy import context
-from chalicelib.tenancy.resolution import clear_cache
+
+if TYPE_CHECKING:
+    from chalicelib.crypto import blind_index, pii
+    from chalicelib.limits import effective as limits
+    from chalicelib.members import authority, roles
+    from chalicelib.ratelimit import service as rate_limit
+    from chalicelib.store import data, registry
+    from chalicelib.tenancy import resolution
+else:
+    # Deferred (cold start, docs/cold-start.md): every entry point imports this module for
+    # reset_request_state; only reset() (tests, benchmarks) needs these.
+    blind_index, pii = lazy.module("chalicelib.crypto.blind_index"), lazy.module("chalicelib.crypto.pii")
+    limits = lazy.module("chalicelib.limits.effective")
+    authority, roles = lazy.module("chalicelib.members.authority"), lazy.module("chalicelib.members.roles")
+    rate_limit = lazy.module("chalicelib.ratelimit.service")
+    data, registry = lazy.module("chalicelib.store.data"), lazy.module("chalicelib.store.registry")
+    resolution = lazy.module("chalicelib.tenancy.resolution")
 
 
 def reset() -> None:
@@ -24,7 +37,7 @@ def reset() -> None:
     aws.reset_clients()
     registry.reset_connections()
     data.reset_connections()
-    clear_cache()
+    resolution.clear_cache()
     roles.clear_cache()
     authority.clear_cache()
     context.clear()

@@ -20,13 +20,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalice import Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import http, tracing
-from chalicelib.audit.recording import record_read_access
+from chalicelib import http, lazy, tracing
 from chalicelib.auth.permissions import Permission, permissions_for
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.tokens import get_verifier
@@ -39,14 +38,23 @@ from chalicelib.errors import (
     validation_error_from_pydantic,
 )
 from chalicelib.logs import bind_log_keys, configure_logging, security_event
-from chalicelib.members import authority
-from chalicelib.ratelimit import service as rate_limit
 from chalicelib.settings import get_settings
-from chalicelib.store.faults import unavailable_error
 from chalicelib.tenancy import context as tenancy_context
 from chalicelib.tenancy.context import RequestOrigin, TenantContext
-from chalicelib.tenancy.resolution import references, resolve, resolve_for_platform_read
 from chalicelib.tenancy.tenant import Tenant
+
+if TYPE_CHECKING:
+    from chalicelib.audit import recording
+    from chalicelib.members import authority
+    from chalicelib.ratelimit import service as rate_limit
+    from chalicelib.store import faults
+    from chalicelib.tenancy import resolution
+else:
+    # Deferred to the first request (cold start, docs/cold-start.md): the authorizer and the
+    # event handlers import the route table too, and these pull in the store and its tables.
+    recording, authority = lazy.module("chalicelib.audit.recording"), lazy.module("chalicelib.members.authority")
+    rate_limit, faults = lazy.module("chalicelib.ratelimit.service"), lazy.module("chalicelib.store.faults")
+    resolution = lazy.module("chalicelib.tenancy.resolution")
 
 log = logging.getLogger("request")
 # Kept in audit events: an IPv6 address is at most 45 characters; user agents run long.
@@ -109,7 +117,7 @@ def _origin(request: Any, headers: dict[str, str], request_id: str, principal: P
 def _audit_platform_read(method: str, route: str, params: dict[str, str]) -> None:
     """A super-admin read data inside a tenant: the tenant's trail says so, or nothing is
     returned (a failed write is a 500). Writes carry their own events."""
-    record_read_access(method, route, {k: str(v)[:MAX_USER_AGENT] for k, v in params.items()})
+    recording.record_read_access(method, route, {k: str(v)[:MAX_USER_AGENT] for k, v in params.items()})
 
 
 def _tenant_permissions(tenant: Tenant, request_id: str, principal: Principal,
@@ -148,9 +156,9 @@ def _tenant_context(spec: RouteSpec, method: str, headers: dict[str, str], reque
         return None, granted
     claim = principal.tenant_id if principal else None
     if principal is not None and principal.is_platform_admin and method in READ_METHODS:
-        tenant = resolve_for_platform_read(references(headers, claim))
+        tenant = resolution.resolve_for_platform_read(resolution.references(headers, claim))
     else:
-        tenant = resolve(references(headers, claim), anonymous=principal is None)
+        tenant = resolution.resolve(resolution.references(headers, claim), anonymous=principal is None)
     bind_log_keys(tenant_id=str(tenant.id))
     if principal is not None:
         granted = _tenant_permissions(tenant, request_id, principal, spec.members_only)
@@ -183,7 +191,7 @@ def _refused(exc: AppError, path: str, request_id: str) -> Response:
 
 def _failed(exc: Exception, request_id: str) -> Response:
     """A 503 when storage is busy or unreachable; any other unexpected error is a bare 500."""
-    unavailable = unavailable_error(exc)
+    unavailable = faults.unavailable_error(exc)
     if unavailable is None:
         log.exception("unhandled error")
         return http.problem(InternalError(), request_id)

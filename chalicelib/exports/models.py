@@ -4,15 +4,13 @@ An export's public view never carries the object key, the upload id or the recip
 address: the object is reached only through the download route, which re-checks the
 caller.
 """
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from chalicelib.fields import EmailStr
+from chalicelib.fields import EmailStr, Model
 
 
 class ExportFormat(StrEnum):
@@ -42,7 +40,7 @@ class ExportStatus(StrEnum):
 ACTIVE_STATUSES = frozenset({ExportStatus.QUEUED, ExportStatus.RUNNING})
 
 
-class ExportCreate(BaseModel):
+class ExportCreate(Model):
     """POST /api/tenant/exports. The link goes to ``notify_email``, else to the token's email claim."""
 
     model_config = ConfigDict(extra="forbid")
@@ -60,7 +58,7 @@ class ExportCreate(BaseModel):
         return value
 
 
-class Export(BaseModel):
+class Export(Model):
     """An export as the API shows it."""
 
     model_config = ConfigDict(defer_build=True)
@@ -81,19 +79,19 @@ class Export(BaseModel):
     error: str | None = None
 
 
-class ExportPage(BaseModel):
+class ExportPage(Model):
     items: list[Export]
     next_cursor: str | None
 
 
-class Part(BaseModel):
+class Part(Model):
     model_config = ConfigDict(extra="forbid")
 
     number: int
     etag: str
 
 
-class Progress(BaseModel):
+class Progress(Model):
     """Where the worker stopped, stored on the export record at every checkpoint.
 
     ``entity``/``cursor``: the entity being read (index into ``include``) and the cursor

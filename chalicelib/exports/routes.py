@@ -5,14 +5,27 @@ read under its own keys only, so another tenant's export id is a plain 404.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
-from chalicelib.exports import service
+from chalicelib.exports.errors import (
+    ExportConcurrencyLimitError,
+    ExportDailyLimitError,
+    ExportGoneError,
+    ExportNotReadyError,
+)
 from chalicelib.exports.models import Export, ExportCreate, ExportPage
 from chalicelib.http import ListQuery, parse_id
+
+if TYPE_CHECKING:
+    from chalicelib.exports import service
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    service = lazy.module("chalicelib.exports.service")
 
 bp = Blueprint(__name__)
 P = Permission
@@ -20,7 +33,7 @@ P = Permission
 
 @bp.route("/api/tenant/exports", methods=["POST"])
 @tenant_route(P.EXPORTS_MANAGE, operation_id="requestExport", tag="Exports",
-              errors=(service.ExportDailyLimitError, service.ExportConcurrencyLimitError),
+              errors=(ExportDailyLimitError, ExportConcurrencyLimitError),
               body=ExportCreate, response=Export, status=202,
               summary="Request an export (json: gzip'd NDJSON; csv: a zip of one CSV per entity); 202 + Location")
 def request_export(body: ExportCreate) -> http.Reply:
@@ -46,7 +59,7 @@ def get_export(id: str) -> Export:
 
 @bp.route("/api/tenant/exports/{id}/download", methods=["GET"])
 @tenant_route(P.EXPORTS_MANAGE, operation_id="downloadExport", tag="Exports",
-              errors=(service.ExportNotReadyError, service.ExportGoneError),
+              errors=(ExportNotReadyError, ExportGoneError),
               status=302,
               summary="302 to the export's file (a presigned URL valid 5 minutes); audited as export.downloaded")
 def download_export(id: str) -> http.Reply:

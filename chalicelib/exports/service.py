@@ -10,19 +10,34 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from chalicelib import clock, limits
+from chalicelib import clock, lazy, limits
 from chalicelib.audit import Action, Target
 from chalicelib.audit.recording import NEW_EVENT, item_for, tenant_event
-from chalicelib.config import effective
-from chalicelib.errors import AppError, ConflictError, NotFoundError, RequestValidationError, ServiceUnavailableError
-from chalicelib.exports import records, storage, worker
+from chalicelib.errors import AppError, NotFoundError, RequestValidationError, ServiceUnavailableError
+from chalicelib.exports import records
+from chalicelib.exports.errors import (
+    ExportConcurrencyLimitError,
+    ExportDailyLimitError,
+    ExportGoneError,
+    ExportNotReadyError,
+)
 from chalicelib.exports.models import ACTIVE_STATUSES, ExportCreate, ExportFormat, ExportStatus, Progress
 from chalicelib.exports.records import Record, RecordChangedError
 from chalicelib.http import ListQuery
 from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import current_context
+
+if TYPE_CHECKING:
+    from chalicelib.config import effective
+    from chalicelib.exports import storage, worker
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    worker = lazy.module("chalicelib.exports.worker")
+    storage = lazy.module("chalicelib.exports.storage")
+    effective = lazy.module("chalicelib.config.effective")
 
 log = logging.getLogger("exports")
 
@@ -31,22 +46,6 @@ log = logging.getLogger("exports")
 # re-sends its step, up to REVIVALS times, then records it failed.
 STALLED_AFTER = timedelta(minutes=15)
 REVIVALS = 3
-
-
-class ExportDailyLimitError(AppError):
-    status, code, title = 429, "export_daily_limit", "The plan's exports per day are used up"
-
-
-class ExportConcurrencyLimitError(ConflictError):
-    code, title = "export_concurrency_limit", "The plan's concurrent exports are all running"
-
-
-class ExportNotReadyError(ConflictError):
-    code, title = "export_not_ready", "The export has not completed"
-
-
-class ExportGoneError(AppError):
-    status, code, title = 410, "export_expired", "The export has expired"
 
 
 def _recipient(body: ExportCreate) -> str:

@@ -5,15 +5,14 @@ sealed under the tenant's key, never shown (only masked to their last four chara
 and never written to a log or an audit event. Host and URL fields are checked against
 ``safe_urls`` with the stage passed in the validation context (``allow_private``).
 """
-from __future__ import annotations
-
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from chalicelib.fields import Model
 from chalicelib.safe_urls import check_provider_base_url, check_public_host
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -32,7 +31,7 @@ def _allow_private(info: ValidationInfo) -> bool:
     return bool((info.context or {}).get("allow_private"))
 
 
-class _Fields(BaseModel):
+class _Fields(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -178,7 +177,7 @@ ENDPOINT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class IntegrationPut(BaseModel):
+class IntegrationPut(Model):
     """PUT body. ``secrets`` left out (or a field of it) keeps what is stored for the same
     provider and endpoint: an admin changing a sender name does not send the password
     again, but one changing the host, port, username or base URL must
@@ -192,13 +191,13 @@ class IntegrationPut(BaseModel):
     secrets: dict[str, str | None] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _bounded(self) -> IntegrationPut:
+    def _bounded(self) -> "IntegrationPut":
         if len(self.config) > 20 or len(self.secrets) > 10:
             raise ValueError("too many fields")
         return self
 
 
-class TenantIntegration(BaseModel):
+class TenantIntegration(Model):
     """What the tenant stored, enabled or not; secrets masked to their last four characters."""
 
     provider: str
@@ -209,7 +208,7 @@ class TenantIntegration(BaseModel):
     updated_at: str | None
 
 
-class IntegrationView(BaseModel):
+class IntegrationView(Model):
     """The effective integration (``source`` says whose) and the tenant's own, if any."""
 
     kind: Kind
@@ -222,11 +221,11 @@ class IntegrationView(BaseModel):
     version: int
 
 
-class IntegrationList(BaseModel):
+class IntegrationList(Model):
     items: list[IntegrationView]
 
 
-class TestRequest(BaseModel):
+class TestRequest(Model):
     """Where the test goes: email defaults to the caller's member address; a text needs ``to``."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -234,7 +233,7 @@ class TestRequest(BaseModel):
     to: str | None = Field(default=None, max_length=254)
 
 
-class TestResult(BaseModel):
+class TestResult(Model):
     kind: Kind
     provider: str
     sent: bool

@@ -1,16 +1,25 @@
 """/api/tenant/integrations: a tenant's email, sms, payment and analytics providers."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import PreconditionRequiredError
 from chalicelib.http import etag, expected_version
-from chalicelib.integrations import checks, resolution, service
 from chalicelib.integrations.errors import IntegrationTestFailedError, NotConfiguredError
 from chalicelib.integrations.models import IntegrationList, IntegrationPut, IntegrationView, TestRequest, TestResult
+
+if TYPE_CHECKING:
+    from chalicelib.integrations import checks, resolution, service
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    checks = lazy.module("chalicelib.integrations.checks")
+    resolution = lazy.module("chalicelib.integrations.resolution")
+    service = lazy.module("chalicelib.integrations.service")
 
 bp = Blueprint(__name__)
 P = Permission

@@ -6,10 +6,17 @@ their cadence, and ``python -m chalicelib.cli schedule run audit_seal`` runs one
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.audit import retention, sealing
+from chalicelib import lazy
 from chalicelib.entry import tenant_handler
+
+if TYPE_CHECKING:
+    from chalicelib.audit import retention, sealing
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    retention = lazy.module("chalicelib.audit.retention")
+    sealing = lazy.module("chalicelib.audit.sealing")
 
 SEAL_SCHEDULE = "cron(25 * * * ? *)"
 RETENTION_SCHEDULE = "cron(40 3 * * ? *)"

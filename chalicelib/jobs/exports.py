@@ -1,12 +1,19 @@
 """The export worker (SQS) and the hourly export cleanup (schedule); the tenant is bound."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from chalicelib import lazy
 from chalicelib.entry import tenant_handler
-from chalicelib.exports import service, worker
 from chalicelib.settings import EXPORTS_QUEUE
+
+if TYPE_CHECKING:
+    from chalicelib.exports import service, worker
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    service = lazy.module("chalicelib.exports.service")
+    worker = lazy.module("chalicelib.exports.worker")
 
 QUEUE = EXPORTS_QUEUE
 # One message at a time: each runs until its checkpoint margin before the deadline.

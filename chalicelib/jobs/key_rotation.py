@@ -6,11 +6,18 @@ arrive twice or late: ``rotation.run`` is idempotent and resumes from its checkp
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib import lazy
 from chalicelib.crypto import KEY_ROTATION_QUEUE
 from chalicelib.entry import tenant_handler
-from chalicelib.key_rotation import service as rotation
+
+if TYPE_CHECKING:
+    from chalicelib.key_rotation import service as rotation
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    rotation = lazy.module("chalicelib.key_rotation.service")
+
 
 QUEUE = KEY_ROTATION_QUEUE
 # One message at a time: each runs up to rotation.RUN_BUDGET_SECONDS.

@@ -2,11 +2,18 @@
 (``notifications.dispatch`` and ``notifications.outbox``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib import lazy
 from chalicelib.entry import tenant_handler
-from chalicelib.notifications import NOTIFICATIONS_QUEUE, retry_outbox, send_queued
 from chalicelib.notifications.dispatch import BATCH_SIZE as QUEUE_BATCH_SIZE
+from chalicelib.notifications.dispatch import NOTIFICATIONS_QUEUE
+
+if TYPE_CHECKING:
+    from chalicelib.notifications import sender
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    sender = lazy.module("chalicelib.notifications.sender")
 
 RETRY_SCHEDULE = "rate(5 minutes)"
 QUEUE = NOTIFICATIONS_QUEUE
@@ -15,9 +22,9 @@ BATCH_SIZE = QUEUE_BATCH_SIZE
 
 @tenant_handler
 def retry_notifications(_detail: dict[str, Any]) -> None:
-    retry_outbox()
+    sender.retry_outbox()
 
 
 @tenant_handler
 def send_notification(body: dict[str, Any]) -> None:
-    send_queued(body)
+    sender.send_queued(body)

@@ -5,10 +5,17 @@ Registered in app.py as ``referrals_expiry``; locally the runner fires it, and
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib import lazy
 from chalicelib.entry import tenant_handler
-from chalicelib.network.referrals import expiry as referral_expiry
+
+if TYPE_CHECKING:
+    from chalicelib.network.referrals import expiry as referral_expiry
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    referral_expiry = lazy.module("chalicelib.network.referrals.expiry")
+
 
 EXPIRY_SCHEDULE = "cron(40 2 * * ? *)"
 

@@ -8,17 +8,32 @@ runs it now.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib import lazy
 from chalicelib.entry import tenant_handler
-from chalicelib.limits import reconciliation, storage
+from chalicelib.settings import STORAGE_EVENTS_QUEUE
 
-QUEUE = storage.STORAGE_EVENTS_QUEUE
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from chalicelib.limits import reconciliation, storage
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    reconciliation, storage = lazy.module("chalicelib.limits.reconciliation"), lazy.module("chalicelib.limits.storage")
+
+QUEUE = STORAGE_EVENTS_QUEUE
 BATCH_SIZE = 10
 RECONCILE_SCHEDULE = "cron(10 2 * * ? *)"
 
 
-@tenant_handler(tenant_of=storage.tenant_of_event)
+def _tenant_of_event(record: dict[str, Any], body: Any) -> UUID | str | None:
+    # A function here, not storage.tenant_of_event itself: naming that at declaration
+    # would import the storage accounting into every function's cold start.
+    return storage.tenant_of_event(record, body)
+
+
+@tenant_handler(tenant_of=_tenant_of_event)
 def handle_storage_event(body: dict[str, Any]) -> None:
     storage.apply_events(body)
 

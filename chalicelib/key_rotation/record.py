@@ -11,9 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib import audit, clock
+from chalicelib.fields import Model
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem, RecordChangedError
 from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
@@ -28,7 +29,7 @@ class RotationStatus(StrEnum):
     COMPLETE = "complete"
 
 
-class Checkpoint(BaseModel):
+class Checkpoint(Model):
     """Where a sweep resumes: inside ``pk`` at ``cursor``, or after every partition <= ``done_through``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +39,7 @@ class Checkpoint(BaseModel):
     done_through: str | None = None
 
 
-class Rotation(BaseModel):
+class Rotation(Model):
     model_config = ConfigDict(extra="forbid")
 
     id: str

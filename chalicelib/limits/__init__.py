@@ -17,10 +17,24 @@ Modules: ``models`` (pydantic), ``plan_catalogue`` (registry items, defaults),
 ``reconciliation`` (the daily job), ``usage`` (GET /api/tenant/usage), ``routes`` (usage)
 and ``admin_routes`` (plans, a tenant's limits).
 """
-from chalicelib.limits.effective import effective_limits, invalidate, plan_limits
-from chalicelib.limits.errors import LimitExceededError
-from chalicelib.limits.models import LIMIT_FIELDS, Limits, Plan
-from chalicelib.limits.plan_catalogue import DEFAULT_PLANS, get_plan, list_plans
+from typing import TYPE_CHECKING
+
+from chalicelib import lazy
+
+if TYPE_CHECKING:
+    from chalicelib.limits.effective import effective_limits, invalidate, plan_limits
+    from chalicelib.limits.errors import LimitExceededError
+    from chalicelib.limits.models import LIMIT_FIELDS, Limits, Plan
+    from chalicelib.limits.plan_catalogue import DEFAULT_PLANS, get_plan, list_plans
+else:
+    # Re-exported on first use (cold start: importing one of this package's modules
+    # must not import them all; docs/cold-start.md).
+    __getattr__ = lazy.exports(__name__, {
+        "chalicelib.limits.effective": ("effective_limits", "invalidate", "plan_limits"),
+        "chalicelib.limits.errors": ("LimitExceededError",),
+        "chalicelib.limits.models": ("LIMIT_FIELDS", "Limits", "Plan"),
+        "chalicelib.limits.plan_catalogue": ("DEFAULT_PLANS", "get_plan", "list_plans"),
+    })
 
 __all__ = ["DEFAULT_PLANS", "LIMIT_FIELDS", "LimitExceededError", "Limits", "Plan", "effective_limits", "get_plan",
            "invalidate", "list_plans", "plan_limits"]

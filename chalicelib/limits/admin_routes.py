@@ -7,16 +7,23 @@ handful of operators, and every edit is in the platform trail).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.entry import platform_route
 from chalicelib.errors import NotFoundError
 from chalicelib.http import etag, expected_version
-from chalicelib.limits import service
 from chalicelib.limits.models import PLAN_NAME_PATTERN, LimitOverrides, Plan, PlanList, PlanUpdate, TenantLimits
-from chalicelib.tenants.lookup import tenant_by_reference
+
+if TYPE_CHECKING:
+    from chalicelib.limits import service
+    from chalicelib.tenants import lookup
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    service = lazy.module("chalicelib.limits.service")
+    lookup = lazy.module("chalicelib.tenants.lookup")
 
 bp = Blueprint(__name__)
 
@@ -55,7 +62,7 @@ def put_plan(name: str, body: PlanUpdate) -> http.Reply:
 @platform_route(operation_id="getTenantLimits", tag="Limits",
                 response=TenantLimits, summary="A tenant's plan, overrides and effective limits")
 def get_tenant_limits(id: str) -> http.Reply:
-    return _with_etag(service.tenant_limits(tenant_by_reference(id)))
+    return _with_etag(service.tenant_limits(lookup.tenant_by_reference(id)))
 
 
 @bp.route("/api/admin/tenants/{id}/limits", methods=["PUT"])
@@ -63,4 +70,4 @@ def get_tenant_limits(id: str) -> http.Reply:
                 body=LimitOverrides, response=TenantLimits,
                 summary="Override a tenant's limits (a number sets, null clears, absent keeps; If-Match optional)")
 def put_tenant_limits(id: str, body: LimitOverrides) -> http.Reply:
-    return _with_etag(service.set_overrides(tenant_by_reference(id), body, _optional_if_match()))
+    return _with_etag(service.set_overrides(lookup.tenant_by_reference(id), body, _optional_if_match()))

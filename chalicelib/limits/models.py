@@ -10,12 +10,12 @@ The eight limits, every one a non-negative whole number:
 | requests_per_day | requests | the same limiter's daily quota |
 | exports_per_day, max_concurrent_exports | exports | the exports feature |
 """
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from chalicelib.fields import Model
 
 # Big enough for an "unlimited" enterprise figure, small enough for any JSON reader (2**53).
 MAX_LIMIT = 2**53 - 1
@@ -25,7 +25,7 @@ LIMIT_FIELDS = ("max_professionals", "max_customers", "max_storage_bytes", "rate
 PLAN_NAME_PATTERN = r"^[a-z][a-z0-9-]{1,31}$"
 
 
-class Limits(BaseModel):
+class Limits(Model):
     """A full set of limits: a plan's, or a tenant's effective ones (plan + overrides)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -59,11 +59,11 @@ class Plan(PlanUpdate):
         return Limits.model_validate(self.model_dump(include=set(LIMIT_FIELDS)))
 
 
-class PlanList(BaseModel):
+class PlanList(Model):
     items: list[Plan]
 
 
-class LimitOverrides(BaseModel):
+class LimitOverrides(Model):
     """PUT /api/admin/tenants/{id}/limits: a number sets that limit for the tenant, ``null``
     clears its override (the plan's value applies again), an absent field is left as is."""
 
@@ -79,7 +79,7 @@ class LimitOverrides(BaseModel):
     max_concurrent_exports: LimitValue | None = None
 
 
-class TenantLimits(BaseModel):
+class TenantLimits(Model):
     """A tenant's plan, its overrides (only those set) and the effective limits."""
 
     tenant_id: str
@@ -89,7 +89,7 @@ class TenantLimits(BaseModel):
     version: int
 
 
-class Meter(BaseModel):
+class Meter(Model):
     """One counted resource against its limit (``remaining`` never below zero)."""
 
     used: int
@@ -97,7 +97,7 @@ class Meter(BaseModel):
     remaining: int
 
     @classmethod
-    def of(cls, used: int, limit: int) -> Meter:
+    def of(cls, used: int, limit: int) -> "Meter":
         return cls(used=used, limit=limit, remaining=max(0, limit - used))
 
 
@@ -109,7 +109,7 @@ class StorageMeter(Meter):
     items_bytes_estimate: int
 
 
-class TenantUsage(BaseModel):
+class TenantUsage(Model):
     """GET /api/tenant/usage. One member per metered resource, each a :class:`Meter`;
     further meters (the rate limiter's ``requests``) are added as members of their own."""
 

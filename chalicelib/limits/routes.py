@@ -4,12 +4,20 @@ The super-admin routes on plans and a tenant's limits are in ``admin_routes``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
+from chalicelib import lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
-from chalicelib.limits import usage
 from chalicelib.limits.models import TenantUsage
+
+if TYPE_CHECKING:
+    from chalicelib.limits import usage
+else:
+    # Deferred to the first call that runs it (cold start: docs/cold-start.md).
+    usage = lazy.module("chalicelib.limits.usage")
 
 bp = Blueprint(__name__)
 

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 from uuid import UUID
 
+from chalicelib import settings
 from chalicelib.limits import counters, reservations
 from chalicelib.limits.effective import effective_limits
 from chalicelib.limits.errors import LimitExceededError
@@ -41,8 +42,8 @@ from chalicelib.tenancy import clients
 from chalicelib.tenancy.context import NOT_FOR_A_TENANT, current_tenant_id
 
 # A stable literal (Chalice reads queue names when it packages app.py, before any stage
-# is known), like the key-rotation queue: one per account.
-STORAGE_EVENTS_QUEUE = "tenant-platform-storage-events"
+# is known), like the key-rotation queue: one per account; defined in settings.
+STORAGE_EVENTS_QUEUE = settings.STORAGE_EVENTS_QUEUE
 STORAGE = "storage_bytes"  # the resource a refused upload names
 _TENANT_KEY = re.compile(r"^tenants/([0-9a-f-]{36})/")
 

@@ -1,15 +1,13 @@
 """Request and response bodies of the roles and members routes."""
-from __future__ import annotations
-
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.auth.permissions import TENANT_PERMISSIONS, Permission
-from chalicelib.fields import EmailStr
+from chalicelib.fields import EmailStr, Model
 
 
-class RoleOut(BaseModel):
+class RoleOut(Model):
     name: str
     permissions: list[str]
     built_in: bool
@@ -17,7 +15,7 @@ class RoleOut(BaseModel):
     updated_at: str | None
 
 
-class RolePut(BaseModel):
+class RolePut(Model):
     model_config = ConfigDict(extra="forbid")
 
     permissions: list[Permission] = Field(max_length=len(Permission))
@@ -30,14 +28,14 @@ class RolePut(BaseModel):
         return value
 
 
-class MemberInvite(BaseModel):
+class MemberInvite(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: EmailStr = Field(max_length=254)
     role: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")
 
 
-class MemberUpdate(BaseModel):
+class MemberUpdate(Model):
     model_config = ConfigDict(extra="forbid")
 
     role: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")
@@ -45,13 +43,13 @@ class MemberUpdate(BaseModel):
     version: int | None = Field(default=None, ge=1)
 
 
-class InvitationAccept(BaseModel):
+class InvitationAccept(Model):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
 
 
-class Member(BaseModel):
+class Member(Model):
     id: str
     email: str
     role: str

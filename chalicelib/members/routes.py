@@ -1,18 +1,25 @@
 """/api/tenant/roles and /api/tenant/members: tenant admins manage who may do what."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError, ForbiddenError, InvitationExpiredError, PreconditionRequiredError
 from chalicelib.http import ListQuery, etag, expected_version, page_body
-from chalicelib.members import acceptance, roles, service
 from chalicelib.members.models import InvitationAccept, Member, MemberInvite, MemberUpdate, RoleOut, RolePut
 from chalicelib.tenancy.context import current_context
+
+if TYPE_CHECKING:
+    from chalicelib.members import acceptance, roles, service
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    acceptance = lazy.module("chalicelib.members.acceptance")
+    roles = lazy.module("chalicelib.members.roles")
+    service = lazy.module("chalicelib.members.service")
 
 bp = Blueprint(__name__)
 P = Permission

@@ -1,20 +1,23 @@
 """GET /api/health and GET /api/openapi.json."""
-from __future__ import annotations
-
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
-from pydantic import BaseModel
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.entry import public_route
-from chalicelib.meta.openapi import build_openapi
+from chalicelib.fields import Model
 from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.meta import openapi as document
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    document = lazy.module("chalicelib.meta.openapi")
 
 bp = Blueprint(__name__)
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str
     stage: str
 
@@ -31,7 +34,7 @@ def health() -> Health:
               summary="This API's OpenAPI document")
 def openapi() -> dict[str, Any]:
     settings = get_settings()
-    return build_openapi(http.current_app(), title=f"{settings.app_name} API", servers=servers(settings))
+    return document.build_openapi(http.current_app(), title=f"{settings.app_name} API", servers=servers(settings))
 
 
 def servers(settings: Settings) -> list[dict[str, Any]]:

@@ -16,14 +16,20 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import aws
-from chalicelib.notifications import outbox
-from chalicelib.notifications.outbox import Deliver
+from chalicelib import aws, lazy
 from chalicelib.tenancy.context import current_context
+
+if TYPE_CHECKING:
+    from chalicelib.notifications import outbox
+    from chalicelib.notifications.outbox import Deliver
+else:
+    # Deferred to the first message (cold start: docs/cold-start.md): app.py reads this
+    # module's queue name and batch size; the outbox pulls in PII sealing and the store.
+    outbox = lazy.module("chalicelib.notifications.outbox")
 
 log = logging.getLogger("notifications")
 

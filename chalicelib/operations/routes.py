@@ -5,18 +5,17 @@ warm container's share; locally, where there is no CloudWatch, it is the whole r
 Per-tenant rows are tenant ids and counts only (no tenant data), and only super-admins
 (``@platform_route``) see them.
 """
-from __future__ import annotations
-
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib import metrics
 from chalicelib.entry import platform_route
+from chalicelib.fields import Model
 
 bp = Blueprint(__name__)
 
 
-class MetricRow(BaseModel):
+class MetricRow(Model):
     model_config = ConfigDict(extra="forbid")
 
     name: str
@@ -28,7 +27,7 @@ class MetricRow(BaseModel):
     max: float
 
 
-class MetricsSummary(BaseModel):
+class MetricsSummary(Model):
     model_config = ConfigDict(extra="forbid")
 
     namespace: str

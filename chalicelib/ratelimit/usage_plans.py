@@ -27,17 +27,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
+from chalicelib import aws, lazy
 from chalicelib.logs import get_logger
-from chalicelib.ratelimit import key_records
 from chalicelib.ratelimit.bucket import RateLimits
-from chalicelib.ratelimit.key_records import KeyRecord
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.ratelimit import key_records
+    from chalicelib.ratelimit.key_records import KeyRecord
+else:
+    # Deferred to the first call that reads or writes a key record: `import app` (every
+    # function's cold start) does not load the store (cold start: docs/cold-start.md).
+    key_records = lazy.module("chalicelib.ratelimit.key_records")
 
 # Super-admins acting inside a tenant carry no tenant claim: their requests are counted
 # under this usage plan and its one key, apart from every tenant's.
@@ -155,7 +161,8 @@ def shared_key(name: str) -> KeyRecord:
     key = find_key(name)
     if key is None:
         raise LookupError(f"no API key {name!r}: the stack makes it")
-    record = KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]), usage_plan=key_records.SHARED)
+    record = key_records.KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]),
+                                   usage_plan=key_records.SHARED)
     key_records.put(record)
     return record
 
@@ -178,7 +185,8 @@ def ensure_tenant_key(tenant_id: UUID, plan: str, limits: RateLimits) -> KeyReco
             log.warning("API key quota reached: tenant limited by the distributed limiter only",
                         extra={"fields": {"tenant_id": str(tenant_id)}})
             shared = shared_key(overflow_key_name())
-            record = KeyRecord(name=name, key_id=shared.key_id, value=shared.value, usage_plan=key_records.SHARED)
+            record = key_records.KeyRecord(name=name, key_id=shared.key_id, value=shared.value,
+                                           usage_plan=key_records.SHARED)
             key_records.put(record)
             return record
     target = target_usage_plan(plan, limits, plans)
@@ -190,7 +198,7 @@ def ensure_tenant_key(tenant_id: UUID, plan: str, limits: RateLimits) -> KeyReco
         # The recorded key was deleted outside the app: forget it and make (or find) another.
         key_records.delete(name)
         return ensure_tenant_key(tenant_id, plan, limits)
-    record = KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]), usage_plan=target)
+    record = key_records.KeyRecord(name=name, key_id=str(key["id"]), value=str(key["value"]), usage_plan=target)
     key_records.put(record)
     return record
 

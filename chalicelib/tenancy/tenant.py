@@ -3,15 +3,15 @@
 Here, below the store, so that the registry, the tenant context and resolution can name
 a ``Tenant`` without importing the tenants feature (which imports all of them).
 """
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from chalicelib.fields import Model
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 # Names the platform keeps for its own hosts and routes; a tenant cannot take them.
@@ -79,7 +79,7 @@ def normalise_domain(value: str) -> str:
     return domain
 
 
-class Tenant(BaseModel):
+class Tenant(Model):
     """A tenant as stored in the registry. Immutable: changes make a new object."""
 
     model_config = ConfigDict(frozen=True)

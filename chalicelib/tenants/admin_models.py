@@ -1,13 +1,11 @@
 """The super-admin's view of tenants: what creating, listing and editing one takes."""
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from chalicelib.fields import EmailStr
+from chalicelib.fields import EmailStr, Model
 from chalicelib.tenancy.tenant import PLAN_NAME, Tenant, TenantStatus, normalise_domain, validate_plan_name
 from chalicelib.tenants.models import MAX_DOMAINS, TenantCreate
 
@@ -22,7 +20,7 @@ class TenantAdminCreate(TenantCreate):
         return TenantCreate.model_validate(self.model_dump(exclude={"admin_email", "seed_demo_data"}))
 
 
-class TenantUpdate(BaseModel):
+class TenantUpdate(Model):
     """PUT /api/admin/tenants/{id}: every field optional; the tenant's version comes in If-Match.
 
     ``inactive`` is not a status one can set here: that is DELETE (soft delete).
@@ -52,7 +50,7 @@ class TenantUpdate(BaseModel):
         return domains
 
 
-class TenantListQuery(BaseModel):
+class TenantListQuery(Model):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=25, ge=1, le=100)
@@ -62,7 +60,7 @@ class TenantListQuery(BaseModel):
     q: str | None = Field(default=None, min_length=1, max_length=100)
 
 
-class TenantAdminView(BaseModel):
+class TenantAdminView(Model):
     """A tenant as super-admins see it (its key ARNs stay internal)."""
 
     id: UUID
@@ -81,5 +79,5 @@ class TenantAdminView(BaseModel):
     provisioning_steps: list[str]
 
     @classmethod
-    def of(cls, tenant: Tenant) -> TenantAdminView:
+    def of(cls, tenant: Tenant) -> "TenantAdminView":
         return cls.model_validate(tenant.model_dump(exclude={"kms_key_arn", "previous_kms_key_arns"}))

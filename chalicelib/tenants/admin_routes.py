@@ -4,19 +4,27 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.entry import platform_route
 from chalicelib.errors import ConflictError
 from chalicelib.http import etag, expected_version
-from chalicelib.store import registry
 from chalicelib.tenancy.tenant import Tenant
-from chalicelib.tenants import admin, provisioning
 from chalicelib.tenants.admin_models import TenantAdminCreate, TenantAdminView, TenantListQuery, TenantUpdate
-from chalicelib.tenants.lookup import tenant_by_reference
+
+if TYPE_CHECKING:
+    from chalicelib.store import registry
+    from chalicelib.tenants import admin, lookup, provisioning
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    registry = lazy.module("chalicelib.store.registry")
+    admin = lazy.module("chalicelib.tenants.admin")
+    provisioning = lazy.module("chalicelib.tenants.provisioning")
+    lookup = lazy.module("chalicelib.tenants.lookup")
+
 
 bp = Blueprint(__name__)
 
@@ -50,7 +58,7 @@ def list_tenants(query: TenantListQuery) -> dict[str, Any]:
 @platform_route(operation_id="getTenant", tag="Tenants",
                 response=TenantAdminView, summary="A tenant, whatever its status, with its provisioning progress")
 def get_tenant(id: str) -> http.Reply:
-    return _reply(tenant_by_reference(id))
+    return _reply(lookup.tenant_by_reference(id))
 
 
 @bp.route("/api/admin/tenants/{id}", methods=["PUT"])
@@ -59,18 +67,18 @@ def get_tenant(id: str) -> http.Reply:
                 summary="Edit a tenant (status active/suspended, names, plan, domains); If-Match required")
 def update_tenant(id: str, body: TenantUpdate) -> http.Reply:
     version = expected_version(http.current_request().headers.get("if-match"), None)
-    return _reply(admin.update_tenant(tenant_by_reference(id), body, version))
+    return _reply(admin.update_tenant(lookup.tenant_by_reference(id), body, version))
 
 
 @bp.route("/api/admin/tenants/{id}", methods=["DELETE"])
 @platform_route(operation_id="deleteTenant", tag="Tenants",
                 status=204, summary="Soft-delete a tenant: inactive, data kept, clients get 404; repeatable")
 def delete_tenant(id: str) -> None:
-    admin.deactivate(tenant_by_reference(id))
+    admin.deactivate(lookup.tenant_by_reference(id))
 
 
 @bp.route("/api/admin/tenants/{id}/provision", methods=["POST"])
 @platform_route(operation_id="resumeProvisioning", tag="Tenants", errors=(ConflictError,),
                 response=TenantAdminView, summary="Resume a tenant's provisioning from its last recorded step")
 def resume_provisioning(id: str) -> http.Reply:
-    return _reply(provisioning.resume(tenant_by_reference(id)))
+    return _reply(provisioning.resume(lookup.tenant_by_reference(id)))

@@ -2,14 +2,13 @@
 
 The tenant entity itself (REQ-MT-B001) is ``chalicelib.tenancy.tenant``, below the store.
 """
-from __future__ import annotations
-
 import json
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from chalicelib.fields import Model
 from chalicelib.safe_urls import check_public_https_url
 from chalicelib.tenancy.tenant import (
     COLOR_PATTERN,
@@ -23,7 +22,7 @@ from chalicelib.tenancy.tenant import (
 )
 
 
-class TenantCreate(BaseModel):
+class TenantCreate(Model):
     """What a caller may say about a new tenant; everything else is the server's."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -75,7 +74,7 @@ class TenantCreate(BaseModel):
         return value
 
 
-class TenantProfile(BaseModel):
+class TenantProfile(Model):
     """The public face of a tenant (GET /api/tenant)."""
 
     id: UUID
@@ -86,7 +85,7 @@ class TenantProfile(BaseModel):
     status: TenantStatus
 
     @classmethod
-    def of(cls, tenant: Tenant) -> TenantProfile:
+    def of(cls, tenant: Tenant) -> "TenantProfile":
         return cls(
             id=tenant.id,
             slug=tenant.slug,

@@ -1,13 +1,21 @@
 """Tenant-facing tenant routes."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
+from chalicelib import lazy
 from chalicelib.auth.permissions import Permission
-from chalicelib.config import branding
 from chalicelib.entry import tenant_route
 from chalicelib.tenancy.context import current_context
 from chalicelib.tenants.models import TenantProfile
+
+if TYPE_CHECKING:
+    from chalicelib.config import branding
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    branding = lazy.module("chalicelib.config.branding")
 
 bp = Blueprint(__name__)
 

@@ -93,7 +93,7 @@ def signed_with(client: Any) -> list[str]:
 
 
 def platform_key() -> str:
-    return str(aws.boto3_session().get_credentials().access_key)
+    return str(aws.session().get_credentials().access_key)
 
 
 def create_category(client: Any, tenant: Any, slug: str) -> None:

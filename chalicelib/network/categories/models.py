@@ -1,6 +1,4 @@
 """Service categories: the body that creates one, the one that edits it, and the view."""
-from __future__ import annotations
-
 from pydantic import Field, field_validator
 
 from chalicelib.fields import Body, Name, Output, not_null

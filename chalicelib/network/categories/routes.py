@@ -1,17 +1,22 @@
 """/api/service-categories"""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
 from chalicelib.http import ListQuery, etag, expected_version, page_body
-from chalicelib.network.categories import service as categories
 from chalicelib.network.categories.models import Category, CategoryCreate, CategoryUpdate
+
+if TYPE_CHECKING:
+    from chalicelib.network.categories import service as categories
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    categories = lazy.module("chalicelib.network.categories.service")
 
 bp = Blueprint(__name__)
 P = Permission

@@ -1,6 +1,4 @@
 """Customers and their vehicles: create and update bodies, and the view."""
-from __future__ import annotations
-
 import re
 from uuid import UUID
 

@@ -10,18 +10,23 @@ without the check. Writes are staff only and declare ``CUSTOMERS_WRITE``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
 from chalicelib.http import ListQuery, etag, expected_version, page_body, parse_id
 from chalicelib.limits.errors import LimitExceededError
-from chalicelib.network.customers import service as customers
 from chalicelib.network.customers.models import Customer, CustomerCreate, CustomerUpdate
+
+if TYPE_CHECKING:
+    from chalicelib.network.customers import service as customers
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    customers = lazy.module("chalicelib.network.customers.service")
 
 bp = Blueprint(__name__)
 P = Permission

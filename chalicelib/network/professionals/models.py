@@ -1,12 +1,11 @@
 """Professionals: create and update bodies, the view, and their address."""
-from __future__ import annotations
-
 from enum import StrEnum
 from uuid import UUID
 
 from pydantic import Field, field_validator
 
 from chalicelib.fields import PII, Body, EmailStr, Name, Output, check_phone, not_null
+from chalicelib.http import ListQuery
 from chalicelib.network.models import Slug
 
 
@@ -74,3 +73,9 @@ class Professional(Output):
     service_categories: list[str]
     status: ProfessionalStatus
     user_sub: str | None
+
+
+class ProfessionalQuery(ListQuery):
+    """GET /api/professionals: a page, optionally of one service category's members."""
+
+    category: Slug | None = None

@@ -1,19 +1,28 @@
 """/api/professionals"""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.errors import ConflictError
 from chalicelib.http import etag, expected_version, page_body, parse_id
 from chalicelib.limits.errors import LimitExceededError
-from chalicelib.network.professionals import service as professionals
-from chalicelib.network.professionals.models import Professional, ProfessionalCreate, ProfessionalUpdate
-from chalicelib.network.professionals.service import ProfessionalQuery
+from chalicelib.network.professionals.models import (
+    Professional,
+    ProfessionalCreate,
+    ProfessionalQuery,
+    ProfessionalUpdate,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.network.professionals import service as professionals
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    professionals = lazy.module("chalicelib.network.professionals.service")
 
 bp = Blueprint(__name__)
 P = Permission

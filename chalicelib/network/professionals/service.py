@@ -25,10 +25,13 @@ from chalicelib.crypto import pii
 from chalicelib.crypto.blind_index import blind_index, normalise_email
 from chalicelib.errors import ConflictError, NotFoundError, PreconditionFailedError, RequestValidationError
 from chalicelib.fields import pii_fields
-from chalicelib.http import ListQuery
 from chalicelib.limits import counters, effective_limits
-from chalicelib.network.models import Slug
-from chalicelib.network.professionals.models import Professional, ProfessionalCreate, ProfessionalUpdate
+from chalicelib.network.professionals.models import (
+    Professional,
+    ProfessionalCreate,
+    ProfessionalQuery,
+    ProfessionalUpdate,
+)
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
 from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
@@ -43,10 +46,6 @@ _ABSENT = DataItem.pk.does_not_exist()
 LIMIT, COUNTER = counters.limit_label(counters.PROFESSIONALS), counters.counter_label(counters.PROFESSIONALS)
 _DECIDED = frozenset({"item", "email", "user", LIMIT, COUNTER})
 _EXISTS = DataItem.pk.exists()
-
-
-class ProfessionalQuery(ListQuery):
-    category: Slug | None = None
 
 
 class UnknownCategoryError(RequestValidationError):

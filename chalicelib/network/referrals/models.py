@@ -1,12 +1,12 @@
 """Referrals: statuses and their transitions, create and update bodies, and the view."""
-from __future__ import annotations
-
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
 
 from chalicelib.fields import PII, Body, Output
+from chalicelib.http import ListQuery
 from chalicelib.network.models import Slug
 
 
@@ -52,3 +52,11 @@ class Referral(Output):
     service_category: str
     notes: str | None = Field(json_schema_extra=PII)
     status: ReferralStatus
+
+
+class ReferralQuery(ListQuery):
+    """GET /api/referrals: a page, optionally by status, professional and direction."""
+
+    status: ReferralStatus | None = None
+    professional_id: UUID | None = None
+    direction: Literal["sent", "received"] | None = None

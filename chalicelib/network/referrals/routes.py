@@ -10,17 +10,22 @@ runs without the check. Deleting is for staff only and declares ``REFERRALS_WRIT
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.auth.permissions import Permission
 from chalicelib.entry import tenant_route
 from chalicelib.http import etag, expected_version, page_body, parse_id
-from chalicelib.network.referrals import service as referrals
-from chalicelib.network.referrals.models import Referral, ReferralCreate, ReferralUpdate
-from chalicelib.network.referrals.service import ReferralQuery, caller
+from chalicelib.network.referrals.errors import InvalidReferenceError, InvalidTransitionError
+from chalicelib.network.referrals.models import Referral, ReferralCreate, ReferralQuery, ReferralUpdate
+
+if TYPE_CHECKING:
+    from chalicelib.network.referrals import service as referrals
+else:
+    # Deferred to the first call that runs them (cold start: docs/cold-start.md).
+    referrals = lazy.module("chalicelib.network.referrals.service")
 
 bp = Blueprint(__name__)
 P = Permission
@@ -35,15 +40,15 @@ def _reply(referral: Referral, status: int = 200) -> http.Reply:
 @tenant_route(P.TENANT_READ, operation_id="listReferrals", tag="Network",
               query=ReferralQuery, response=http.page_of(Referral), summary="List referrals" + SHARED)
 def list_referrals(query: ReferralQuery) -> dict[str, Any]:
-    return page_body(*referrals.list_referrals(caller(P.REFERRALS_READ), query))
+    return page_body(*referrals.list_referrals(referrals.caller(P.REFERRALS_READ), query))
 
 
 @bp.route("/api/referrals", methods=["POST"])
-@tenant_route(P.TENANT_READ, operation_id="createReferral", tag="Network", errors=(referrals.InvalidReferenceError,),
+@tenant_route(P.TENANT_READ, operation_id="createReferral", tag="Network", errors=(InvalidReferenceError,),
               body=ReferralCreate, response=Referral, status=201,
               summary="Create a referral" + SHARED)
 def create_referral(body: ReferralCreate) -> http.Reply:
-    return _reply(referrals.create_referral(caller(P.REFERRALS_WRITE), body), 201)
+    return _reply(referrals.create_referral(referrals.caller(P.REFERRALS_WRITE), body), 201)
 
 
 # Chalice passes path parameters by name, so the views take ``id`` as the route spells it.
@@ -51,16 +56,16 @@ def create_referral(body: ReferralCreate) -> http.Reply:
 @tenant_route(P.TENANT_READ, operation_id="getReferral", tag="Network",
               response=Referral, summary="Get a referral" + SHARED)
 def get_referral(id: str) -> http.Reply:
-    return _reply(referrals.get_referral(caller(P.REFERRALS_READ), parse_id(id)))
+    return _reply(referrals.get_referral(referrals.caller(P.REFERRALS_READ), parse_id(id)))
 
 
 @bp.route("/api/referrals/{id}", methods=["PATCH"])
 @tenant_route(P.TENANT_READ, operation_id="updateReferral", tag="Network",
-              if_match="required", errors=(referrals.InvalidTransitionError,),
+              if_match="required", errors=(InvalidTransitionError,),
               body=ReferralUpdate, response=Referral,
               summary="Change a referral's status or notes" + SHARED)
 def update_referral(id: str, body: ReferralUpdate) -> http.Reply:
-    who, rid = caller(P.REFERRALS_WRITE), parse_id(id)
+    who, rid = referrals.caller(P.REFERRALS_WRITE), parse_id(id)
     version = expected_version(http.current_request().headers.get("if-match"), body.version)
     return _reply(referrals.update_referral(who, rid, body, version))
 

@@ -28,7 +28,6 @@ from chalicelib.clock import now_iso
 from chalicelib.config import effective
 from chalicelib.crypto import pii
 from chalicelib.errors import (
-    AppError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -36,13 +35,19 @@ from chalicelib.errors import (
     RequestValidationError,
 )
 from chalicelib.fields import pii_fields
-from chalicelib.http import ListQuery
 from chalicelib.network.referrals import notices as referral_notices
+from chalicelib.network.referrals.errors import (
+    CategoryNotAllowedError,
+    FeatureDisabledError,
+    InvalidReferenceError,
+    InvalidTransitionError,
+)
 from chalicelib.network.referrals.models import (
     OPEN_REFERRAL_STATUSES,
     REFERRAL_TRANSITIONS,
     Referral,
     ReferralCreate,
+    ReferralQuery,
     ReferralStatus,
     ReferralUpdate,
 )
@@ -63,23 +68,6 @@ PII = pii_fields(ReferralCreate)
 DELETE_ATTEMPTS = 3
 
 
-class InvalidReferenceError(AppError):
-    status, code, title = 422, "invalid_reference", "A referenced item does not exist or is not active"
-
-    def __init__(self, fields: list[str]) -> None:
-        errors = [{"loc": ["body", f], "type": "invalid_reference", "msg": "no such active item in this tenant"}
-                  for f in fields]
-        super().__init__(f"invalid reference(s): {', '.join(fields)}", extra={"errors": errors})
-
-
-class FeatureDisabledError(ForbiddenError):
-    code, title = "feature_disabled", "This feature is turned off for this network"
-
-
-class CategoryNotAllowedError(RequestValidationError):
-    code, title = "category_not_allowed", "This service category may not be referred"
-
-
 def settings() -> dict[str, Any]:
     """The bound tenant's effective configuration (features and referral settings)."""
     return effective.configuration(current_context().tenant)
@@ -89,16 +77,6 @@ def require_enabled(configuration: dict[str, Any] | None = None) -> None:
     """403 ``feature_disabled`` unless ``features.referrals`` is on (every referral route)."""
     if not (configuration or settings())["features"]["referrals"]:
         raise FeatureDisabledError("referrals are turned off for this network")
-
-
-class InvalidTransitionError(ConflictError):
-    code, title = "invalid_transition", "This status change is not allowed"
-
-
-class ReferralQuery(ListQuery):
-    status: ReferralStatus | None = None
-    professional_id: UUID | None = None
-    direction: Literal["sent", "received"] | None = None
 
 
 @dataclass(frozen=True)
