@@ -64,6 +64,8 @@ class Targets:
     tenant_role_arn: str
     sender_identities: Sequence[str]
     tenant_key_alias_prefix: str
+    # The stage's DR region (tenant keys' replicas), or None: then no replica grant is given.
+    dr_region: str | None = None
 
 
 def through(service: str, key: kms.IKey, actions: Sequence[str], sid: str) -> iam.PolicyStatement:
@@ -137,6 +139,28 @@ def grant_statements(grant: str, t: Targets) -> list[iam.PolicyStatement]:
                                     resources=[key_arn_pattern()],
                                     conditions={"Null": {f"aws:ResourceTag/{TENANT_TAG}": "false"}}),
                 iam.PolicyStatement(sid="TenantKeyAliases",
+                                    actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                                    resources=[alias])]
+    if grant == "replicate-tenant-keys":
+        if t.dr_region is None:
+            return []
+        # ReplicateKey on the primary (its key policy delegates it to IAM: crypto/key_policy.py);
+        # the replica's kms:CreateKey and kms:TagResource are the create-tenant-keys statement's.
+        return [iam.PolicyStatement(sid="ReplicateTenantKeys", actions=["kms:ReplicateKey"],
+                                    resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/mrk-*"],
+                                    conditions={"Null": {f"aws:ResourceTag/{TENANT_TAG}": "false"},
+                                                "StringEquals": {"kms:ReplicaRegion": t.dr_region}})]
+    if grant == "manage-tenant-key-replicas":
+        if t.dr_region is None:
+            return []
+        region = t.dr_region
+        alias = f"arn:{Aws.PARTITION}:kms:{region}:{Aws.ACCOUNT_ID}:alias/{t.tenant_key_alias_prefix}*"
+        return [iam.PolicyStatement(sid="ManageTenantKeyReplicas",
+                                    actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey",
+                                             "kms:ScheduleKeyDeletion", "kms:UpdateAlias"],
+                                    resources=[f"arn:{Aws.PARTITION}:kms:{region}:{Aws.ACCOUNT_ID}:key/mrk-*"],
+                                    conditions={"Null": {f"aws:ResourceTag/{TENANT_TAG}": "false"}}),
+                iam.PolicyStatement(sid="TenantKeyReplicaAliases",
                                     actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
                                     resources=[alias])]
     if grant == "read-api-keys":
