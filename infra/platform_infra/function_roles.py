@@ -179,7 +179,10 @@ def roles(scope: Construct, functions: Sequence[str]) -> dict[str, iam.Role]:
 
 
 def attach(scope: Construct, name: str, role: iam.Role, grants: Sequence[str], targets: Targets, *,
-           log_group_arn: str, consumed_queue: str | None) -> iam.Policy:
+           log_group_arn: str, consumed_queue: str | None,
+           failures: tuple[sqs.IQueue, kms.IKey] | None = None) -> iam.Policy:
+    """The function's policy. ``failures``: the queue (and its key) where Lambda sends the
+    function's failed asynchronous events, with the function's role (serverless.py)."""
     statements = [iam.PolicyStatement(sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                       resources=[log_group_arn])]
     for grant in grants:
@@ -188,4 +191,9 @@ def attach(scope: Construct, name: str, role: iam.Role, grants: Sequence[str], t
         statements += [iam.PolicyStatement(sid="ConsumeMessages", actions=list(QUEUE_CONSUMER_ACTIONS),
                                            resources=[targets.queues[consumed_queue].queue_arn]),
                        through("sqs", targets.queue_keys[consumed_queue], ("kms:Decrypt",), "ConsumedQueueKey")]
+    if failures is not None:
+        queue, key = failures
+        statements += [iam.PolicyStatement(sid="SendFailedEvents", actions=["sqs:SendMessage"],
+                                           resources=[queue.queue_arn]),
+                       through("sqs", key, ("kms:Decrypt", "kms:GenerateDataKey"), "FailedEventsKey")]
     return iam.Policy(scope, "Policy" + _sid(name), roles=[role], statements=statements)

@@ -24,6 +24,7 @@ from platform_infra import (
     function_roles,
     observability,
     queues,
+    serverless,
     storage,
 )
 from platform_infra.nag import acknowledge
@@ -67,6 +68,9 @@ class PlatformStack(Stack):
         self._roles(e2e_role_arn)
         self._application(vendor_dependencies)
         self._queues()
+        self.schedule_failures = serverless.schedule_failures(
+            self, self.chalice, functions=[s.function for s in self.app_model.schedules],
+            name=f"{self.prefix}-schedules-dlq", key=self.platform_key)
         self._storage_events()
         self._function_permissions()
         api.configure_rest_api(self.chalice, name=self.prefix)
@@ -251,10 +255,13 @@ class PlatformStack(Stack):
             tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/",
             dr_region=self.settings.dr_region)
         consumed = {c.function: c.queue for c in self.app_model.sqs_consumers}
+        scheduled = {s.function for s in self.app_model.schedules}
         for name, role in self.function_roles.items():
             policy = function_roles.attach(self, name, role, self.grants[name], targets,
                                            log_group_arn=self.log_groups[name].log_group_arn,
-                                           consumed_queue=consumed.get(name))
+                                           consumed_queue=consumed.get(name),
+                                           failures=((self.schedule_failures, self.platform_key)
+                                                     if name in scheduled else None))
             self._acknowledge_wildcards(policy, self.grants[name])
         self._acknowledge_tenant_role_wildcards()
 
@@ -274,6 +281,7 @@ class PlatformStack(Stack):
         self.alarms = alarms.Alarms(self, key=self.platform_key, email=email)
         for pair in self.queues.values():
             self.alarms.dlq_not_empty(f"DlqDepth{pair.queue.node.id.removeprefix('Queue')}", pair.dlq)
+        self.alarms.dlq_not_empty("DlqDepthScheduleFailures", self.schedule_failures)
         self.alarms.api_5xx("Api5xx", api_name=self.prefix, api_stage=API_STAGE,
                             rate=self.settings.api_5xx_rate_threshold)
         for function in self.app_model.functions:
@@ -291,6 +299,7 @@ class PlatformStack(Stack):
         observability.trace_and_log_json(self.chalice, list(self.app_model.functions),
                                         list(self.function_roles.values()), self)
         observability.api_access_logs(self, self.chalice, self.settings, self.prefix)
+        serverless.api_execution_logs(self, self.chalice, self.settings, stage=API_STAGE)
         for function in functions:
             observability.function_alarms(self, self.alarms, function)
         for pair in self.queues.values():
