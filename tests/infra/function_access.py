@@ -54,7 +54,7 @@ def grant_of(authorization: Authorization, call: dict[str, Any]) -> str | None:
         return "create-tenant-keys"
     if action == "kms:ReplicateKey":
         return "replicate-tenant-keys"
-    if action.startswith("kms:") and resource.split(":")[3] != REGION:
+    if action.startswith("kms:") and resource.startswith("arn:") and resource.split(":")[3] != REGION:
         return "manage-tenant-key-replicas"  # the replicas (and their aliases) in the DR region
     if action.startswith("kms:"):
         return "manage-tenant-keys"
