@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from platform_infra import STAGES, PlatformStack, stage_settings
 from platform_infra.backup import DisasterRecoveryStack
 from platform_infra.domains import DomainSettings
+from platform_infra.serverless_checks import enforce
 
 
 def build(app: cdk.App) -> list[PlatformStack]:
@@ -44,7 +45,15 @@ def add_checks(app: cdk.App) -> None:
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))  # type: ignore[attr-defined]
 
 
+def synth(app: cdk.App) -> cdk.cx_api.CloudAssembly:
+    """Synthesize, then check the functions and the API, which cdk-nag cannot see as SAM
+    resources (platform_infra/serverless_checks.py): any finding fails, like cdk-nag's."""
+    assembly = app.synth()
+    enforce({stack.stack_name: stack.template for stack in assembly.stacks})
+    return assembly
+
+
 if __name__ == "__main__":
     application = cdk.App()
     build(application)
-    application.synth()
+    synth(application)

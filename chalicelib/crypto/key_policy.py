@@ -23,10 +23,12 @@ from uuid import UUID
 from chalicelib.store.keys import tenant_object_key
 
 TAG_TENANT = "tenant_id"
+# kms:ReplicateKey: KMS requires it of the primary's key policy (crypto/keys.py replicates
+# a tenant's key to the DR region); IAM then names the one role that replicates.
 ADMIN_ACTIONS = (
     "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
     "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
-    "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:UpdateAlias",
+    "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ReplicateKey", "kms:ScheduleKeyDeletion", "kms:UpdateAlias",
 )
 CRYPTO_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 

@@ -144,8 +144,16 @@ def _create_alias(tenant_id: UUID, arn: str) -> None:
 
 
 def point_alias(tenant_id: UUID, arn: str) -> None:
-    """Make the tenant's alias name ``arn`` (idempotent)."""
-    kms = _client()
+    """Make the tenant's alias name ``arn`` (idempotent), and in the DR region its replica:
+    aliases are per region, and a failed-over stage finds the tenant's key by alias
+    (docs/runbook-backup-and-dr.md). A key made before the stage had a DR region has no replica."""
+    _point(_client(), tenant_id, arn)
+    dr_region = get_settings().dr_region
+    if dr_region is not None and key_id(arn).startswith("mrk-"):
+        _point(aws.client("kms", dr_region), tenant_id, arn)
+
+
+def _point(kms: Any, tenant_id: UUID, arn: str) -> None:
     try:
         _kms(kms.update_alias, AliasName=tenant_key_alias(tenant_id), TargetKeyId=key_id(arn))
     except ClientError as exc:

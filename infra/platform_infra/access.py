@@ -20,9 +20,16 @@ Tenant-bound work runs under the tenant data-access role, assumed with the sessi
   the index keys it carries: that an item's ``gsi*pk`` is its own tenant's is enforced
   by the guard (chalicelib/store/guard.py), not by this policy;
 * objects under ``tenants/<tenant>/`` (chalicelib/store/keys.py ``tenant_object_key``);
-* cryptographic use of KMS keys tagged ``tenant_id`` = the session's tenant
-  (chalicelib/crypto/keys.py tags every tenant key so), and of the platform key only
-  through DynamoDB (the data table's encryption) and S3 (the buckets' default encryption).
+* the platform key only through DynamoDB (the data table's encryption) and S3 (the
+  buckets' default encryption).
+
+A tenant's own KMS key is not granted here: its key policy names this role, for a
+session tagged with that tenant only (chalicelib/crypto/key_policy.py), and KMS needs no
+IAM permission beside a key policy that names the principal. An IAM grant on keys
+"tagged ``tenant_id`` = the session's tenant" would trust the tag alone, and tagging a
+key at creation needs kms:TagResource on every key of the account: a key of the account
+tagged so (by mistake, or by the role that creates tenant keys) would have opened to
+that tenant's sessions.
 """
 from __future__ import annotations
 
@@ -61,9 +68,6 @@ ITEM_ACTIONS = (
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 )
-# The Encryption SDK: GenerateDataKey to seal, Encrypt for each additional key of a
-# multi-key message (during a rotation), Decrypt to open; DescribeKey for the provider.
-TENANT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 OBJECT_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:DeleteObject",
@@ -102,12 +106,6 @@ def tenant_data_policy(*, data_table: dynamodb.Table, data_indexes: Sequence[str
             actions=["s3:ListBucket"],
             resources=[bucket.bucket_arn for bucket in buckets],
             conditions={"StringLike": {"s3:prefix": [f"{TENANT_OBJECT_PREFIX}*"]}},
-        ),
-        iam.PolicyStatement(
-            sid="TenantKeys",
-            actions=list(TENANT_KEY_ACTIONS),
-            resources=[key_arn_pattern()],
-            conditions={"StringEquals": {f"aws:ResourceTag/{TENANT_TAG}": SESSION_TENANT}},
         ),
         iam.PolicyStatement(
             # The data table is encrypted with the platform key: DynamoDB uses it with the caller's permissions.

@@ -21,6 +21,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from platform_infra.data import refuse_tenant_tag
 from platform_infra.nag import acknowledge
 from platform_infra.stages import StageSettings
 
@@ -70,5 +71,6 @@ class DisasterRecoveryStack(Stack):
         key = kms.Key(self, "DrKey", enable_key_rotation=True, alias=f"alias/{app_name}/{settings.name}/dr",
                       description=f"{prefix}: backup copies in the DR region",
                       removal_policy=RemovalPolicy.RETAIN)
+        refuse_tenant_tag(key)
         backup.BackupVault(self, "DrVault", backup_vault_name=dr_vault_name(prefix), encryption_key=key,
                            removal_policy=RemovalPolicy.RETAIN)

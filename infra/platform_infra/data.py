@@ -14,6 +14,25 @@ from platform_infra.stages import StageSettings
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
 
 
+# The tag that makes a KMS key a tenant's (chalicelib/crypto/keys.py TAG_TENANT).
+TENANT_TAG = "tenant_id"
+
+
+def refuse_tenant_tag(key: kms.Key) -> None:
+    """No principal may put a ``tenant_id`` tag on this key of the platform.
+
+    Tagging a key at its creation needs kms:TagResource in an IAM policy "not restricted
+    to particular KMS keys" (KMS developer guide, Controlling access to tags), so the role
+    that creates tenant keys may also tag an existing untagged key whose policy delegates
+    to IAM, as CDK's default key policy does: this explicit deny keeps the platform's
+    own keys from ever being taken for a tenant's.
+    """
+    key.add_to_resource_policy(iam.PolicyStatement(
+        sid="NeverATenantKey", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
+        actions=["kms:TagResource"], resources=["*"],
+        conditions={"ForAnyValue:StringEquals": {"aws:TagKeys": [TENANT_TAG]}}))
+
+
 def platform_key(scope: Construct, settings: StageSettings, app_name: str) -> kms.Key:
     """The customer-managed key of the platform's own data at rest: tables, buckets, queues, topic.
 
@@ -36,6 +55,7 @@ def platform_key(scope: Construct, settings: StageSettings, app_name: str) -> km
         resources=["*"],
         conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
     ))
+    refuse_tenant_tag(key)
     return key
 
 

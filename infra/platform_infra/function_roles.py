@@ -64,6 +64,8 @@ class Targets:
     tenant_role_arn: str
     sender_identities: Sequence[str]
     tenant_key_alias_prefix: str
+    # The stage's DR region (tenant keys' replicas), or None: then no replica grant is given.
+    dr_region: str | None = None
 
 
 def through(service: str, key: kms.IKey, actions: Sequence[str], sid: str) -> iam.PolicyStatement:
@@ -139,6 +141,28 @@ def grant_statements(grant: str, t: Targets) -> list[iam.PolicyStatement]:
                 iam.PolicyStatement(sid="TenantKeyAliases",
                                     actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
                                     resources=[alias])]
+    if grant == "replicate-tenant-keys":
+        if t.dr_region is None:
+            return []
+        # ReplicateKey on the primary (its key policy delegates it to IAM: crypto/key_policy.py);
+        # the replica's kms:CreateKey and kms:TagResource are the create-tenant-keys statement's.
+        return [iam.PolicyStatement(sid="ReplicateTenantKeys", actions=["kms:ReplicateKey"],
+                                    resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/mrk-*"],
+                                    conditions={"Null": {f"aws:ResourceTag/{TENANT_TAG}": "false"},
+                                                "StringEquals": {"kms:ReplicaRegion": t.dr_region}})]
+    if grant == "manage-tenant-key-replicas":
+        if t.dr_region is None:
+            return []
+        region = t.dr_region
+        alias = f"arn:{Aws.PARTITION}:kms:{region}:{Aws.ACCOUNT_ID}:alias/{t.tenant_key_alias_prefix}*"
+        return [iam.PolicyStatement(sid="ManageTenantKeyReplicas",
+                                    actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey",
+                                             "kms:ScheduleKeyDeletion", "kms:UpdateAlias"],
+                                    resources=[f"arn:{Aws.PARTITION}:kms:{region}:{Aws.ACCOUNT_ID}:key/mrk-*"],
+                                    conditions={"Null": {f"aws:ResourceTag/{TENANT_TAG}": "false"}}),
+                iam.PolicyStatement(sid="TenantKeyReplicaAliases",
+                                    actions=["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                                    resources=[alias])]
     if grant == "read-api-keys":
         return [iam.PolicyStatement(sid="ReadApiKeys", actions=["apigateway:GET"],
                                     resources=[api_gateway_arn("/apikeys")])]
@@ -155,7 +179,10 @@ def roles(scope: Construct, functions: Sequence[str]) -> dict[str, iam.Role]:
 
 
 def attach(scope: Construct, name: str, role: iam.Role, grants: Sequence[str], targets: Targets, *,
-           log_group_arn: str, consumed_queue: str | None) -> iam.Policy:
+           log_group_arn: str, consumed_queue: str | None,
+           failures: tuple[sqs.IQueue, kms.IKey] | None = None) -> iam.Policy:
+    """The function's policy. ``failures``: the queue (and its key) where Lambda sends the
+    function's failed asynchronous events, with the function's role (serverless.py)."""
     statements = [iam.PolicyStatement(sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                       resources=[log_group_arn])]
     for grant in grants:
@@ -164,4 +191,9 @@ def attach(scope: Construct, name: str, role: iam.Role, grants: Sequence[str], t
         statements += [iam.PolicyStatement(sid="ConsumeMessages", actions=list(QUEUE_CONSUMER_ACTIONS),
                                            resources=[targets.queues[consumed_queue].queue_arn]),
                        through("sqs", targets.queue_keys[consumed_queue], ("kms:Decrypt",), "ConsumedQueueKey")]
+    if failures is not None:
+        queue, key = failures
+        statements += [iam.PolicyStatement(sid="SendFailedEvents", actions=["sqs:SendMessage"],
+                                           resources=[queue.queue_arn]),
+                       through("sqs", key, ("kms:Decrypt", "kms:GenerateDataKey"), "FailedEventsKey")]
     return iam.Policy(scope, "Policy" + _sid(name), roles=[role], statements=statements)

@@ -25,6 +25,7 @@ from platform_infra import (
     function_roles,
     observability,
     queues,
+    serverless,
     storage,
 )
 from platform_infra.nag import acknowledge
@@ -68,6 +69,9 @@ class PlatformStack(Stack):
         self._roles(e2e_role_arn)
         self._application(vendor_dependencies)
         self._queues()
+        self.schedule_failures = serverless.schedule_failures(
+            self, self.chalice, functions=[s.function for s in self.app_model.schedules],
+            name=f"{self.prefix}-schedules-dlq", key=self.platform_key)
         self._storage_events()
         self._function_permissions()
         api.configure_rest_api(self.chalice, name=self.prefix)
@@ -224,10 +228,12 @@ class PlatformStack(Stack):
         policy names the assets bucket, which the platform key encrypts (a cycle)."""
         if name != STORAGE_EVENTS_QUEUE:
             return self.platform_key
-        return kms.Key(self, "StorageEventsKey", enable_key_rotation=True,
-                       alias=f"alias/{self.app_name}/{self.settings.name}/storage-events",
-                       description="the assets bucket's object events on their way to the app",
-                       removal_policy=RemovalPolicy.RETAIN if self.settings.protect_data else RemovalPolicy.DESTROY)
+        key = kms.Key(self, "StorageEventsKey", enable_key_rotation=True,
+                      alias=f"alias/{self.app_name}/{self.settings.name}/storage-events",
+                      description="the assets bucket's object events on their way to the app",
+                      removal_policy=RemovalPolicy.RETAIN if self.settings.protect_data else RemovalPolicy.DESTROY)
+        data.refuse_tenant_tag(key)
+        return key
 
     def _storage_events(self) -> None:
         """The assets bucket tells the ``storage_events`` consumer of every object created or
@@ -262,12 +268,16 @@ class PlatformStack(Stack):
             queue_keys={name: self._queue_keys[name] for name in self.queues},
             tenant_role_arn=self.tenant_role.role_arn,
             sender_identities=[identity + sender, identity + sender.split("@", 1)[1]],
-            tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/")
+            tenant_key_alias_prefix=f"{self.app_name}/{self.settings.name}/tenant/",
+            dr_region=self.settings.dr_region)
         consumed = {c.function: c.queue for c in self.app_model.sqs_consumers}
+        scheduled = {s.function for s in self.app_model.schedules}
         for name, role in self.function_roles.items():
             policy = function_roles.attach(self, name, role, self.grants[name], targets,
                                            log_group_arn=self.log_groups[name].log_group_arn,
-                                           consumed_queue=consumed.get(name))
+                                           consumed_queue=consumed.get(name),
+                                           failures=((self.schedule_failures, self.platform_key)
+                                                     if name in scheduled else None))
             self._acknowledge_wildcards(policy, self.grants[name])
         self._acknowledge_tenant_role_wildcards()
 
@@ -287,6 +297,7 @@ class PlatformStack(Stack):
         self.alarms = alarms.Alarms(self, key=self.platform_key, email=email)
         for pair in self.queues.values():
             self.alarms.dlq_not_empty(f"DlqDepth{pair.queue.node.id.removeprefix('Queue')}", pair.dlq)
+        self.alarms.dlq_not_empty("DlqDepthScheduleFailures", self.schedule_failures)
         self.alarms.api_5xx("Api5xx", api_name=self.prefix, api_stage=API_STAGE,
                             rate=self.settings.api_5xx_rate_threshold)
         for function in self.app_model.functions:
@@ -304,6 +315,7 @@ class PlatformStack(Stack):
         observability.trace_and_log_json(self.chalice, list(self.app_model.functions),
                                         list(self.function_roles.values()), self)
         observability.api_access_logs(self, self.chalice, self.settings, self.prefix)
+        serverless.api_execution_logs(self, self.chalice, self.settings, stage=API_STAGE)
         for function in functions:
             observability.function_alarms(self, self.alarms, function)
         for pair in self.queues.values():
@@ -319,15 +331,11 @@ class PlatformStack(Stack):
                                 queues={name: pair.queue for name, pair in self.queues.items()}, rules=rules)
 
     def _acknowledge_tenant_role_wildcards(self) -> None:
-        key_pattern = "Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*"
         for bucket in (self.exports_bucket, self.assets_bucket):
             logical = self.resolve(self.get_logical_id(bucket.node.default_child))  # type: ignore[arg-type]
             acknowledge(self.tenant_role, f"AwsSolutions-IAM5[Resource::<{logical}.Arn>/tenants/"
                         "<aws:PrincipalTag/tenant_id>/*]",
                         "ABAC: only the objects under the session tenant's own prefix tenants/<tenant_id>/.")
-        acknowledge(self.tenant_role, f"AwsSolutions-IAM5[{key_pattern}]",
-                    "ABAC: only KMS keys whose tenant_id tag equals the session's tenant_id tag; tenant keys are "
-                    "created at run time, so their ARNs cannot be listed.")
 
     def _acknowledge_wildcards(self, policy: iam.Policy, grants: list[str]) -> None:
         """Every wildcard resource a function's policy holds, and why it is bounded."""
@@ -353,6 +361,21 @@ class PlatformStack(Stack):
                         f"<AWS::AccountId>:alias/{self.app_name}/{self.settings.name}/tenant/*]",
                         "Tenant key aliases alias/<app>/<stage>/tenant/<uuid> (chalicelib/crypto/keys.py) for "
                         "tenants created at run time.")
+        if "replicate-tenant-keys" in grants and self.settings.dr_region:
+            acknowledge(policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:"
+                        "key/mrk-*]",
+                        "kms:ReplicateKey of tenant keys (multi-Region, created at run time) only, tagged tenant_id, "
+                        "and only to the stage's DR region (kms:ReplicaRegion).")
+        if "manage-tenant-key-replicas" in grants and self.settings.dr_region:
+            region = self.settings.dr_region
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{region}:<AWS::AccountId>:"
+                        "key/mrk-*]",
+                        "Tenant keys' replicas in the DR region (alias, describe, retire), tagged tenant_id; they are "
+                        "created at run time with their primary.")
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{region}:<AWS::AccountId>:"
+                        f"alias/{self.app_name}/{self.settings.name}/tenant/*]",
+                        "The tenants' key aliases in the DR region, alias/<app>/<stage>/tenant/<uuid>, for tenants "
+                        "created at run time.")
         if "usage-plans" in grants:
             for path in ("/usageplans/*/keys", "/usageplans/*/keys/*", "/apikeys/*", "/tags/*"):
                 acknowledge(policy,

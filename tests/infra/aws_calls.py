@@ -13,7 +13,8 @@ every presigned URL or POST, with the client's credentials) records it once, wit
   the registered function of each authorizer, schedule and queue handler);
 * who signs: the tenant data-access role (a client of tenancy/clients.py, its
   credentials bound to one tenant) or the function's own role;
-* the tenant bound in the request context, the service, operation and region.
+* the tenant bound in the request context, the service, operation and region, and the
+  stage's DR region (``DR_REGION``) when the test gave it one.
 
 Both handlers are added to botocore's built-in handlers, which every botocore session
 copies when it is created (moto installs its own mock the same way): the app's sessions,
@@ -125,7 +126,7 @@ _KEPT = {"TableName", "IndexName", "Key", "KeyConditionExpression", "ExpressionA
          "AliasName", "Tags", "Policy", "GrantTokens", "EncryptionContext", "RoleArn", "DurationSeconds",
          "TransitiveTagKeys", "Source", "FromEmailAddress", "Destination", "PhoneNumber", "TopicArn",
          "TargetArn", "usagePlanId", "keyId", "apiKey", "resourceArn", "tags", "name", "Fields", "Conditions",
-         "DomainName", "CertificateArn", "restApiId", "basePath", "stage", "Name", "HostedZoneId"}
+         "DomainName", "CertificateArn", "restApiId", "basePath", "stage", "Name", "HostedZoneId", "ReplicaRegion"}
 
 
 def _kept(params: dict[str, Any]) -> dict[str, Any]:
@@ -193,11 +194,19 @@ def _record_call(request: Any = None, request_signer: Any = None, operation_name
             "function", None),
         "bound_tenant": str(bound.tenant_id) if bound is not None else None,
         "url": str(getattr(request, "url", "")).split("?", 1)[0],
+        # A stage without a DR region never makes a call of a test with one (test_contract.py).
+        "dr_region": _dr_region(),
     })
     key = call["params"].get("KeyId") or call["params"].get("TargetKeyId") or call["params"].get("SSEKMSKeyId")
     if key:
         call["key"] = _kms_key(str(key), region_name or "us-east-1")
     RECORDER.record(call)
+
+
+def _dr_region() -> str | None:
+    from chalicelib.settings import get_settings
+
+    return get_settings().dr_region
 
 
 def _kms_key(key: str, region: str) -> dict[str, Any] | None:

@@ -127,6 +127,11 @@ class Deployment:
             self._functions = {name: logical for name, logical in ids.items() if logical in self.resources}
         return self._functions
 
+    def dr_region(self) -> str | None:
+        """The stage's DR region, as its functions are told (``DR_REGION``), or None."""
+        variables = next(iter(self.of_type(FUNCTION).values()))["Properties"]["Environment"]["Variables"]
+        return variables.get("DR_REGION")
+
     def role_of_function(self, function: str) -> str:
         logical = self.function_logical_ids()[function]
         role = self.resources[logical]["Properties"]["Role"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import local_stage_env
+from tests.infra.deployment import REGION
 from tests.infra.iam_requests import Authorization
 
 MANIFEST = Path(__file__).resolve().parents[2] / "infra" / "platform_infra" / "function_access.json"
@@ -51,6 +52,10 @@ def grant_of(authorization: Authorization, call: dict[str, Any]) -> str | None:
         return "send-platform-sms"
     if action in ("kms:CreateKey", "kms:TagResource") and resource == "*":
         return "create-tenant-keys"
+    if action == "kms:ReplicateKey":
+        return "replicate-tenant-keys"
+    if action.startswith("kms:") and resource.startswith("arn:") and resource.split(":")[3] != REGION:
+        return "manage-tenant-key-replicas"  # the replicas (and their aliases) in the DR region
     if action.startswith("kms:"):
         return "manage-tenant-keys"
     if action == "apigateway:GET" and resource.endswith("::/apikeys"):

@@ -211,9 +211,16 @@ class CallMapper:
         if params.get("EncryptionContext"):
             context["kms:EncryptionContextKeys"] = list(params["EncryptionContext"])
         policy = _runtime_key_policy(key)
-        if op == "CreateKey":
+        if op in ("CreateKey", "ReplicateKey"):
             request_tags = {t["TagKey"]: t["TagValue"] for t in params.get("Tags", [])}
             created = {**{f"aws:RequestTag/{k}": v for k, v in request_tags.items()}, "aws:TagKeys": list(request_tags)}
+            if op == "ReplicateKey":
+                # KMS: kms:ReplicateKey on the primary (its key policy must allow it), and in
+                # the replica's region kms:CreateKey, and kms:TagResource for Tags, by IAM.
+                add("kms:ReplicateKey", key["arn"] if key else "*",
+                    {**context, "kms:ReplicaRegion": params["ReplicaRegion"]}, resource_policy=policy,
+                    tenant_fields=tuple(tags))
+                created["aws:RequestedRegion"] = params["ReplicaRegion"]
             add("kms:CreateKey", "*", created)
             if request_tags:
                 add("kms:TagResource", "*", created)

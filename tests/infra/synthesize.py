@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 sys.path.insert(0, str(INFRA))
 
-from main import add_checks, build  # noqa: E402
+from main import add_checks, build, synth  # noqa: E402
 
 # A stage given its platform domain (and a hosted zone): synthesized into OUTDIR/domain.
 DOMAIN_CONTEXT = {"stages": "dev", "domain": "dev.platform.example", "hosted_zone_id": "Z0123456789EXAMPLE"}
@@ -30,7 +30,7 @@ def stages(outdir: Path, extra: dict[str, str] | None = None) -> int:
     app = cdk.App(outdir=str(outdir), context=context)
     build(app)
     try:
-        app.synth()
+        synth(app)
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ CONTRACT_SUBSET = (
     "tests/api/test_integrations.py", "tests/reliability/test_message_faults.py", "tests/integration/test_event_pump.py",
     "tests/api/test_schedules_run.py", "tests/api/test_authorizer_entry.py",
     "tests/api/test_notifications_off_request_path.py", "tests/api/test_referral_settings.py",
-    "tests/api/test_api_key_lifecycle.py",
+    "tests/api/test_api_key_lifecycle.py", "tests/api/test_tenant_key_replicas.py",
 )
 # Role chaining (a Lambda role's session assuming another role) caps a session at 1 hour.
 ROLE_CHAINING_MAX_SECONDS = 3600
@@ -90,9 +90,15 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+def of_stage(calls: Iterable[dict[str, Any]], deployment: Deployment) -> list[dict[str, Any]]:
+    """The calls a stage makes: a call of a test that gave the app a DR region (replicas,
+    their aliases) is one only a stage with that DR region makes."""
+    return [c for c in calls if c.get("dr_region") in (None, deployment.dr_region())]
+
+
 @pytest.fixture(scope="module")
 def needed(mapper: CallMapper, calls: list[dict[str, Any]]) -> dict[Any, tuple[Authorization, dict[str, Any]]]:
-    return unique(mapper, calls)
+    return unique(mapper, of_stage(calls, mapper.deployment))
 
 
 def unique(mapper: CallMapper, calls: Iterable[dict[str, Any]]) -> dict[Any, tuple[Authorization, dict[str, Any]]]:
@@ -125,6 +131,12 @@ def test_calls_were_recorded_in_the_functions_the_template_deploys(calls, deploy
     functions = {c["function"] for c in calls}
     assert functions
     assert functions <= set(deployment.function_logical_ids())
+
+
+def test_calls_of_a_stage_with_a_dr_region_are_evaluated_against_that_stage_only(calls, deployment):
+    replicated = [c for c in calls if c["operation"] == "ReplicateKey"]
+    assert replicated, "no test drove a tenant key's replication (CONTRACT_SUBSET: test_tenant_key_replicas)"
+    assert bool(of_stage(replicated, deployment)) == (deployment.dr_region() is not None)
 
 
 def test_every_recorded_call_is_allowed_for_the_role_of_the_function_that_made_it(needed, deployment):
