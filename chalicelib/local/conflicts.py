@@ -1,0 +1,77 @@
+"""DynamoDB's transaction conflicts, which moto does not produce, emulated on the client.
+
+DynamoDB cancels a ``TransactWriteItems`` with ``TransactionConflict`` for an item that
+another transaction in progress also includes (the AWS guide's "Transaction conflict
+handling"); moto applies transactions one after another and never does. So a race that
+would storm on one hot item (a tenant's single usage counter) passes against moto.
+:class:`TransactionConflicts` restores the behaviour for the process that installs it: a
+``before-parameter-build`` hook marks the items of each transaction in flight until its
+``after-call``, and a transaction that includes an item in flight is cancelled the way
+DynamoDB cancels it (reason ``TransactionConflict`` for that item, ``None`` for others).
+Used by the concurrency tests and the hot-partition benchmark; never installed in AWS.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from types import TracebackType
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+
+_KEYS = "conflicts.keys"
+
+
+def _item_key(action: dict[str, Any]) -> tuple[str, str]:
+    (request,) = action.values()
+    key = request["Key"] if "Key" in request else {
+        name: value for name, value in request["Item"].items() if name in ("pk", "sk")}
+    return request["TableName"], repr(sorted(key.items()))
+
+
+class TransactionConflicts:
+    """Install as a context manager; counts what it saw (``transactions``, ``conflicts``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight: Counter[tuple[str, str]] = Counter()
+        self.transactions = 0
+        self.conflicts = 0
+
+    def _before(self, model: Any = None, params: Any = None, context: Any = None, **_: Any) -> None:
+        if getattr(model, "name", "") != "TransactWriteItems":
+            return
+        item_keys = [_item_key(action) for action in params["TransactItems"]]
+        with self._lock:
+            self.transactions += 1
+            clashes = [key in self._in_flight for key in item_keys]
+            if any(clashes):
+                self.conflicts += 1
+            else:
+                self._in_flight.update(item_keys)
+                context[_KEYS] = item_keys
+                return
+        reasons = [{"Code": "TransactionConflict" if clash else "None"} for clash in clashes]
+        raise ClientError({"Error": {"Code": "TransactionCanceledException",
+                                     "Message": "Transaction cancelled (emulated conflict)"},
+                           "CancellationReasons": reasons,
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "TransactWriteItems")
+
+    def _after(self, context: Any = None, **_: Any) -> None:
+        item_keys = context.pop(_KEYS, None) if context is not None else None
+        if item_keys:
+            with self._lock:
+                self._in_flight.subtract(item_keys)
+                self._in_flight += Counter()  # drops the zeros
+
+    def __enter__(self) -> TransactionConflicts:
+        aws.install_session_hook("before-parameter-build.dynamodb", self._before)
+        aws.install_session_hook("after-call.dynamodb", self._after)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        aws.remove_session_hook("before-parameter-build.dynamodb", self._before)
+        aws.remove_session_hook("after-call.dynamodb", self._after)
