@@ -13,7 +13,7 @@ Used by the concurrency tests and the hot-partition benchmark; never installed i
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 
-_KEYS = "conflicts.keys"
+_HELD = "conflicts.held"
 
 
 def _item_key(action: dict[str, Any]) -> tuple[str, str]:
@@ -32,11 +32,20 @@ def _item_key(action: dict[str, Any]) -> tuple[str, str]:
 
 
 class TransactionConflicts:
-    """Install as a context manager; counts what it saw (``transactions``, ``conflicts``)."""
+    """Install as a context manager; counts what it saw (``transactions``, ``conflicts``).
 
-    def __init__(self) -> None:
+    An item is held from the moment its transaction is sent until its answer, or for
+    ``hold_seconds`` at most: moto's server applies transactions one at a time, so its
+    round trip includes the wait behind every other transaction in the queue, while
+    DynamoDB holds an item only while its own transaction commits (tens of
+    milliseconds). Holding for the whole round trip would turn every concurrent request
+    into a conflict, whatever the design.
+    """
+
+    def __init__(self, hold_seconds: float = 0.03) -> None:
+        self._hold = hold_seconds
         self._lock = threading.Lock()
-        self._in_flight: Counter[tuple[str, str]] = Counter()
+        self._held: dict[tuple[str, str], tuple[object, float]] = {}
         self.transactions = 0
         self.conflicts = 0
 
@@ -44,14 +53,16 @@ class TransactionConflicts:
         if getattr(model, "name", "") != "TransactWriteItems":
             return
         item_keys = [_item_key(action) for action in params["TransactItems"]]
+        now = time.monotonic()
         with self._lock:
             self.transactions += 1
-            clashes = [key in self._in_flight for key in item_keys]
+            clashes = [key in self._held and self._held[key][1] > now for key in item_keys]
             if any(clashes):
                 self.conflicts += 1
             else:
-                self._in_flight.update(item_keys)
-                context[_KEYS] = item_keys
+                owner = object()
+                self._held.update({key: (owner, now + self._hold) for key in item_keys})
+                context[_HELD] = (owner, item_keys)
                 return
         reasons = [{"Code": "TransactionConflict" if clash else "None"} for clash in clashes]
         raise ClientError({"Error": {"Code": "TransactionCanceledException",
@@ -60,11 +71,14 @@ class TransactionConflicts:
                            "ResponseMetadata": {"HTTPStatusCode": 400}}, "TransactWriteItems")
 
     def _after(self, context: Any = None, **_: Any) -> None:
-        item_keys = context.pop(_KEYS, None) if context is not None else None
-        if item_keys:
-            with self._lock:
-                self._in_flight.subtract(item_keys)
-                self._in_flight += Counter()  # drops the zeros
+        held = context.pop(_HELD, None) if context is not None else None
+        if held is None:
+            return
+        owner, item_keys = held
+        with self._lock:
+            for key in item_keys:
+                if key in self._held and self._held[key][0] is owner:
+                    del self._held[key]
 
     def __enter__(self) -> TransactionConflicts:
         aws.install_session_hook("before-parameter-build.dynamodb", self._before)
