@@ -6,7 +6,7 @@ worlds, so the list of process state lives here once and cannot drift between th
 """
 from __future__ import annotations
 
-from chalicelib import aws
+from chalicelib import aws, caches
 from chalicelib.crypto import blind_index, pii
 from chalicelib.limits import effective as limits
 from chalicelib.logs import reset_log_keys
@@ -31,6 +31,7 @@ def reset() -> None:
     pii.reset_state()
     blind_index.clear_cache()
     limits.invalidate()
+    caches.reset_stats()
     rate_limit.reset_state()
 
 
