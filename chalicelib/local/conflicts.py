@@ -56,6 +56,8 @@ class TransactionConflicts:
         now = time.monotonic()
         with self._lock:
             self.transactions += 1
+            for key in [k for k, (_, until) in self._held.items() if until <= now]:
+                del self._held[key]  # an answer that never came (a failed call) holds nothing forever
             clashes = [key in self._held and self._held[key][1] > now for key in item_keys]
             if any(clashes):
                 self.conflicts += 1
