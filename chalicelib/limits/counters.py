@@ -36,6 +36,11 @@ exponential backoff, full jitter) and picks again (a conflict on any other item 
 write is the client's retryable 409, as before); when its shard was full it reads the shards (one
 Query) and picks among those with room. 50 concurrent creates: all succeed.
 
+Shards are created and replaced only all together (tenant creation, rebalance), so a
+set with some shards missing exists only if someone deleted items by hand; it reads as
+no counter (``current`` is None, the usage report counts the partition) and the next
+rebalance (a limit change, a refused create, the daily reconciliation) rewrites it.
+
 ``file_bytes`` and ``item_bytes`` stay single items (moved by S3 events and the daily
 reconciliation, not by concurrent creates). Counters are created by Puts, never by an
 ``ADD`` on a missing item, which would miss ``tenant_id``.
