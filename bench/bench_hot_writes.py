@@ -33,8 +33,8 @@ WRITERS = 50
 def _race(tenant: Any, limit: int) -> list[Row]:
     from chalicelib.errors import ConflictError
     from chalicelib.limits import LimitExceededError
-    from chalicelib.limits.admin import set_overrides
     from chalicelib.limits.models import LimitOverrides
+    from chalicelib.limits.service import set_overrides
     from chalicelib.local.conflicts import TransactionConflicts
     from chalicelib.network.customers import service as customers
     from chalicelib.network.customers.models import CustomerCreate

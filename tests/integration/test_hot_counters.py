@@ -18,8 +18,8 @@ import pytest
 
 from chalicelib.errors import ConflictError
 from chalicelib.limits import LimitExceededError, counters
-from chalicelib.limits.admin import set_overrides
 from chalicelib.limits.models import LimitOverrides
+from chalicelib.limits.service import set_overrides
 from chalicelib.local.bootstrap import bootstrap
 from chalicelib.local.conflicts import TransactionConflicts
 from chalicelib.network.customers import service as customers
