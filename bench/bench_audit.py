@@ -121,7 +121,7 @@ def _latency_rows(tenant: Any, iterations: int) -> list[Row]:
     def clean() -> None:
         # moto copies the whole table for every action of a transaction (its rollback), so
         # the table is emptied after each pair: both variants always meet the same table.
-        for kind in (keys.CATEGORY, keys.AUDIT):
+        for kind in (keys.CATEGORY, *keys.AUDIT_SHARD_KINDS):
             with DataItem.batch_write() as batch:
                 for item in DataItem.query(data.partition(kind)):
                     batch.delete(item)

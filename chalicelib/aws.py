@@ -38,7 +38,7 @@ CLIENT_CONFIG = Config(
 
 _lock = threading.RLock()
 # Events the dispatcher listens to; a hook for any other event is refused loudly.
-HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "before-call.kms",
+HOOKABLE_EVENTS = ("before-parameter-build.dynamodb", "before-call.dynamodb", "after-call.dynamodb", "before-call.kms",
                    "after-call.kms", "after-call.sts", "before-call")
 _hooks: dict[str, list[Callable[..., Any]]] = {event: [] for event in HOOKABLE_EVENTS}
 _session: botocore.session.Session | None = None

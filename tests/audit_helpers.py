@@ -29,11 +29,14 @@ def bound(tenant: Any) -> Iterator[Any]:
 
 
 def raw_items(tenant: Any, kind: str = "AUDIT") -> list[Any]:
-    from chalicelib.store import data
+    """The items of one of the tenant's partitions; for ``AUDIT``, of every trail shard, in id order."""
+    from chalicelib.store import data, keys
 
+    kinds = keys.AUDIT_SHARD_KINDS if kind == keys.AUDIT else (kind,)
     with bound(tenant):
         data.bind()
-        return list(data.DataItem.query(data.partition(kind), consistent_read=True))
+        items = [item for k in kinds for item in data.DataItem.query(data.partition(k), consistent_read=True)]
+    return sorted(items, key=lambda item: item.sk)
 
 
 def stored_events(tenant: Any) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ job has deleted it.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 from datetime import datetime
 from typing import Any
@@ -48,18 +50,48 @@ def key_range(model: Any, low: datetime | None, high: datetime | None) -> tuple[
 
 
 def list_events(query: AuditQuery, now: datetime | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the bound tenant's events, newest first."""
+    """One page of the bound tenant's events, newest first, merged from the trail's shards.
+
+    Each shard is queried newest first from below the cursor (the id of the last event
+    returned: ids are unique and time-ordered, so "older than it" is the rest of the
+    listing in every shard) and the streams are merged by id; one event beyond the page
+    says whether there is a next one. A shard reads at most ``limit + 1`` matching items
+    a page, so a page costs up to ``shards x (limit + 1)`` items read (DynamoDB applies a
+    filter after reading).
+    """
     ctx = current_context()
     retained = policy.cutoff(ctx.tenant, now or clock.now())
     low = max(query.from_, retained) if query.from_ else retained
-    possible, condition = key_range(DataItem, low, query.to)
+    after = data.decode_cursor(query.cursor)  # a foreign or forged cursor is refused
+    before = after["sk"]["S"] if after else None
+    possible, condition = _below(low, query.to, before)
     if not possible:
-        data.decode_cursor(query.cursor)  # a foreign or forged cursor is refused all the same
         return [], None
-    page = data.query_page(data.partition(keys.AUDIT), limit=query.limit, cursor=query.cursor,
-                           filter_condition=filters(DataItem, query), newest_first=True,
-                           range_key_condition=condition)
-    return [json.loads(item.data) for item in page.items], page.next_cursor
+    data.bind()
+    matching = filters(DataItem, query)
+    shards = [DataItem.query(data.partition(kind), range_key_condition=condition, filter_condition=matching,
+                             scan_index_forward=False, page_size=query.limit + 1) for kind in keys.AUDIT_SHARD_KINDS]
+    merged = (item for item in heapq.merge(*shards, key=_event_id, reverse=True) if item.sk != before)
+    page = list(itertools.islice(merged, query.limit + 1))
+    more = len(page) > query.limit
+    page = page[:query.limit]
+    cursor = data.encode_cursor({"pk": {"S": data.partition(keys.AUDIT)}, "sk": {"S": page[-1].sk}}) if more else None
+    return [json.loads(item.data) for item in page], cursor
+
+
+def _event_id(item: DataItem) -> str:
+    return str(item.sk)
+
+
+def _below(low: datetime, high: datetime | None, before: str | None) -> tuple[bool, Any]:
+    """The sort key condition for ``low <= at <= high`` and ``id <= before`` (the caller
+    drops ``id == before``: BETWEEN is inclusive, and a condition is one comparison)."""
+    upper = ids.ceiling(high) if high is not None else None
+    if before is not None:
+        upper = before if upper is None else min(upper, before)
+    if upper is None:
+        return True, DataItem.sk >= ids.floor(low)
+    return ids.floor(low) <= upper, DataItem.sk.between(ids.floor(low), upper)
 
 
 def list_platform_events(query: PlatformAuditQuery) -> tuple[list[dict[str, Any]], str | None]:

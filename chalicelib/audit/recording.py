@@ -40,7 +40,7 @@ def tenant_event(action: Action, target: Target, *, changes: dict[str, dict[str,
 def item_for(event: dict[str, Any]) -> DataItem:
     """The data-table item that stores ``event`` in the bound tenant's trail."""
     return data.new_item(
-        pk=data.partition(keys.AUDIT), sk=event["id"], kind=keys.AUDIT, entity_id=event["id"],
+        pk=data.partition(keys.audit_shard(event["id"])), sk=event["id"], kind=keys.AUDIT, entity_id=event["id"],
         created_at=event["at"], data=events.canonical(event), action=event["action"],
         actor=events.actor_ref(event), target=f'{event["target"]["kind"]}:{event["target"]["id"]}',
         expires_at=policy.ttl_backstop(datetime.fromisoformat(event["at"])),

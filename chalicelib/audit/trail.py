@@ -1,10 +1,15 @@
 """The bound tenant's trail in the data table: events and digests, read in key order.
 
-Reads that seal, verify or purge are strongly consistent, so an event committed before
-the read began is never missed.
+Events are spread over the trail's shards (``keys.AUDIT_SHARD_KINDS``, one partition
+each); :func:`iter_events` merges the shards' Queries by event id, so sealing,
+verification and retention see one stream in id order, as before sharding: the digest
+chain is one chain over the merge, and an event altered, inserted or deleted in any
+shard shows in it. Reads that seal, verify or purge are strongly consistent, so an event
+committed before the read began is never missed.
 """
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -18,8 +23,9 @@ NEW_DIGEST = DataItem.pk.does_not_exist()
 _PAGE = 500
 
 
-def events_pk() -> str:
-    return data.partition(keys.AUDIT)
+def events_pks() -> list[str]:
+    """The partitions of the trail's shards."""
+    return [data.partition(kind) for kind in keys.AUDIT_SHARD_KINDS]
 
 
 def digests_pk() -> str:
@@ -44,11 +50,16 @@ def iter_events(start: str | None = None, end: str | None = None, *,
     if start is not None and end is not None and end <= start:
         return
     data.bind()
-    for item in DataItem.query(events_pk(), range_key_condition=_range(start, end), consistent_read=True,
-                               page_size=_PAGE, attributes_to_get=["pk", "sk"] if keys_only else None):
+    shards = [DataItem.query(pk, range_key_condition=_range(start, end), consistent_read=True, page_size=_PAGE,
+                             attributes_to_get=["pk", "sk"] if keys_only else None) for pk in events_pks()]
+    for item in heapq.merge(*shards, key=_event_id):
         if end is not None and item.sk >= end:
             return
         yield item
+
+
+def _event_id(item: DataItem) -> str:
+    return str(item.sk)
 
 
 def iter_digests(end: str | None = None) -> Iterator[DataItem]:

@@ -1,7 +1,8 @@
 """Verification: recompute the bound tenant's chain over the retained range.
 
-Walks the digests oldest first and the events beside them, in id order, and reports
-every difference, the first one first:
+Walks the digests oldest first and the events beside them, in id order (the trail's
+shards merged: ``trail.iter_events``), and reports every difference, the first one first
+(an event copied into a second shard shows as ``inserted``):
 
 * ``altered``: an event whose canonical hash (or filterable copy) differs from its seal;
 * ``inserted``: an event in a sealed range that no digest lists;

@@ -23,7 +23,7 @@ from chalicelib.tenancy.context import current_tenant_id
 
 _SECRET_SK = "BLIND_INDEX"
 # The secret never changes (a rotation re-seals it), so entries live until evicted.
-_cache: TtlCache[UUID, bytes] = TtlCache(1024, name="blind_index_secrets")
+_cache: TtlCache[UUID, bytes] = TtlCache(4096, name="blind_index_secrets")
 
 
 def _tenant_secret() -> bytes:

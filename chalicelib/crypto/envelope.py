@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -38,6 +37,8 @@ from aws_encryption_sdk.exceptions import DecryptKeyError
 from aws_encryption_sdk.identifiers import Algorithm
 from aws_encryption_sdk.key_providers.kms import KMSMasterKey
 
+from chalicelib import caches
+from chalicelib.caches import TtlCache
 from chalicelib.crypto.codec import Opened, TenantKeys
 from chalicelib.crypto.errors import KeyServiceUnavailableError, UnreadableCiphertextError, is_transient
 from chalicelib.errors import InternalError
@@ -57,8 +58,9 @@ MAX_BYTES_ENCRYPTED = 64 * 1024 * 1024
 # Entries across all tenants of a warm container: one per (tenant, kind) for encryption,
 # one per data key seen for decryption. LRU beyond that.
 CACHE_CAPACITY = 2000
-# Keyrings (provider + two managers + a KMS client) kept per container.
-MAX_KEYRINGS = 256
+# Keyrings (provider + two managers + a KMS client) kept per container: the default bound
+# of ``CACHE_SIZE_KEYRINGS`` (``caches``); the materials cache's is ``CACHE_SIZE_CRYPTO_MATERIALS``.
+MAX_KEYRINGS = 1024
 
 # The SDK logs a full traceback for every failed decrypt, even when the caller handles
 # it; ``pii`` reports those as security events instead.
@@ -118,18 +120,15 @@ class EnvelopeCodec:
     def __init__(self) -> None:
         self._client = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
-        self._cache = LocalCryptoMaterialsCache(CACHE_CAPACITY)
-        self._keyrings: OrderedDict[tuple[UUID, TenantKeys], _Keyring] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LocalCryptoMaterialsCache(caches.configured_size("crypto_materials", CACHE_CAPACITY))
+        self._keyrings: TtlCache[tuple[UUID, TenantKeys], _Keyring] = TtlCache(MAX_KEYRINGS, name="keyrings")
 
     def _keyring(self, keys: TenantKeys) -> _Keyring:
         tenant = clients.for_current_tenant()  # no tenant bound: NoTenantBoundError
         slot = (tenant.tenant_id, keys)
-        with self._lock:
-            found = self._keyrings.get(slot)
-            if found is not None:
-                self._keyrings.move_to_end(slot)
-                return found
+        hit, found = self._keyrings.get(slot)
+        if hit and found is not None:
+            return found
         token = _building_for.set(tenant)
         try:
             # The session is only the SDK's required default; every client it uses is the tenant's.
@@ -145,10 +144,7 @@ class EnvelopeCodec:
             encrypt=CachingCryptoMaterialsManager(master_key_provider=provider.master_key(keys.current), **limits),
             decrypt=CachingCryptoMaterialsManager(master_key_provider=provider, **limits),
         )
-        with self._lock:
-            self._keyrings[slot] = keyring
-            while len(self._keyrings) > MAX_KEYRINGS:
-                self._keyrings.popitem(last=False)
+        self._keyrings.put(slot, keyring)
         return keyring
 
     def seal(self, keys: TenantKeys, context: dict[str, str], plaintext: bytes) -> bytes:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from chalice.app import SQSEvent
 
-from chalicelib import lazy, tracing
+from chalicelib import caches, lazy, tracing
 from chalicelib.entry import telemetry
 from chalicelib.entry.process import reset_request_state
 from chalicelib.logs import bind_log_keys, configure_logging, security_event
@@ -145,4 +145,5 @@ def tenant_handler(fn: Callable[[dict[str, Any]], Any] | None = None, *,
         with tracing.subsegment(f"## {fn.__name__}"):
             return _handle_schedule(fn, event)
 
-    return wrapper
+    # Jobs walk every tenant: their lookups use the caches' job partitions (chalicelib.caches).
+    return caches.job_path(wrapper)

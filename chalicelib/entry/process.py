@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib import aws, lazy
+from chalicelib import aws, caches, lazy
 from chalicelib.logs import reset_log_keys
 from chalicelib.settings import reset_settings
 from chalicelib.tenancy import context
@@ -44,6 +44,7 @@ def reset() -> None:
     pii.reset_state()
     blind_index.clear_cache()
     limits.invalidate()
+    caches.reset_stats()
     rate_limit.reset_state()
 
 

@@ -1,10 +1,11 @@
 """The daily reconciliation: the bound tenant's usage counters set to what is really stored.
 
 * ``professionals``, ``customers``: a consistent COUNT Query of the tenant's ``PRO`` and
-  ``CUS`` partitions. The counter is read first and written conditioned on being
-  unchanged: every create and delete moves its counter in its own transaction, so an
-  unchanged counter means nothing was created or deleted while counting (if it did
-  change, the meter is left for the next run, and reported as ``busy``).
+  ``CUS`` partitions. The counter's shards are read first and rebalanced for the count
+  conditioned on every shard being unchanged (``counters.rebalance``): every create and
+  delete moves one shard in its own transaction, so unchanged shards mean nothing was
+  created or deleted while counting (if one did change, the meter is left for the next
+  run, and reported as ``busy``).
 * ``file_bytes``: S3 ListObjectsV2 under ``tenants/<uuid>/`` in the assets bucket
   (paginated), written the same way; the object ledger is brought in line with the
   listing (missing objects added, vanished ones removed).
@@ -27,6 +28,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.clock import now_iso
 from chalicelib.limits import counters
+from chalicelib.limits.effective import effective_limits
 from chalicelib.settings import get_settings
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
@@ -39,7 +41,8 @@ PAGE = 100
 # keys such as REFSTATUS are not partitions of the table). A feature that adds one adds it here.
 TABLE_KINDS = (
     keys.CATEGORY, keys.PROFESSIONAL, keys.PROFESSIONAL_EMAIL, keys.PROFESSIONAL_USER, keys.CUSTOMER,
-    keys.CUSTOMER_USER, keys.REFERRAL, keys.TENANT_SECRET, keys.AUDIT, keys.AUDIT_DIGEST, keys.KEY_ROTATION,
+    keys.CUSTOMER_USER, keys.REFERRAL, keys.TENANT_SECRET, *keys.AUDIT_SHARD_KINDS, keys.AUDIT_DIGEST,
+    keys.KEY_ROTATION,
     keys.PROVISIONING, keys.ROLE, keys.MEMBER, keys.MEMBER_EMAIL, keys.EMAIL_TEMPLATE, keys.CONFIG,
     keys.CONFIG_VERSION, keys.BRANDING, keys.BRANDING_VERSION, keys.USAGE, keys.STORED_OBJECT,
 )
@@ -146,7 +149,13 @@ def reconcile() -> dict[str, dict[str, Any]]:
                          "corrected": written and before != value, "busy": not written}
 
     for meter, kind in counters.COUNTED.items():
-        settle(meter, lambda kind=kind: counters.count_items(kind))
+        shards = counters.read(meter)  # read before counting: see the module's docstring
+        before = shards.total if shards.complete else None
+        value = counters.count_items(kind)
+        quota = shards.quota if shards.complete else int(getattr(effective_limits(), counters.LIMIT_FIELDS[meter]))
+        written = counters.rebalance(shards, value, quota, reconciled_at=now_iso())
+        report[meter] = {"before": before, "after": value if written else before,
+                         "corrected": written and before != value, "busy": not written}
     objects: dict[str, int] = {}
 
     def file_bytes() -> int:

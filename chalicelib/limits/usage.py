@@ -1,8 +1,9 @@
 """GET /api/tenant/usage: the bound tenant's counters against its effective limits.
 
-One Query of the tenant's ``USAGE`` partition (every counter) and the cached effective
-limits. A counter not created yet (a tenant from before counters, until its first create
-or the daily reconciliation) reads as a count of its partition.
+One Query of the tenant's ``USAGE`` partition (every counter, a counted meter's shards
+summed) and the cached effective limits. A counter not complete yet (a tenant from before
+sharded counters, until its first create or the daily reconciliation) reads as a count of
+its partition.
 """
 from __future__ import annotations
 
@@ -18,9 +19,8 @@ def report() -> TenantUsage:
     values = storage.counter_values()
 
     def used(meter: str) -> int:
-        if meter in values:
-            return int(values[meter].used or 0)
-        return counters.count_items(counters.COUNTED[meter])
+        total = counters.total_of(meter, values)
+        return total if total is not None else counters.count_items(counters.COUNTED[meter])
 
     stored = storage.usage(values)
     tenant = current_context().tenant

@@ -62,7 +62,8 @@ class _Cache:
         with self._lock:
             if self._entries is None:
                 settings = get_settings()
-                self._entries = TtlCache(settings.membership_cache_size, settings.membership_cache_ttl_seconds)
+                self._entries = TtlCache(settings.membership_cache_size, settings.membership_cache_ttl_seconds,
+                                         name="memberships")
             return self._entries
 
     def get(self, key: CacheKey) -> Standing | None:

@@ -131,7 +131,7 @@ def get_role(name: str) -> dict[str, Any]:
 
 # Stored roles per tenant, for a few seconds (a role edit shows within the TTL).
 _cache: TtlCache[UUID, dict[str, frozenset[Permission]]] = TtlCache(
-    1024, lambda: get_settings().tenant_cache_ttl_seconds, name="tenant_roles")
+    4096, lambda: get_settings().tenant_cache_ttl_seconds, name="tenant_roles")
 
 
 def clear_cache() -> None:

@@ -26,8 +26,8 @@ that tenant-scoped access cannot cut the trail short), so these run on
 privilege narrow: in a platform transaction the data table may only receive new items
 (Puts whose parsed condition requires ``attribute_not_exists(pk)``: a condition that
 merely mentions it, ``attribute_not_exists(x) OR attribute_exists(pk)``, is refused)
-in five partitions of the bound tenant:
-``AUDIT`` (events), ``AUDITDIGEST`` (seals), ``PROV`` (the provisioning request,
+in these partitions of the bound tenant:
+``AUDIT`` and its shards ``AUDIT1``..``AUDIT3`` (events), ``AUDITDIGEST`` (seals), ``PROV`` (the provisioning request,
 written with the tenant), ``USAGE`` (the zero usage counters, written with the tenant)
 and ``BRANDVER`` (a branding version: a super-admin's new display name is the tenant's
 public name too), plus a conditional Put of the branding

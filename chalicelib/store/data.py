@@ -100,6 +100,8 @@ class DataItem(Model):
     refs = NumberAttribute(null=True)
     # Usage counters (``USAGE`` items, limits.counters): how much of a limit is used.
     used = NumberAttribute(null=True)
+    # A sharded counter's shards: the limit their values were balanced for (limits.counters).
+    quota = NumberAttribute(null=True)
     # Audit events: top-level copies of what GET /api/tenant/audit filters on (the event
     # itself, hashed into the trail's digests, is the ``data`` document).
     action = UnicodeAttribute(null=True)

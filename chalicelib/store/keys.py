@@ -99,7 +99,13 @@ REFERRAL_STATUS = "REFSTATUS"  # gsi1: referrals by status
 REFERRAL_FROM = "REFFROM"  # gsi2: referrals sent by a professional
 REFERRAL_TO = "REFTO"  # gsi3: referrals received by a professional
 TENANT_SECRET = "SECRET"
-AUDIT = "AUDIT"  # the tenant's audit events: sk = event id (time-ordered)
+AUDIT = "AUDIT"  # the tenant's audit events (shard 0, and every event from before sharding): sk = event id
+# The trail's shards: every write appended to one partition per tenant, which caps a busy
+# tenant at one partition's write rate (1,000 WCU/s). An event goes to the shard its id
+# names (``audit_shard``); readers merge all of them by id. Shard 0 is the original
+# partition, so a trail from before sharding needs no migration. Kinds, not qualifiers,
+# so the platform role's leading-keys patterns (``T#*#<kind>``) name each one exactly.
+AUDIT_SHARD_KINDS = (AUDIT, "AUDIT1", "AUDIT2", "AUDIT3")
 AUDIT_DIGEST = "AUDITDIGEST"  # sealed digests of the events: sk = first event key covered
 KEY_ROTATION = "KEYROT"  # the tenant's key rotation record: sk = ROTATION
 PROVISIONING = "PROV"  # the tenant's provisioning request (admin email sealed): sk = REQUEST
@@ -123,7 +129,13 @@ STORED_OBJECT = "OBJ"  # a ledger of the tenant's stored files (S3 events): sk =
 CURRENT_SK = "CURRENT"
 # Data-table partitions a platform (registry + data) transaction may add new items to:
 # store/connection.py enforces it, infra's functions role is limited to the same.
-PLATFORM_WRITABLE_KINDS = (AUDIT, AUDIT_DIGEST, PROVISIONING, BRANDING_VERSION, USAGE)
+PLATFORM_WRITABLE_KINDS = (*AUDIT_SHARD_KINDS, AUDIT_DIGEST, PROVISIONING, BRANDING_VERSION, USAGE)
+
+
+def audit_shard(event_id: str) -> str:
+    """The kind of the trail shard that holds ``event_id`` (a hash of the id: even spread,
+    and the same answer for every reader)."""
+    return AUDIT_SHARD_KINDS[hashlib.sha256(event_id.encode()).digest()[0] % len(AUDIT_SHARD_KINDS)]
 
 
 def member_subject_sk(issuer: str, subject: str) -> str:

@@ -46,6 +46,15 @@ class WriteCancelledError(Exception):
         self.failed = failed
 
 
+class TransactionConflictError(data.ConcurrentWriteError):
+    """DynamoDB cancelled a unit of work for a concurrent transaction on the same items
+    (a retryable 409); ``labels`` names the actions whose items were in conflict."""
+
+    def __init__(self, labels: frozenset[str]) -> None:
+        super().__init__()
+        self.labels = labels
+
+
 @dataclass(frozen=True)
 class _Entry:
     label: str
@@ -88,6 +97,11 @@ class UnitOfWork:
         (a reference to another item, checked in the same transaction)."""
         self._add(_Entry(label, "check", item, condition))
 
+    def discard(self, label: str) -> None:
+        """Forget the action labelled ``label`` (if any), so a retry can declare another
+        one under the same label (a sharded counter's Update moves to another shard)."""
+        self._entries.pop(label, None)
+
     def _add(self, entry: _Entry) -> None:
         if not isinstance(entry.label, str) or not entry.label:
             raise ValueError("every action of a unit of work needs a label")
@@ -110,9 +124,10 @@ class UnitOfWork:
         """Write every action or none.
 
         Raises :class:`WriteCancelledError` (the failed labels) when conditions failed;
-        ``data.ConcurrentWriteError`` (a retryable 409) when DynamoDB cancelled only for
-        a concurrent transaction on the same items; any other failure (throttling, which
-        ``store/faults.py`` maps to a 503, or a malformed request) propagates unchanged.
+        :class:`TransactionConflictError` (a ``data.ConcurrentWriteError``, a retryable
+        409) when DynamoDB cancelled only for a concurrent transaction on the same items;
+        any other failure (throttling, which ``store/faults.py`` maps to a 503, or a
+        malformed request) propagates unchanged.
         """
         if not self._entries:
             raise ValueError("a unit of work with no actions")
@@ -131,7 +146,8 @@ class UnitOfWork:
             if failed:
                 raise WriteCancelledError(failed) from exc
             if TRANSACTION_CONFLICT in codes:
-                raise data.ConcurrentWriteError() from exc
+                raise TransactionConflictError(frozenset(
+                    e.label for e, code in zip(ordered, codes, strict=False) if code == TRANSACTION_CONFLICT)) from exc
             raise
 
 

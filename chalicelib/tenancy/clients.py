@@ -43,7 +43,7 @@ from chalicelib.settings import get_settings
 from chalicelib.tenancy.context import current_tenant_id
 from chalicelib.tenancy.credentials import SingleFlightLRU, TenantCredentialCache
 
-MAX_TENANT_CLIENT_SETS = 256
+MAX_TENANT_CLIENT_SETS = 1024  # default of CACHE_SIZE_TENANT_CLIENTS
 METHOD = "tenant-assume-role"
 
 # As aws.py's clients. DynamoDB: pynamodb's own choice, no client-side parameter

@@ -31,12 +31,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from chalicelib import metrics
+from chalicelib import caches, metrics
 from chalicelib.clock import now as clock_now
 
 TAG_TENANT = "tenant_id"
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=5)
-DEFAULT_MAX_TENANTS = 1024
+DEFAULT_MAX_TENANTS = 4096  # default of CACHE_SIZE_TENANT_CREDENTIALS
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -62,29 +62,43 @@ class SingleFlightLRU(Generic[K, V]):
 
     ``fresh(value)`` says whether a cached value may still be served; a stale one is
     loaded again (once) like a miss. An error of ``load`` reaches every waiter and caches
-    nothing, so the next call tries again.
+    nothing, so the next call tries again. Named and partitioned like every cache
+    (``chalicelib.caches``): ``max_entries`` is the request partition's default bound
+    (``CACHE_SIZE_<NAME>`` overrides it), and a job's lookups use the job partition.
     """
 
     def __init__(self, max_entries: int, name: str = "tenant_credentials") -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
-        self.max_entries = max_entries
         self.name = name
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._pending: dict[K, Future[V]] = {}
+        self._entries: dict[str, OrderedDict[K, V]] = {path: OrderedDict() for path in caches.PATHS}
+        self._pending: dict[tuple[str, K], Future[V]] = {}
         self._lock = threading.Lock()
+        self._partitions = caches.Partitions(name, max_entries, self._size)
+
+    @property
+    def max_entries(self) -> int:
+        return self._partitions.maxsize(caches.REQUEST)
+
+    def _size(self, path: str) -> int:
+        with self._lock:
+            return len(self._entries[path])
 
     def get(self, key: K, load: Callable[[], V], fresh: Callable[[V], bool] = lambda _: True) -> V:
+        path = caches.current_path()
+        entries, counters = self._entries[path], self._partitions.counters[path]
         with self._lock:
-            found = self._entries.get(key)
+            found = entries.get(key)
             if found is not None and fresh(found):
-                self._entries.move_to_end(key)
+                entries.move_to_end(key)
+                counters.lookup(True)
                 metrics.record("CacheLookups", Cache=self.name, Result="hit")
                 return found
-            flight = self._pending.get(key)
+            counters.lookup(False)
+            flight = self._pending.get((path, key))
             leader = flight is None
             if flight is None:
-                flight = self._pending[key] = Future()
+                flight = self._pending[(path, key)] = Future()
         metrics.record("CacheLookups", Cache=self.name, Result="miss" if leader else "joined")
         if not leader:
             return flight.result()
@@ -92,33 +106,37 @@ class SingleFlightLRU(Generic[K, V]):
             value = load()
         except BaseException as exc:
             with self._lock:
-                del self._pending[key]
+                del self._pending[(path, key)]
             flight.set_exception(exc)
             raise
+        bound = self._partitions.maxsize(path)
         with self._lock:
-            del self._pending[key]
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            del self._pending[(path, key)]
+            entries[key] = value
+            entries.move_to_end(key)
+            while len(entries) > bound:
+                entries.popitem(last=False)
+                counters.evictions += 1
         flight.set_result(value)
         return value
 
     def peek(self, key: K) -> V | None:
         with self._lock:
-            return self._entries.get(key)
+            return self._entries[caches.current_path()].get(key)
 
     def keys(self) -> list[K]:
+        """The keys of every partition (each once)."""
         with self._lock:
-            return list(self._entries)
+            return list(dict.fromkeys(k for entries in self._entries.values() for k in entries))
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            for entries in self._entries.values():
+                entries.clear()
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._entries)
+            return sum(len(entries) for entries in self._entries.values())
 
 
 class TenantCredentialCache:

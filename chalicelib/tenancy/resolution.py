@@ -51,7 +51,7 @@ STATUS_BOUND_SECONDS = 1.0
 # kept for TENANT_CACHE_TTL_SECONDS; and each tenant's record, which carries its status,
 # slug and domains, kept at most STATUS_BOUND_SECONDS. A name is answered only while the
 # record still carries it, so a removed domain or changed slug stops resolving with it.
-_names: TtlCache[tuple[str, str], UUID | None] = TtlCache(4096, name="tenant_names")
+_names: TtlCache[tuple[str, str], UUID | None] = TtlCache(8192, name="tenant_names")
 _records: TtlCache[UUID, Tenant | None] = TtlCache(4096, name="tenant_records")
 
 

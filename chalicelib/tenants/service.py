@@ -113,7 +113,7 @@ def create_tenant(data: TenantCreate, *, tenant_id: UUID | None = None, status: 
 
             def add(uow: UnitOfWork) -> None:
                 audited(uow)
-                counters.add_initial(uow)
+                counters.add_initial(uow, tenant.plan)
                 if also is not None:
                     also(uow)
 

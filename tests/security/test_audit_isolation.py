@@ -107,7 +107,10 @@ def test_every_audit_write_lands_in_the_acting_tenant_or_the_platform_trail(clie
     finally:
         aws.remove_session_hook("before-parameter-build.dynamodb", recorder)
     settings = get_settings()
-    audit_writes = [(table, pk) for table, pk in recorder.writes if pk.endswith("#" + keys.AUDIT)]
+    shards = {t.id: {keys.data_partition(t.id, kind) for kind in keys.AUDIT_SHARD_KINDS} for t in (tenant_a, tenant_b)}
+    audit_writes = [(table, pk) for table, pk in recorder.writes if pk.rsplit("#", 1)[1] in keys.AUDIT_SHARD_KINDS]
     assert len(audit_writes) == 6
-    assert {pk for _, pk in audit_writes} == {keys.data_partition(t.id, keys.AUDIT) for t in (tenant_a, tenant_b)}
+    # three events each, every one in one of its own tenant's trail shards
+    for tenant in (tenant_a, tenant_b):
+        assert sum(pk in shards[tenant.id] for _, pk in audit_writes) == 3
     assert {table for table, _ in audit_writes} == {settings.data_table}

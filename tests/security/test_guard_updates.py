@@ -132,8 +132,9 @@ def test_the_codes_own_counter_updates_pass(aws_mock, tenant_a):
 
     with as_tenant(tenant_a):
         data.bind()
-        _commit(counters.Take(counters.METERS[0], 10))
-        _commit(counters.GiveBack(counters.METERS[0]))
+        shards = counters.read(counters.METERS[0])
+        _commit(counters.Take(counters.METERS[0], shards.quota, shard=0))
+        _commit(counters.GiveBack(counters.METERS[0], shard=0, epoch=int(shards.items[0].version)))
         assert counters.current(counters.METERS[0]) == 0
 
 
@@ -185,8 +186,8 @@ def test_a_platform_transaction_reads_the_new_item_condition(aws_mock, tenant_a)
     data.bind()
     meter = counters.METERS[0]
     with as_tenant(tenant_a):
-        _commit(counters.Take(meter, 10))
-        reset = data.new_item(pk=data.partition(keys.USAGE), sk=meter, kind=keys.USAGE, used=0)
+        _commit(counters.Take(meter, counters.read(meter).quota, shard=0))
+        reset = data.new_item(pk=data.partition(keys.USAGE), sk=counters.shard_sk(meter, 0), kind=keys.USAGE, used=0)
         for condition in (DataItem.entity_id.does_not_exist() | DataItem.pk.exists(),
                           DataItem.entity_id.does_not_exist(),
                           ~DataItem.pk.exists()):

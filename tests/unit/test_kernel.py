@@ -92,7 +92,7 @@ def test_no_cursor_means_the_first_page_and_no_key_means_the_last(app_env):
 def test_the_cache_forgets_entries_when_the_clock_passes_their_ttl():
     now = [1000.0]
     with clock.use(monotonic=lambda: now[0]):
-        cache: caches.TtlCache[str, int | None] = caches.TtlCache(8, ttl=5)
+        cache: caches.TtlCache[str, int | None] = caches.TtlCache(8, ttl=5, name="test_ttl")
         cache.put("a", 1)
         cache.put("missing", None)  # a negative result is cached like any other
         assert cache.get("a") == (True, 1) and cache.get("missing") == (True, None)
@@ -101,7 +101,7 @@ def test_the_cache_forgets_entries_when_the_clock_passes_their_ttl():
 
 
 def test_the_cache_is_bounded_and_drops_the_least_recently_used():
-    cache: caches.TtlCache[str, int] = caches.TtlCache(2)
+    cache: caches.TtlCache[str, int] = caches.TtlCache(2, name="test_lru")
     cache.put("a", 1)
     cache.put("b", 2)
     cache.get("a")
@@ -111,10 +111,10 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used():
 
 
 def test_a_zero_ttl_keeps_nothing_and_load_fills_a_miss():
-    cache: caches.TtlCache[str, int] = caches.TtlCache(4, ttl=lambda: 0)
+    cache: caches.TtlCache[str, int] = caches.TtlCache(4, ttl=lambda: 0, name="test_zero_ttl")
     cache.put("a", 1)
     assert cache.get("a") == (False, None)
-    loaded = caches.TtlCache[str, int](4, ttl=60)
+    loaded = caches.TtlCache[str, int](4, ttl=60, name="test_loaded")
     assert loaded.get_or_load("b", lambda: 7) == 7 and loaded.get("b") == (True, 7)
 
 

@@ -32,9 +32,6 @@ from chalicelib.tenancy.context import current_context
 
 PII = pii_fields(CustomerCreate)
 DELETE_ATTEMPTS = 3
-# A create runs again when its usage counter was missing (now initialised) or a slot was
-# freed between the failed condition and the re-read.
-CREATE_ATTEMPTS = 3
 # Labels of a customer write's own actions (the customer, its login link).
 CUSTOMER, USER = "customer", "user"
 
@@ -131,7 +128,7 @@ def create_customer(body: CustomerCreate) -> Customer:
     item = data.new_item(pk=_pk(), sk=customer_id, kind=keys.CUSTOMER, entity_id=customer_id, version=1,
                          created_at=now, updated_at=now, refs=0, **_documents(customer_id, fields))
     absent = DataItem.pk.does_not_exist()
-    take = counters.Take(counters.CUSTOMERS, effective_limits().max_customers)
+    limit = effective_limits().max_customers
 
     uow = UnitOfWork()
     uow.put(CUSTOMER, item, absent)
@@ -139,20 +136,14 @@ def create_customer(body: CustomerCreate) -> Customer:
         link = data.new_item(pk=_user_pk(), sk=body.user_sub, kind=keys.CUSTOMER_USER, entity_id=customer_id)
         uow.put(USER, link, absent)
     _event(uow, audit.Action.CUSTOMER_CREATED, customer_id, None, fields)
-    take.add(uow)
-    for _ in range(CREATE_ATTEMPTS):
-        try:
-            uow.commit()
-        except WriteCancelledError as exc:
-            if USER in exc.failed:
-                raise ConflictError("this login is linked to another customer",
-                                    extra={"conflict": "user_taken"}) from exc
-            if take.label not in exc.failed:
-                raise data.ConcurrentWriteError() from exc  # a uuid4 collision: a retry gets another id
-            counters.refused(take)  # 403 at the limit; else the counter was just made, or a slot freed
-            continue
-        return _customer(item)
-    raise data.ConcurrentWriteError()
+    try:
+        counters.commit_create(uow, counters.CUSTOMERS, limit)  # 403 at the limit
+    except WriteCancelledError as exc:
+        if USER in exc.failed:
+            raise ConflictError("this login is linked to another customer",
+                                extra={"conflict": "user_taken"}) from exc
+        raise data.ConcurrentWriteError() from exc  # a uuid4 collision: a retry gets another id
+    return _customer(item)
 
 
 def update_customer(customer_id: UUID, body: CustomerUpdate, expected: int) -> Customer:
@@ -179,9 +170,9 @@ def update_customer(customer_id: UUID, body: CustomerUpdate, expected: int) -> C
     return _customer(item)
 
 
-def _delete(item: DataItem, give_back: counters.GiveBack) -> frozenset[str]:
+def _delete(item: DataItem) -> frozenset[str]:
     """Delete the customer and its login link as read; the failed labels (none: deleted):
-    ``CUSTOMER`` if it changed since, ``give_back``'s if the tenant has no counter yet."""
+    ``CUSTOMER`` if it changed since."""
     unreferenced = DataItem.refs.does_not_exist() | (DataItem.refs == 0)
     user_sub = data.loads(item.data).get("user_sub")
     uow = UnitOfWork()
@@ -189,9 +180,8 @@ def _delete(item: DataItem, give_back: counters.GiveBack) -> frozenset[str]:
     if user_sub:
         uow.delete(USER, DataItem(pk=_user_pk(), sk=user_sub))
     _event(uow, audit.Action.CUSTOMER_DELETED, item.sk, _fields(item), None)
-    give_back.add(uow)
     try:
-        uow.commit()
+        counters.commit_delete(uow, counters.CUSTOMERS)
     except WriteCancelledError as exc:
         return exc.failed
     return frozenset()
@@ -202,11 +192,7 @@ def delete_customer(customer_id: UUID) -> None:
         item = _load(customer_id)
         if int(item.refs or 0) > 0:
             raise ConflictError("open referrals name this customer", extra={"conflict": "has_open_referrals"})
-        give_back = counters.GiveBack(counters.CUSTOMERS)
-        failed = _delete(item, give_back)
-        if not failed:
+        if not _delete(item):
             return
-        if give_back.label in failed:
-            counters.initialise(counters.CUSTOMERS)  # a tenant from before counters: count, then again
-        # Or it changed between the read and the write (an edit or a new referral): decide again.
+        # It changed between the read and the write (an edit or a new referral): decide again.
     raise data.ConcurrentWriteError()

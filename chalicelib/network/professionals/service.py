@@ -16,6 +16,8 @@ One professional is several items, always written together in one TransactWriteI
 # counters change in the same transactions, built side by side here.
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -39,12 +41,8 @@ from chalicelib.store.unit_of_work import UnitOfWork, WriteCancelledError
 EMAIL_PURPOSE = "professional-email"
 PII = pii_fields(ProfessionalCreate)
 DELETE_ATTEMPTS = 3
-# A create runs again when its usage counter was missing (now initialised) or a slot was
-# freed between the failed condition and the re-read.
-CREATE_ATTEMPTS = 3
 _ABSENT = DataItem.pk.does_not_exist()
-LIMIT, COUNTER = counters.limit_label(counters.PROFESSIONALS), counters.counter_label(counters.PROFESSIONALS)
-_DECIDED = frozenset({"item", "email", "user", LIMIT, COUNTER})
+_DECIDED = frozenset({"item", "email", "user"})
 _EXISTS = DataItem.pk.exists()
 
 
@@ -55,15 +53,17 @@ class UnknownCategoryError(RequestValidationError):
         super().__init__("unknown service category", extra={"errors": errors})
 
 
-def _commit(uow: UnitOfWork) -> frozenset[str]:
-    """Write ``uow``; the failed labels this module decides on (none: written).
+def _commit(uow: UnitOfWork, write: Callable[[], None] | None = None) -> frozenset[str]:
+    """Write ``uow`` (by ``write``: a counted create or delete); the failed labels this
+    module decides on (none: written).
 
-    Those are the item, its email and login link, the categories it joins and the usage
-    counter. Any other action's condition holds by construction (a category with members
-    cannot be deleted; event ids are new): its failure is not ours to translate, a 500.
+    Those are the item, its email and login link and the categories it joins (the usage
+    counter's are decided by ``limits.counters``). Any other action's condition holds by
+    construction (a category with members cannot be deleted; event ids are new): its
+    failure is not ours to translate, a 500.
     """
     try:
-        uow.commit()
+        (write or uow.commit)()
     except WriteCancelledError as exc:
         decided = frozenset(label for label in exc.failed if label in _DECIDED or label.startswith("category:"))
         if decided:
@@ -180,15 +180,11 @@ def create_professional(body: ProfessionalCreate) -> Professional:
         uow.update(f"category:{slug}", _key(data.partition(keys.CATEGORY), slug), [DataItem.refs.add(1)], _EXISTS)
         uow.put(f"copy:{slug}", _copy(item, slug))
     _event(uow, audit.Action.PROFESSIONAL_CREATED, professional_id, None, fields)
-    take = counters.Take(counters.PROFESSIONALS, effective_limits().max_professionals)
-    take.add(uow)
-    for _ in range(CREATE_ATTEMPTS):
-        failed = _commit(uow)
-        _raise_for(failed - {take.label}, body.service_categories)
-        if take.label not in failed:
-            return _professional(item)
-        counters.refused(take)  # 403 at the limit; else the counter was just made, or a slot freed
-    raise data.ConcurrentWriteError()
+    limit = effective_limits().max_professionals
+    # 403 at the limit (limits.counters); any other failed condition is translated here.
+    _raise_for(_commit(uow, partial(counters.commit_create, uow, counters.PROFESSIONALS, limit)),
+               body.service_categories)
+    return _professional(item)
 
 
 def _move_email(uow: UnitOfWork, item: DataItem, old: str, new: str) -> None:
@@ -251,7 +247,6 @@ def _deletion(item: DataItem) -> UnitOfWork:
                    _EXISTS)
         uow.delete(f"copy:{slug}", _key(data.partition(keys.PROFESSIONAL_CATEGORY, slug), item.sk))
     _event(uow, audit.Action.PROFESSIONAL_DELETED, item.sk, fields, None)
-    counters.GiveBack(counters.PROFESSIONALS).add(uow)
     return uow
 
 
@@ -261,11 +256,9 @@ def delete_professional(professional_id: UUID) -> None:
         if int(item.refs or 0) > 0:
             raise ConflictError("open referrals point at this professional",
                                 extra={"conflict": "has_open_referrals"})
-        failed = _commit(_deletion(item))
-        if not failed:
+        uow = _deletion(item)
+        if not _commit(uow, partial(counters.commit_delete, uow, counters.PROFESSIONALS)):
             return
-        if COUNTER in failed:
-            counters.initialise(counters.PROFESSIONALS)  # a tenant from before counters: count, then again
-        # Or the item changed between the read and the write (an edit or a new referral):
+        # The item changed between the read and the write (an edit or a new referral):
         # read it again and decide on the current state.
     raise data.ConcurrentWriteError()
