@@ -294,6 +294,32 @@ def _memory_rows(w: World, tenants: list[tuple[str, str]]) -> list[Row]:
     for cache, counts in sorted(last.get("cache_lookups", {}).items()):
         summary = ", ".join(f"{result} {count}" for result, count in sorted(counts.items()))
         rows.append(Row(NAME, f"(c) cache {cache}", summary))
+    served = max(1, last["served"])
+    by_service: Counter[str] = Counter()
+    for operation, count in last.get("aws_calls", {}).items():
+        by_service[operation.split(":", 1)[0]] += count
+    for service, count in sorted(by_service.items()):
+        rows.append(Row(NAME, f"(c) {service} calls per first request of a tenant", round(count / served, 2), "calls"))
+    busiest = sorted(last.get("aws_calls", {}).items(), key=lambda kv: -kv[1])[:6]
+    rows.append(Row(NAME, "(c) busiest AWS operations", ", ".join(f"{k}={v / served:.2f}" for k, v in busiest)))
+    return rows
+
+
+def _storage_rows(tenant: Any) -> list[Row]:
+    """What one provisioned tenant stores in DynamoDB: items and bytes (moto's item size,
+    DynamoDB's rule: names plus values)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][settings.region]
+    rows = []
+    for label, table_name in (("data", settings.data_table), ("registry", settings.registry_table)):
+        items = [item for item in backend.get_table(table_name).all_items() if str(tenant.id) in str(item.attrs)]
+        rows += [Row(NAME, f"storage of one provisioned tenant: {label} items", len(items), "items"),
+                 Row(NAME, f"storage of one provisioned tenant: {label} bytes", sum(i.size() for i in items), "B")]
     return rows
 
 
@@ -429,7 +455,7 @@ def run(quick: bool = False) -> list[Row]:
                 if checkpoint in CHECKPOINTS or checkpoint == n:
                     latency += _latency_rows(client.http, token, probe, checkpoint, samples, baseline)
                     _progress(started, "(a)")
-        rows += tenants.rows() + latency + jobs
+        rows += tenants.rows() + _storage_rows(tenants.made[0]) + latency + jobs
         served = [(str(t.id), w.key.token(tenant_id=t.id)) for t in tenants.made]
         rows += _memory_rows(w, served)
         _progress(started, "(c)")

@@ -150,7 +150,7 @@ def dynamodb_cost_model() -> Iterator[None]:
 
     saved_copy = backend_module.copy  # type: ignore[attr-defined]
     kms_module.generate_private_key = private_key
-    backend_module.copy = _TablesAsTheyAre  # type: ignore[attr-defined]
+    backend_module.copy = _TablesAsTheyAre  # type: ignore[attr-defined,assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     try:

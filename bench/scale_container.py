@@ -7,7 +7,8 @@ in the parent (``AWS_ENDPOINT_URL``). Reads ``{"tenants": [[tenant_id, token], .
 tenant through ``chalice.test.Client`` (the app as a Lambda container runs it, without
 sockets), and appends a JSON line to RESULTS every K tenants: tenants served, the
 process's resident memory (``VmRSS``) and its peak (``VmHWM``), and answers by status.
-The last line also has the per-cache hit and miss counts (the ``CacheLookups`` metric).
+The last line also has the per-cache hit and miss counts (the ``CacheLookups`` metric)
+and the AWS calls the app made, by service and operation (``AwsCalls``).
 """
 from __future__ import annotations
 
@@ -26,15 +27,19 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} is not in /proc/self/status")
 
 
-def _cache_lookups() -> dict[str, dict[str, int]]:
+def _recorded() -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Cache lookups by cache and result; AWS calls by service and operation."""
     from chalicelib import metrics
 
     lookups: dict[str, dict[str, int]] = {}
+    calls: dict[str, int] = {}
     for row in metrics.summary()["metrics"]:
+        dims = row["dimensions"]
         if row["name"] == "CacheLookups":
-            dims = row["dimensions"]
             lookups.setdefault(dims["Cache"], {})[dims["Result"]] = int(row["sum"])
-    return lookups
+        elif row["name"] == "AwsCalls":
+            calls[f"{dims['Service']}:{dims['Operation']}"] = int(row["sum"])
+    return lookups, calls
 
 
 def main(results_path: str) -> int:
@@ -53,7 +58,7 @@ def main(results_path: str) -> int:
             line: dict[str, Any] = {"served": served, "rss_kib": _status_kib("VmRSS"),
                                     "peak_kib": _status_kib("VmHWM"), "statuses": dict(statuses)}
             if last:
-                line["cache_lookups"] = _cache_lookups()
+                line["cache_lookups"], line["aws_calls"] = _recorded()
             out.write(json.dumps(line) + "\n")
             out.flush()
 
