@@ -15,7 +15,16 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer
+
+# werkzeug listens with a backlog of 128; the local API's request threads (up to its own
+# backlog of 1,024, local/runner.py) each may open a connection here at once, as boto3's
+# pools open connections beyond their size rather than wait.
+LISTEN_BACKLOG = 1024
+
+
+class _BackloggedWSGIServer(ThreadedWSGIServer):
+    request_queue_size = LISTEN_BACKLOG
 
 
 class _OneDynamoDBRequestAtATime:
@@ -31,10 +40,11 @@ class _OneDynamoDBRequestAtATime:
 
 
 class IsolatingMotoServer(ThreadedMotoServer):
-    """``ThreadedMotoServer`` (built as moto 5.2 builds it) with isolated DynamoDB requests."""
+    """``ThreadedMotoServer`` (built as moto 5.2 builds it, threaded) with isolated DynamoDB
+    requests and a listen backlog that takes load."""
 
     def _server_entry(self) -> None:
         app = _OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server = _BackloggedWSGIServer(self._ip_address, self._port, app, handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

@@ -27,6 +27,11 @@ from chalicelib.local.environment import (
 )
 
 log = logging.getLogger("local.runner")
+# Chalice's local server keeps socketserver's listen backlog of 5: 50 clients creating at
+# once got 8 connection resets (issue 20), 200 got 100. The kernel caps the queue at
+# net.core.somaxconn (4096 on current Linux). moto's server takes the same backlog
+# (local/motoserver.py): each request thread may open its own connection to it.
+LISTEN_BACKLOG = 1024
 
 
 class PortInUseError(RuntimeError):
@@ -95,6 +100,24 @@ def _trust_local_pool(aws_port: int, dev_key: Any, dev_kid: str) -> dict[str, st
     return environment
 
 
+def _local_server(app: Any, config: Any, port: int) -> Any:
+    """``chalice.local.create_local_server`` with a listen backlog that takes load.
+
+    The same two steps as Chalice's factory (the app's class gains the local behaviour,
+    then a threaded ``LocalDevServer``), with the server class swapped for one whose
+    ``request_queue_size`` is ``LISTEN_BACKLOG``: ``LocalDevServer`` takes a server class.
+    """
+    # Deferred with the rest of chalice.local (see main).
+    from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+
+    class _BackloggedServer(ThreadedHTTPServer):
+        request_queue_size = LISTEN_BACKLOG
+
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    return LocalDevServer(app, config, "127.0.0.1", port, server_cls=_BackloggedServer)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_API_PORT)))
@@ -133,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
         # Deferred: imported after the local environment is set; the moto server module alone is ~0.9 s.
         from chalice.cli.factory import CLIFactory
-        from chalice.local import create_local_server
 
         from app import app
         from chalicelib.cli import make_token
@@ -158,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         pump = EventPump(app, settings.region)
         pump.start()
         config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="local")
-        server = create_local_server(app, config, "127.0.0.1", args.port)
+        server = _local_server(app, config, args.port)
         stopper = server
 
         def stop(signum: int, _frame: Any) -> None:

@@ -1,0 +1,104 @@
+"""bench/moto_scale.py changes how moto does its work, never what it answers.
+
+The scale benchmark fills moto with 10,000 tenants only because a transaction there
+snapshots the items it writes instead of deep-copying the table, and a base-table Query
+starts from its partition. A cancelled transaction must still leave no trace (the
+design relies on it: reservations, counters), a committed one must stay, and a Query
+must return what moto's own walk returns. Without the cost model these hold by moto's
+copy; with it they hold only if the snapshot and the partition lookup are right.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from bench.moto_scale import dynamodb_cost_model
+
+TABLE = "cost-model"
+
+
+@pytest.fixture
+def dynamodb(aws_mock: None) -> Iterator[Any]:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    yield client
+
+
+def _item(pk: str, sk: str, value: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}, "value": {"S": value}}
+
+
+def _everything(client: Any) -> list[dict[str, Any]]:
+    items = client.scan(TableName=TABLE)["Items"]
+    return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+
+
+def _seed(client: Any) -> None:
+    for pk in ("A", "B"):
+        for n in range(3):
+            client.put_item(TableName=TABLE, Item=_item(pk, f"{n:02d}", f"{pk}{n}"))
+
+
+def test_a_cancelled_transaction_leaves_the_table_as_it_was(dynamodb: Any) -> None:
+    _seed(dynamodb)
+    before = _everything(dynamodb)
+    with dynamodb_cost_model(), pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": _item("A", "99", "new")}},  # a new item: must vanish
+            {"Update": {"TableName": TABLE, "Key": {"pk": {"S": "A"}, "sk": {"S": "00"}},
+                        "UpdateExpression": "SET #v = :v", "ExpressionAttributeNames": {"#v": "value"},
+                        "ExpressionAttributeValues": {":v": {"S": "changed"}}}},  # changed: must be restored
+            {"Delete": {"TableName": TABLE, "Key": {"pk": {"S": "B"}, "sk": {"S": "01"}}}},  # must come back
+            {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": {"S": "B"}, "sk": {"S": "02"}},
+                                "ConditionExpression": "attribute_not_exists(pk)"}},  # fails: cancels all
+        ])
+
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert _everything(dynamodb) == before
+
+
+def test_a_committed_transaction_is_kept(dynamodb: Any) -> None:
+    _seed(dynamodb)
+    with dynamodb_cost_model():
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": _item("A", "99", "new")}},
+            {"Delete": {"TableName": TABLE, "Key": {"pk": {"S": "B"}, "sk": {"S": "01"}}}},
+        ])
+
+    keys = [(i["pk"]["S"], i["sk"]["S"]) for i in _everything(dynamodb)]
+    assert ("A", "99") in keys and ("B", "01") not in keys and len(keys) == 6
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_query_answers_as_moto_does(dynamodb: Any, forward: bool) -> None:
+    _seed(dynamodb)
+    request = {"TableName": TABLE, "KeyConditionExpression": "pk = :pk AND sk > :sk", "Limit": 1,
+               "ExpressionAttributeValues": {":pk": {"S": "A"}, ":sk": {"S": "00"}}, "ScanIndexForward": forward}
+    expected = dynamodb.query(**request)
+    with dynamodb_cost_model():
+        answered = dynamodb.query(**request)
+        missing = dynamodb.query(**{**request, "ExpressionAttributeValues": {":pk": {"S": "Z"}, ":sk": {"S": "0"}}})
+
+    assert answered["Items"] == expected["Items"] and len(answered["Items"]) == 1
+    assert answered["LastEvaluatedKey"] == expected["LastEvaluatedKey"]
+    assert missing["Items"] == []
+
+
+def test_the_cost_model_is_undone_after_its_block(dynamodb: Any) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    originals = (DynamoDBBackend.transact_write_items, Table.query)
+    with dynamodb_cost_model():
+        assert (DynamoDBBackend.transact_write_items, Table.query) != originals
+    assert (DynamoDBBackend.transact_write_items, Table.query) == originals
+
