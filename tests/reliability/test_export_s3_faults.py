@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib import caches
 from chalicelib.local import bootstrap
 from chalicelib.settings import reset_settings
 from chalicelib.tenancy import clients
@@ -33,7 +34,8 @@ def roomy_limits(client, tenant_a):
 
 
 def _s3_fails(tenant: Any, operation: str, times: int) -> list[str]:
-    """The tenant's pooled S3 client answers ``operation`` with a 503 ``times`` times."""
+    """The tenant's pooled S3 client answers ``operation`` with a 503 ``times`` times (the
+    export worker is a queue handler: its client set is the one on the job side)."""
     failed: list[str] = []
 
     def refuse(**_: Any) -> None:
@@ -41,7 +43,9 @@ def _s3_fails(tenant: Any, operation: str, times: int) -> list[str]:
             failed.append(operation)
             raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, operation)
 
-    clients.pool().for_tenant(tenant.id).s3.meta.events.register(f"before-call.s3.{operation}", refuse)
+    with caches.using_job_path():
+        s3 = clients.pool().for_tenant(tenant.id).s3
+    s3.meta.events.register(f"before-call.s3.{operation}", refuse)
     return failed
 
 
