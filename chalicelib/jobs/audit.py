@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.audit import retention, sealing
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_schedule
 
 SEAL_SCHEDULE = "cron(25 * * * ? *)"
 RETENTION_SCHEDULE = "cron(40 3 * * ? *)"
 
 
-@tenant_handler
+@tenant_schedule
 def seal_audit_trail(_detail: dict[str, Any]) -> None:
     sealing.seal()
 
 
-@tenant_handler
+@tenant_schedule
 def apply_audit_retention(_detail: dict[str, Any]) -> None:
     retention.apply_retention()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_handler, tenant_schedule
 from chalicelib.exports import service, worker
 from chalicelib.settings import EXPORTS_QUEUE
 
@@ -22,6 +22,6 @@ def handle_export(body: dict[str, Any]) -> None:
     worker.run(UUID(export_id), step)
 
 
-@tenant_handler
+@tenant_schedule
 def cleanup_exports(detail: dict[str, Any]) -> dict[str, int]:
     return service.cleanup()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_handler, tenant_schedule
 from chalicelib.notifications import NOTIFICATIONS_QUEUE, retry_outbox, send_queued
 from chalicelib.notifications.dispatch import BATCH_SIZE as QUEUE_BATCH_SIZE
 
@@ -13,7 +13,7 @@ QUEUE = NOTIFICATIONS_QUEUE
 BATCH_SIZE = QUEUE_BATCH_SIZE
 
 
-@tenant_handler
+@tenant_schedule
 def retry_notifications(_detail: dict[str, Any]) -> None:
     retry_outbox()
 

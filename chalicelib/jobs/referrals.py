@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_schedule
 from chalicelib.network.referrals import expiry as referral_expiry
 
 EXPIRY_SCHEDULE = "cron(40 2 * * ? *)"
 
 
-@tenant_handler
+@tenant_schedule
 def expire_referrals(_detail: dict[str, Any]) -> None:
     referral_expiry.expire_pending()

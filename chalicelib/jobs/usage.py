@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_handler, tenant_schedule
 from chalicelib.limits import reconciliation, storage
 
 QUEUE = storage.STORAGE_EVENTS_QUEUE
@@ -23,6 +23,6 @@ def handle_storage_event(body: dict[str, Any]) -> None:
     storage.apply_events(body)
 
 
-@tenant_handler
+@tenant_schedule
 def reconcile_usage(_detail: dict[str, Any]) -> None:
     reconciliation.reconcile()
