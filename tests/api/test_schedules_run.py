@@ -13,6 +13,7 @@ import pytest
 from chalice.app import ScheduledEventConfig
 
 from app import app
+from chalicelib.entry import fanout
 from chalicelib.local.pump import EventPump, LocalLambdaContext, scheduled_event
 from chalicelib.settings import get_settings
 
@@ -28,3 +29,21 @@ def test_each_schedule_runs_for_an_active_tenant_without_a_failure(name, tenant_
         assert result["tenants_enqueued"] >= 2 and result["continued"] is False
         delivered = EventPump(app, get_settings().region).deliver_run(result["run_id"])
         assert delivered == {"tenants_processed": result["tenants_enqueued"], "tenants_failed": []}
+
+
+class _NearDeadline:
+    """A schedule invocation with less than the enumeration's margin left after its first page."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return fanout.ENQUEUE_MARGIN_MS - 1
+
+
+def test_a_schedule_near_its_deadline_continues_in_the_tenant_jobs_function(tenant_a, tenant_b, monkeypatch):
+    # One tenant a page: the schedule stops after the first, and the consumer lists the rest.
+    monkeypatch.setattr(fanout, "ENQUEUE_PAGE", 1)
+    result = app.handler_map["audit_seal"](scheduled_event("audit_seal", "us-east-1"), _NearDeadline())
+    assert (result["tenants_enqueued"], result["continued"]) == (1, True)
+
+    delivered = EventPump(app, get_settings().region).deliver_run(result["run_id"])
+
+    assert delivered == {"tenants_processed": 2, "tenants_failed": []}
