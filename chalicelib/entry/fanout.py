@@ -129,9 +129,12 @@ def _continuation_message(run: Run, cursor: str) -> dict[str, Any]:
     return {"MessageBody": json.dumps(body, separators=(",", ":"))}
 
 
-def _send(messages: list[dict[str, Any]]) -> None:
+def _queue_url() -> str:
+    return str(aws.client("sqs").get_queue_url(QueueName=TENANT_JOBS_QUEUE)["QueueUrl"])
+
+
+def _send(url: str, messages: list[dict[str, Any]]) -> None:
     sqs = aws.client("sqs")
-    url = sqs.get_queue_url(QueueName=TENANT_JOBS_QUEUE)["QueueUrl"]
     for start in range(0, len(messages), SEND_BATCH):
         entries = [{"Id": str(i), **m} for i, m in enumerate(messages[start:start + SEND_BATCH])]
         for _attempt in range(2):
@@ -150,18 +153,18 @@ def _near_deadline(remaining: Remaining | None) -> bool:
 def enqueue(run: Run, cursor: str | None, remaining: Remaining | None) -> dict[str, Any]:
     """Enqueue ``run`` for the active tenants from ``cursor`` on, page by page, until the
     listing ends or the deadline nears (then a continuation message carries the cursor)."""
-    enqueued, continued = 0, False
+    enqueued, continued, url = 0, False, _queue_url()
     while True:
         tenants, cursor = registry.list_tenants_page(limit=ENQUEUE_PAGE, cursor=cursor,
                                                      status=TenantStatus.ACTIVE.value)
-        _send([_job_message(run, tenant.id) for tenant in tenants])
+        _send(url, [_job_message(run, tenant.id) for tenant in tenants])
         enqueued += len(tenants)
         if cursor is None:
             break
         if _near_deadline(remaining):
             # Sent last: a failure before it leaves this enumeration to be retried whole, and
             # none after it can start a second chain.
-            _send([_continuation_message(run, cursor)])
+            _send(url, [_continuation_message(run, cursor)])
             continued = True
             break
     log.info("tenant job enqueued", extra={"fields": {"job": run.job, "run_id": run.run_id,

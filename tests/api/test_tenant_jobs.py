@@ -270,3 +270,38 @@ def test_the_schedule_handler_is_what_lambda_calls(pump, recorder):
     registry_tenants(2)
     result = pump.app.handler_map[SCHEDULE](scheduled_event(SCHEDULE, "us-east-1"), LocalLambdaContext(SCHEDULE))
     assert result["tenants_enqueued"] == 2 and recorder.runs == Counter()  # enqueued, not run inline
+
+
+class RefuseEntries:
+    """A botocore hook that reports entries of SendMessageBatch as failed (SQS's partial
+    failure), for the first ``calls`` calls (moto has already queued them)."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def __call__(self, parsed: dict[str, Any], **_: Any) -> None:
+        if self.calls > 0 and parsed.get("Successful"):
+            self.calls -= 1
+            refused = parsed["Successful"].pop(0)
+            parsed.setdefault("Failed", []).append({"Id": refused["Id"], "SenderFault": False,
+                                                    "Code": "InternalError", "Message": "try again"})
+
+
+def test_entries_sqs_refuses_are_sent_again_and_the_duplicate_runs_nothing(pump, recorder):
+    tenants = registry_tenants(12)
+    aws.client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", RefuseEntries(calls=1))
+
+    with emf_documents() as documents:
+        result = pump.fire(SCHEDULE)
+
+    assert result["tenants_enqueued"] == 12 and result["tenants_processed"] == 12
+    assert recorder.runs == Counter({str(t.id): 1 for t in tenants})
+    assert job_outcomes(documents) == Counter({"ok": 12, "duplicate": 1})  # the entry moto had queued anyway
+
+
+def test_entries_refused_twice_fail_the_schedules_invocation(pump, recorder):
+    registry_tenants(3)
+    aws.client("sqs").meta.events.register("after-call.sqs.SendMessageBatch", RefuseEntries(calls=2))
+
+    with pytest.raises(fanout.EnqueueError):
+        pump.fire(SCHEDULE)
