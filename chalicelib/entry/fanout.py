@@ -10,7 +10,7 @@ loop left the function's error metric at zero. Instead:
    is the EventBridge event id, which EventBridge keeps when it retries the invocation.
 2. Near its deadline (``ENQUEUE_MARGIN_MS`` left) it stops after a page and sends a
    continuation message (the job, run id and the listing cursor: the checkpoint); the
-   consumer picks it up and enumerates on from there with its own deadline, and so on
+   consumer picks it up and enumerates on from there within a job's budget, and so on
    until the listing ends. 100,000 tenants take a chain of invocations, none timing out.
 3. The consumer (``run_tenant_jobs``, batches of ``BATCH_SIZE``) runs each tenant's job
    with the tenant bound and a deadline of its own (``JOB_BUDGET_SECONDS``, capped by the
@@ -203,7 +203,9 @@ def _continue(record: dict[str, Any], spec: Any, remaining: Remaining | None) ->
             security_event("message_refused", message_id=record.get("messageId"), reason="malformed continuation")
             return False
         bind_log_keys(request_id=spec["run_id"])
-        enqueue(Run(spec["job"], spec["run_id"], dict(spec.get("detail") or {})), spec["cursor"], remaining)
+        # A job's budget, not the invocation: the rest of the batch still has its time.
+        enqueue(Run(spec["job"], spec["run_id"], dict(spec.get("detail") or {})), spec["cursor"],
+                _job_deadline(remaining))
         return True
     except Exception:
         log.exception("tenant job enumeration failed")

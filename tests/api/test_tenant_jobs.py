@@ -305,3 +305,18 @@ def test_entries_refused_twice_fail_the_schedules_invocation(pump, recorder):
 
     with pytest.raises(fanout.EnqueueError):
         pump.fire(SCHEDULE)
+
+
+def test_a_continuation_lists_within_a_jobs_budget_not_the_whole_invocation(pump, recorder):
+    registry_tenants(250)
+    pump.app.handler_map[SCHEDULE](scheduled_event(SCHEDULE, "us-east-1"),
+                                   CountdownContext(fanout.ENQUEUE_MARGIN_MS - 1))
+    continuation = _take_continuation()
+    record = {"messageId": continuation["MessageId"], "body": continuation["Body"], "attributes": {}}
+    # The invocation has minutes left, but each reading of the monotonic clock is 55 s later:
+    # the job's budget (JOB_BUDGET_SECONDS) is spent after one page.
+    ticks = iter(range(0, 10**7, 55))
+    with clock.use(monotonic=lambda: float(next(ticks))):
+        assert fanout.run_batch([record], lambda: 300_000) == {"batchItemFailures": []}
+
+    assert _visible(fanout.TENANT_JOBS_QUEUE) == 2 * fanout.ENQUEUE_PAGE + 1  # one more page, one more continuation
