@@ -17,7 +17,7 @@ from chalicelib.exports.routes import bp as export_routes
 from chalicelib.integrations.routes import bp as integration_routes
 from chalicelib.jobs import audit as audit_jobs
 from chalicelib.jobs import exports as export_jobs
-from chalicelib.jobs import key_rotation
+from chalicelib.jobs import key_rotation, tenant_jobs
 from chalicelib.jobs import notifications as notification_jobs
 from chalicelib.jobs import provisioning as provisioning_jobs
 from chalicelib.jobs import referrals as referral_jobs
@@ -84,6 +84,9 @@ handle_key_rotation = app.on_sqs_message(queue=key_rotation.QUEUE, batch_size=ke
 cleanup_exports = app.schedule(export_jobs.CLEANUP_SCHEDULE, name="exports_cleanup")(export_jobs.cleanup_exports)
 handle_export = app.on_sqs_message(queue=export_jobs.QUEUE, batch_size=export_jobs.BATCH_SIZE,
                                    name="exports_worker")(export_jobs.handle_export)
+# The per-tenant work of every @tenant_schedule above: one message per tenant (entry/fanout.py).
+run_tenant_jobs = app.on_sqs_message(queue=tenant_jobs.QUEUE, batch_size=tenant_jobs.BATCH_SIZE,
+                                     name="tenant_jobs")(tenant_jobs.run_tenant_jobs)
 
 gc.enable()
 gc.freeze()

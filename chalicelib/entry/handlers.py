@@ -1,10 +1,9 @@
-"""The handler pipeline: ``@tenant_handler`` binds the tenant per SQS message, or per
-active tenant for a scheduled event, and fails closed.
+"""The handler pipeline: ``@tenant_handler`` binds the tenant per SQS message and fails closed.
 
 An SQS message names its tenant twice (message attribute and body; they must agree);
-the tenant is re-read from the registry and must be active. A schedule fans out over the
-active tenants; one tenant's failure does not stop the others. Per-request state is reset
-before and after each message and each tenant.
+the tenant is re-read from the registry and must be active. Per-request state is reset
+before and after each message. Scheduled per-tenant work is declared with
+``@tenant_schedule`` (``entry/fanout.py``): one message per tenant, run by its queue's consumer.
 """
 from __future__ import annotations
 
@@ -38,7 +37,7 @@ TENANT_ATTRIBUTE = "tenant_id"
 TenantOf = Callable[[dict[str, Any], Any], "UUID | str | None"]
 
 
-def _message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
+def message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
     attribute = (record.get("messageAttributes") or {}).get(TENANT_ATTRIBUTE) or {}
     from_attribute = attribute.get("stringValue")
     from_body = body.get(TENANT_ATTRIBUTE) if isinstance(body, dict) else None
@@ -50,7 +49,7 @@ def _message_tenant_id(record: dict[str, Any], body: Any) -> UUID | None:
         return None
 
 
-def _receive_count(record: dict[str, Any]) -> int:
+def receive_count(record: dict[str, Any]) -> int:
     try:
         return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
     except (TypeError, ValueError):
@@ -66,13 +65,13 @@ def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
     telemetry.unit_started(message_id)
     outcome = "failed"
     remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
-    tenancy_context.set_delivery(Delivery(message_id, _receive_count(record), remaining))
+    tenancy_context.set_delivery(Delivery(message_id, receive_count(record), remaining))
     try:
         try:
             body = json.loads(record.get("body") or "")
         except ValueError:
             body = None
-        tenant_id = (tenant_of or _message_tenant_id)(record, body)
+        tenant_id = (tenant_of or message_tenant_id)(record, body)
         if tenant_id == NOT_FOR_A_TENANT:
             outcome = "skipped"
             return True
@@ -94,34 +93,9 @@ def _handle_message(fn: Callable[[dict[str, Any]], Any], record: dict[str, Any],
         reset_request_state()
 
 
-def _handle_schedule(fn: Callable[[dict[str, Any]], Any], event: Any) -> dict[str, Any]:
-    """Run ``fn`` once per active tenant; one tenant's failure does not stop the others."""
-    failed: list[str] = []
-    processed = 0
-    detail = dict(getattr(event, "detail", None) or {})
-    for tenant in registry.iter_tenants(TenantStatus.ACTIVE):
-        reset_request_state()
-        run_id = f"{getattr(event, 'event_id', 'schedule')}:{tenant.id}"
-        bind_log_keys(request_id=run_id, tenant_id=str(tenant.id))
-        telemetry.unit_started(run_id, str(tenant.id))
-        outcome = "failed"
-        try:
-            with tenancy_context.bound(TenantContext(tenant=tenant, request_id=run_id)):
-                fn(detail)
-            processed += 1
-            outcome = "ok"
-        except Exception:
-            log.exception("scheduled handler failed for a tenant")
-            failed.append(str(tenant.id))
-        finally:
-            telemetry.job_tenant_finished(fn.__name__, outcome)
-            reset_request_state()
-    return {"tenants_processed": processed, "tenants_failed": failed}
-
-
 def tenant_handler(fn: Callable[[dict[str, Any]], Any] | None = None, *,
                    tenant_of: TenantOf | None = None) -> Any:
-    """Bind the tenant for an SQS message (from attribute and body) or for each tenant.
+    """Bind the tenant for each message of an SQS batch (from attribute and body).
 
     ``@tenant_handler(tenant_of=...)`` is for messages we do not write (S3 event
     notifications): ``tenant_of(record, body)`` names the message's tenant from what AWS
@@ -142,8 +116,7 @@ def tenant_handler(fn: Callable[[dict[str, Any]], Any] | None = None, *,
                         failures.append({"itemIdentifier": record["messageId"]})
             # Partial batch response: only failed messages return to the queue.
             return {"batchItemFailures": failures}
-        with tracing.subsegment(f"## {fn.__name__}"):
-            return _handle_schedule(fn, event)
+        raise TypeError(f"{fn.__name__} takes SQS messages; a per-tenant schedule is @tenant_schedule")
 
     # Jobs walk every tenant: their lookups use the caches' job partitions (chalicelib.caches).
     return caches.job_path(wrapper)

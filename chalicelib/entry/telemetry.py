@@ -5,9 +5,10 @@ A request ends with one EMF document per dimension set: ``Requests`` by status c
 ``TenantErrors`` on a 5xx) by tenant; the tenant id, route, status and latency ride along
 as properties. Refusals that operators watch get their own counters: rate limits (429
 ``rate_limited``) and plan limits (``limit_exceeded`` and the export limits, by limit).
-A message counts under ``MessagesProcessed`` by handler and outcome, a scheduled run
-under ``JobTenantRuns`` per tenant by job and outcome (a job's per-tenant failure is
-caught so the others run: without this counter the function's error metric stays 0).
+A message counts under ``MessagesProcessed`` by handler and outcome, each delivery of a
+tenant's scheduled job (``entry/fanout.py``) under ``JobTenantRuns`` by job and outcome (a
+tenant's failure is a partial batch failure, not a failed invocation: without this
+counter the function's error metric would stay 0 while the message heads for the DLQ).
 """
 from __future__ import annotations
 

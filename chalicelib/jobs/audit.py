@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import lazy
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_schedule
 
 if TYPE_CHECKING:
     from chalicelib.audit import retention, sealing
@@ -22,11 +22,11 @@ SEAL_SCHEDULE = "cron(25 * * * ? *)"
 RETENTION_SCHEDULE = "cron(40 3 * * ? *)"
 
 
-@tenant_handler
+@tenant_schedule
 def seal_audit_trail(_detail: dict[str, Any]) -> None:
     sealing.seal()
 
 
-@tenant_handler
+@tenant_schedule
 def apply_audit_retention(_detail: dict[str, Any]) -> None:
     retention.apply_retention()

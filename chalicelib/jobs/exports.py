@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from chalicelib import lazy
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_handler, tenant_schedule
 from chalicelib.settings import EXPORTS_QUEUE
 
 if TYPE_CHECKING:
@@ -29,6 +29,6 @@ def handle_export(body: dict[str, Any]) -> None:
     worker.run(UUID(export_id), step)
 
 
-@tenant_handler
+@tenant_schedule
 def cleanup_exports(detail: dict[str, Any]) -> dict[str, int]:
     return service.cleanup()

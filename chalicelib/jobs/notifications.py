@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import lazy
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_handler, tenant_schedule
 from chalicelib.notifications.dispatch import BATCH_SIZE as QUEUE_BATCH_SIZE
 from chalicelib.notifications.dispatch import NOTIFICATIONS_QUEUE
 
@@ -20,7 +20,7 @@ QUEUE = NOTIFICATIONS_QUEUE
 BATCH_SIZE = QUEUE_BATCH_SIZE
 
 
-@tenant_handler
+@tenant_schedule
 def retry_notifications(_detail: dict[str, Any]) -> None:
     sender.retry_outbox()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import lazy
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_schedule
 
 if TYPE_CHECKING:
     from chalicelib.network.referrals import expiry as referral_expiry
@@ -20,6 +20,6 @@ else:
 EXPIRY_SCHEDULE = "cron(40 2 * * ? *)"
 
 
-@tenant_handler
+@tenant_schedule
 def expire_referrals(_detail: dict[str, Any]) -> None:
     referral_expiry.expire_pending()

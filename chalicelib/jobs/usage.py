@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import lazy
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_handler, tenant_schedule
 from chalicelib.settings import STORAGE_EVENTS_QUEUE
 
 if TYPE_CHECKING:
@@ -38,6 +38,6 @@ def handle_storage_event(body: dict[str, Any]) -> None:
     storage.apply_events(body)
 
 
-@tenant_handler
+@tenant_schedule
 def reconcile_usage(_detail: dict[str, Any]) -> None:
     reconciliation.reconcile()

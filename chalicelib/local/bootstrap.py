@@ -14,6 +14,7 @@ from chalice import Chalice
 from chalice.app import SQSEventConfig
 
 from chalicelib import aws
+from chalicelib.entry.fanout import TENANT_JOBS_QUEUE
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.notifications import NOTIFICATIONS_QUEUE
 from chalicelib.ratelimit import rates as rate_limit_plans
@@ -179,7 +180,8 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
     _create_table(data_table_spec(settings.data_table))
     _create_bucket(settings.exports_bucket, settings.region)
     _create_bucket(settings.assets_bucket, settings.region)
-    queues = sorted({settings.exports_queue, STORAGE_EVENTS_QUEUE, NOTIFICATIONS_QUEUE, *extra_queues})
+    queues = sorted({settings.exports_queue, STORAGE_EVENTS_QUEUE, NOTIFICATIONS_QUEUE, TENANT_JOBS_QUEUE,
+                     *extra_queues})
     urls = {queue: create_queue_with_dlq(queue) for queue in queues}
     _notify_storage_events(settings.assets_bucket, urls[STORAGE_EVENTS_QUEUE])
     key_arn = _create_platform_key(settings)

@@ -9,6 +9,7 @@ messages return to the queue and reach its dead-letter queue after its
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from chalice import Chalice
 from chalice.app import ScheduledEventConfig, SQSEventConfig
 
 from chalicelib import aws, clock
+from chalicelib.entry.fanout import TENANT_JOBS_QUEUE
 from chalicelib.local.schedules import Schedule, parse_schedule
 
 log = logging.getLogger("local.pump")
@@ -87,6 +89,10 @@ class EventPump:
     # -- SQS ------------------------------------------------------------------------------
     def pump_queue(self, source: SQSEventConfig, wait_seconds: int = 0) -> int:
         """Deliver one batch from ``source``'s queue; returns how many messages were handled."""
+        return len(self._deliver_batch(source, wait_seconds))
+
+    def _deliver_batch(self, source: SQSEventConfig, wait_seconds: int = 0) -> list[tuple[dict[str, Any], bool]]:
+        """Deliver one batch; each message received, and whether it failed (it returns to the queue)."""
         sqs = aws.client("sqs")
         url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -98,7 +104,7 @@ class EventPump:
             AttributeNames=["All"],
         ).get("Messages", [])
         if not received:
-            return 0
+            return []
         event = {"Records": [_record(m, arn, self.region) for m in received]}
         failed: set[str] = set()
         try:
@@ -115,7 +121,7 @@ class EventPump:
                 )
             else:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return len(received)
+        return [(message, message["MessageId"] in failed) for message in received]
 
     def drain(self, max_rounds: int = 100) -> int:
         """Deliver until every queue is empty (or ``max_rounds``); for tests and the CLI."""
@@ -128,11 +134,35 @@ class EventPump:
         return handled
 
     # -- schedules ------------------------------------------------------------------------
-    def fire(self, name: str) -> Any:
-        """Run the schedule handler ``name`` now, as EventBridge would."""
+    def fire(self, name: str, *, deliver: bool = True) -> Any:
+        """Run the schedule handler ``name`` now, as EventBridge would.
+
+        A ``@tenant_schedule`` enqueues its tenants' jobs; with ``deliver`` they are then
+        delivered from the tenant-jobs queue (continuations included) until nothing is
+        visible, and the result says which tenants' jobs ran and which failed on their
+        first delivery (a failed one is back on the queue, for the next pump or its DLQ).
+        """
         if name not in self.app.handler_map or not any(s.name == name for s, _ in self.schedules):
             raise KeyError(f"no scheduled handler named {name!r}; known: {[s.name for s, _ in self.schedules]}")
-        return self.app.handler_map[name](scheduled_event(name, self.region), LocalLambdaContext(name))
+        result = self.app.handler_map[name](scheduled_event(name, self.region), LocalLambdaContext(name))
+        if deliver and isinstance(result, dict) and "run_id" in result:
+            result = {**result, **self.deliver_run(str(result["run_id"]))}
+        return result
+
+    def deliver_run(self, run_id: str, max_rounds: int = 10_000) -> dict[str, Any]:
+        """Deliver the tenant-jobs queue until a receive is empty; the outcome of ``run_id``'s jobs."""
+        source = next((q for q in self.queues if q.queue == TENANT_JOBS_QUEUE), None)
+        ran: set[str] = set()
+        failed: set[str] = set()
+        for _ in range(max_rounds if source is not None else 0):
+            delivered = self._deliver_batch(source)  # type: ignore[arg-type]
+            if not delivered:
+                break
+            for message, message_failed in delivered:
+                body = _json_or_none(message["Body"])
+                if isinstance(body, dict) and body.get("run_id") == run_id and isinstance(body.get("tenant_id"), str):
+                    (failed if message_failed else ran).add(body["tenant_id"])
+        return {"tenants_processed": len(ran), "tenants_failed": sorted(failed - ran)}
 
     def fire_due(self, now: datetime) -> list[str]:
         fired = []
@@ -140,7 +170,7 @@ class EventPump:
             due = self._next_fire.setdefault(source.name, schedule.next_after(now))
             if now >= due:
                 try:
-                    self.fire(source.name)
+                    self.fire(source.name, deliver=False)  # the loop delivers the queues
                 except Exception:
                     log.exception("scheduled handler %s failed", source.name)
                 fired.append(source.name)
@@ -171,6 +201,13 @@ class EventPump:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _expression(source: ScheduledEventConfig) -> str:

@@ -119,6 +119,7 @@ CONFIG_VERSION = "CONFIGVER"  # immutable configuration versions: sk = version_s
 BRANDING = "BRAND"  # the tenant's branding: sk = CURRENT_SK
 BRANDING_VERSION = "BRANDVER"  # immutable branding versions: sk = version_sk(n)
 INTEGRATION = "INTEG"  # the tenant's integrations (secrets sealed): sk = kind (email, sms, ...)
+JOB_RUN = "JOBRUN"  # a fanned-out scheduled job's run for the tenant (store/job_runs.py): sk = <job>#<run id>
 OUTBOX = "OUTBOX"  # notifications waiting for a retry (message sealed): sk = time-ordered id
 EXPORT = "EXPORT"  # the tenant's data exports: sk = export id
 EXPORT_BY_TIME = "EXPORTS"  # gsi1: the tenant's exports by creation (gsi1sk = time_ordered)

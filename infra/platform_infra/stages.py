@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aws_cdk import aws_logs as logs
 
+from chalicelib.entry.fanout import CONSUMER_TIMEOUT_SECONDS as TENANT_JOBS_TIMEOUT_SECONDS
 from chalicelib.exports.worker import WORKER_TIMEOUT_SECONDS
 from chalicelib.limits.plan_catalogue import DEFAULT_PLANS
 from chalicelib.ratelimit.bucket import PLATFORM_LIMITS
@@ -90,8 +91,9 @@ class StageSettings:
 
 
 # API Gateway integrations time out at 29 s: the API function does not need longer. The
-# exports worker's leases and checkpoints assume its timeout (chalicelib/exports/worker.py).
-_TIMEOUTS = {"api_handler": 30, "exports_worker": WORKER_TIMEOUT_SECONDS}
+# exports worker's leases and checkpoints assume its timeout (chalicelib/exports/worker.py);
+# the tenant-jobs consumer's batch of per-tenant jobs and their budgets too (chalicelib/entry/fanout.py).
+_TIMEOUTS = {"api_handler": 30, "exports_worker": WORKER_TIMEOUT_SECONDS, "tenant_jobs": TENANT_JOBS_TIMEOUT_SECONDS}
 _SETTINGS = {
     "dev": StageSettings(name="dev", protect_data=False, timeouts=_TIMEOUTS),
     "prod": StageSettings(name="prod", protect_data=True, timeouts=_TIMEOUTS,

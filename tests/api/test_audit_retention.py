@@ -50,7 +50,7 @@ def test_the_daily_job_deletes_only_what_expired_and_audits_itself(client, tenan
     kept = backdated_event(tenant_a, now - 30 * DAY + timedelta(hours=1), "kept")
     b_old = backdated_event(tenant_b, now - 40 * DAY, "b-old")  # B keeps the default year
     result = _fire("audit_retention")
-    assert result == {"tenants_processed": 2, "tenants_failed": []}
+    assert (result["tenants_enqueued"], result["tenants_processed"], result["tenants_failed"]) == (2, 2, [])
     remaining = _ids(stored_events(tenant_a))
     assert expired["id"] not in remaining and kept["id"] in remaining
     assert b_old["id"] in _ids(stored_events(tenant_b))
@@ -112,7 +112,7 @@ def test_the_seal_job_runs_for_every_active_tenant(client, tenant_a):
     # When the hourly job fires
     result = _fire("audit_seal")
     # Then the active tenant's closed hours are sealed, and the suspended tenant is left alone
-    assert result == {"tenants_processed": 1, "tenants_failed": []}
+    assert (result["tenants_enqueued"], result["tenants_processed"], result["tenants_failed"]) == (1, 1, [])
     assert raw_items(tenant_a, keys.AUDIT_DIGEST)
     assert AnchorItem.get(keys.tenant_pk(tenant_a.id), keys.AUDIT_ANCHOR_SK).sealed_end
     assert not raw_items(suspended, keys.AUDIT_DIGEST)

@@ -1,16 +1,17 @@
 """A scheduled job walking every tenant does not evict the request path's cached tenants.
 
 Each cache has a request and a job partition (``chalicelib.caches``); ``@tenant_handler``
-runs handlers on the job one. Here the tenant credential and client caches hold one
-tenant per partition, and a real schedule (through its Lambda entry point) walks five
-tenants: the request path still holds its tenant afterwards, and every eviction the walk
+and the tenant-jobs consumer run on the job one. Here the tenant credential and client
+caches hold one tenant per partition, and a real schedule (its Lambda entry point, then
+the tenant-jobs queue delivered as the local pump does) walks five tenants: the request path still holds its tenant afterwards, and every eviction the walk
 caused was in the job partition.
 """
 from __future__ import annotations
 
 from app import app
 from chalicelib import caches
-from chalicelib.local.pump import LocalLambdaContext, scheduled_event
+from chalicelib.local.pump import EventPump, LocalLambdaContext, scheduled_event
+from chalicelib.settings import get_settings
 from tests.conftest import create_tenant
 
 SCHEDULE = "usage_reconciliation"
@@ -28,7 +29,9 @@ def test_a_schedule_over_many_tenants_leaves_the_request_paths_entries(client, t
     before = caches.stats()
 
     # When the schedule walks every tenant (tenant_a and four more)
-    result = app.handler_map[SCHEDULE](scheduled_event(SCHEDULE, "us-east-1"), LocalLambdaContext(SCHEDULE))
+    enqueued = app.handler_map[SCHEDULE](scheduled_event(SCHEDULE, "us-east-1"), LocalLambdaContext(SCHEDULE))
+    result = EventPump(app, get_settings().region).deliver_run(enqueued["run_id"])
+    assert enqueued["tenants_enqueued"] == 5
     assert result["tenants_failed"] == [] and result["tenants_processed"] == 5
 
     # Then the walk loaded and evicted in the job partitions only

@@ -9,6 +9,7 @@ from chalice.app import ScheduledEventConfig, SQSEventConfig
 from chalice.utils import to_cfn_resource_name
 
 from app import app
+from chalicelib.entry.fanout import BATCH_SIZE, CONSUMER_TIMEOUT_SECONDS, JOB_BUDGET_SECONDS, TENANT_JOBS_QUEUE
 from chalicelib.limits.plan_catalogue import DEFAULT_PLANS as PLANS
 from chalicelib.settings import _ENV, Settings
 from chalicelib.store.schema import TTL_ATTRIBUTE, data_table_spec, registry_table_spec
@@ -245,3 +246,21 @@ def test_every_function_runs_the_pinned_runtime_on_arm64_under_a_role_of_its_own
     assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {(LAMBDA_ARCHITECTURE,)}
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
     assert len(set(roles)) == len(functions)
+
+
+def test_the_tenant_jobs_queue_its_dlq_alarm_and_its_consumer(template):
+    """Fanned-out scheduled work (chalicelib/entry/fanout.py): a failing tenant's message
+    ends in the DLQ, which pages; the consumer's timeout holds its batch of job budgets."""
+    from platform_infra.stages import MAX_RECEIVES
+
+    queues = _queues(template)
+    jobs, dlq = queues[TENANT_JOBS_QUEUE], queues[TENANT_JOBS_QUEUE + "-dlq"]
+    assert jobs["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
+    [(name, function, event)] = [e for e in _sqs_events(template) if e[0] == to_cfn_resource_name("tenant_jobs")]
+    assert event["Queue"] == {"Fn::GetAtt": [jobs["id"], "Arn"]} and event["BatchSize"] == BATCH_SIZE
+    assert function["Timeout"] == CONSUMER_TIMEOUT_SECONDS >= BATCH_SIZE * JOB_BUDGET_SECONDS
+    depth = [a for a in resources(template, "AWS::CloudWatch::Alarm").values()
+             if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+             and {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq["id"], "QueueName"]}}
+             in a["Properties"]["Dimensions"]]
+    assert len(depth) == 1 and depth[0]["Properties"]["Threshold"] == 0

@@ -1,7 +1,8 @@
 """The local event pump against moto's server: SQS delivery, DLQ, partial batches, schedules.
 
-A throwaway Chalice app declares one queue handler and one schedule, both wrapped in
-``@tenant_handler``; the pump reads those declarations exactly as it reads ``app.py``'s.
+A throwaway Chalice app declares one queue handler (``@tenant_handler``), one per-tenant
+schedule (``@tenant_schedule``) and the tenant-jobs consumer that runs it per tenant; the
+pump reads those declarations exactly as it reads ``app.py``'s.
 """
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import pytest
 from chalice import Chalice
 
 from chalicelib import aws
-from chalicelib.entry import tenant_handler
+from chalicelib.entry import tenant_handler, tenant_schedule
+from chalicelib.entry.fanout import TENANT_JOBS_QUEUE
+from chalicelib.jobs.tenant_jobs import BATCH_SIZE as TENANT_JOBS_BATCH
+from chalicelib.jobs.tenant_jobs import run_tenant_jobs
 from chalicelib.local import pump as pump_module
 from chalicelib.local.bootstrap import DLQ_SUFFIX, MAX_RECEIVES, bootstrap
 from chalicelib.local.pump import EventPump
@@ -78,10 +82,11 @@ def app(recorder: Recorder) -> Chalice:
         recorder.message(body)
 
     @app.schedule("rate(1 minute)")
-    @tenant_handler
+    @tenant_schedule
     def every_minute(detail: dict[str, Any]) -> None:
         recorder.run()
 
+    app.on_sqs_message(queue=TENANT_JOBS_QUEUE, batch_size=TENANT_JOBS_BATCH, name="tenant_jobs")(run_tenant_jobs)
     return app
 
 
@@ -121,9 +126,9 @@ def queue_counts(name: str) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def dlq_bodies() -> list[dict[str, Any]]:
+def dlq_bodies(queue: str = QUEUE) -> list[dict[str, Any]]:
     sqs = aws.client("sqs")
-    url = queue_url(QUEUE + DLQ_SUFFIX)
+    url = queue_url(queue + DLQ_SUFFIX)
     bodies = []
     for _ in range(20):
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
@@ -148,8 +153,17 @@ def pump_until_empty(pump: EventPump, max_rounds: int = 20) -> int:
 # -- SQS --------------------------------------------------------------------------------------
 
 def test_the_pump_reads_the_apps_declarations(pump: EventPump) -> None:
-    assert [q.queue for q in pump.queues] == [QUEUE]
+    assert [q.queue for q in pump.queues] == [QUEUE, TENANT_JOBS_QUEUE]
     assert [s.name for s, _ in pump.schedules] == ["every_minute"]
+
+
+def test_the_bootstrap_makes_the_tenant_jobs_queue_with_its_dead_letter_queue(local_aws: str) -> None:
+    sqs = aws.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url(TENANT_JOBS_QUEUE), AttributeNames=["All"])["Attributes"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=queue_url(TENANT_JOBS_QUEUE + DLQ_SUFFIX),
+                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dlq_arn and int(redrive["maxReceiveCount"]) == MAX_RECEIVES
 
 
 def test_message_is_delivered_with_its_tenant_bound(pump: EventPump, recorder: Recorder, tenants) -> None:
@@ -281,19 +295,41 @@ def test_fire_runs_once_per_active_tenant(pump: EventPump, recorder: Recorder, t
     result = pump.fire("every_minute")
 
     assert sorted(recorder.runs) == sorted([str(north.id), str(south.id)])
-    assert result == {"tenants_processed": 2, "tenants_failed": []}
+    assert (result["tenants_enqueued"], result["tenants_processed"], result["tenants_failed"]) == (2, 2, [])
+    assert queue_counts(TENANT_JOBS_QUEUE) == (0, 0)
     assert current_or_none() is None
 
 
-def test_one_tenants_failure_does_not_stop_the_others(pump: EventPump, recorder: Recorder, tenants) -> None:
+def test_one_tenants_failure_does_not_stop_the_others_and_is_dead_lettered(
+    pump: EventPump, recorder: Recorder, tenants
+) -> None:
     north, south = tenants
     third = create_tenant("west-motors")
     recorder.failing_tenants.add(str(north.id))
 
     result = pump.fire("every_minute")
 
-    assert sorted(recorder.runs) == sorted([str(north.id), str(south.id), str(third.id)])
-    assert result == {"tenants_processed": 2, "tenants_failed": [str(north.id)]}
+    # The failing tenant's message is received MAX_RECEIVES times (no retry delay here), then dead-lettered.
+    assert sorted(recorder.runs) == sorted([str(north.id)] * MAX_RECEIVES + [str(south.id), str(third.id)])
+    assert (result["tenants_processed"], result["tenants_failed"]) == (2, [str(north.id)])
+    assert [(b["tenant_id"], b["job"]) for b in dlq_bodies(TENANT_JOBS_QUEUE)] == [(str(north.id), "every_minute")]
+
+
+def test_the_background_loop_delivers_the_tenant_jobs_a_schedule_enqueued(
+    pump: EventPump, recorder: Recorder, tenants
+) -> None:
+    north, south = tenants
+    result = pump.fire("every_minute", deliver=False)
+    assert result["tenants_enqueued"] == 2 and recorder.runs == []
+
+    pump.start(poll_seconds=0.05)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline and len(recorder.runs) < 2:
+        time.sleep(0.05)
+    pump.stop()
+
+    assert sorted(recorder.runs) == sorted([str(north.id), str(south.id)])
+    assert queue_counts(TENANT_JOBS_QUEUE) == (0, 0)
 
 
 def test_fire_of_an_unknown_name_raises_key_error(pump: EventPump) -> None:

@@ -1,0 +1,129 @@
+"""Fanned-out scheduled jobs at scale: enqueue time and drain time per schedule, in moto.
+
+Not a ``bench_*`` module of its own: the scale benchmark (issue 20) calls
+:func:`run_jobs` for its "each scheduled job's enqueue time and total time" figures, and
+``python -m bench.scale_jobs [N]`` prints them alone.
+
+What is timed, per ``@tenant_schedule`` of app.py:
+- *enqueue*: the schedule's Lambda handler, as EventBridge calls it: it pages through the
+  active tenants and sends one message per tenant (``SendMessageBatch``, 10 a call), plus
+  any continuation it needs;
+- *drain*: the local pump delivering the tenant-jobs queue (batches of
+  ``fanout.BATCH_SIZE``) until it is empty: each tenant's job with its tenant bound, its
+  run claimed and marked done. One process, one thread: in AWS the queue's consumers run
+  in parallel (Lambda scales an SQS event source to hundreds of concurrent batches), so
+  this is the serial cost, the figure to divide by the concurrency.
+
+In its own world (the default) the tenants are registry items written directly, without
+their KMS keys and API keys: provisioning 10,000 tenants is the scale benchmark's to
+measure, not this one's. Jobs that would need a tenant's key find nothing to encrypt in
+an empty tenant. ``own_world=False`` measures the caller's world (its active tenants).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from bench.harness import quiet_request_logs, world
+
+
+def _registry_tenants(count: int) -> None:
+    from chalicelib import clock
+    from chalicelib.store import registry
+    from chalicelib.tenancy.tenant import Tenant, TenantStatus
+
+    now = clock.now()
+    for n in range(count):
+        registry.insert_tenant(Tenant(
+            id=uuid.uuid4(), slug=f"jobs-{n:06d}", name=f"Jobs {n}", display_name=f"Jobs {n}",
+            status=TenantStatus.ACTIVE, plan="free", created_at=now, updated_at=now,
+            kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/unused-by-an-empty-tenant"))
+
+
+def tenant_schedules() -> list[str]:
+    """The app's schedules that fan out per tenant (``@tenant_schedule``)."""
+    from chalice.app import ScheduledEventConfig
+
+    from app import app
+    from chalicelib.entry import fanout
+
+    jobs = fanout.registered_jobs()
+    return sorted(s.name for s in app.event_sources
+                  if isinstance(s, ScheduledEventConfig) and s.handler_string.rsplit(".", 1)[-1] in jobs)
+
+
+def _measure(schedules: list[str]) -> dict[str, dict[str, Any]]:
+    from app import app
+    from chalicelib.local.pump import EventPump, LocalLambdaContext, scheduled_event
+    from chalicelib.settings import get_settings
+
+    pump = EventPump(app, get_settings().region)
+    figures: dict[str, dict[str, Any]] = {}
+    for name in schedules:
+        started = time.perf_counter()
+        result = app.handler_map[name](scheduled_event(name, get_settings().region), LocalLambdaContext(name))
+        enqueued_at = time.perf_counter()
+        delivered = pump.deliver_run(str(result["run_id"]))
+        drained_at = time.perf_counter()
+        figures[name] = {
+            "tenants_enqueued": result["tenants_enqueued"],
+            "continued": result["continued"],
+            "enqueue_seconds": round(enqueued_at - started, 3),
+            "drain_seconds": round(drained_at - enqueued_at, 3),
+            "jobs_per_second": round(delivered["tenants_processed"] / max(drained_at - enqueued_at, 1e-9), 1),
+            "tenants_processed": delivered["tenants_processed"],
+            "tenants_failed": len(delivered["tenants_failed"]),
+        }
+    return figures
+
+
+@contextlib.contextmanager
+def _quiet_metrics() -> Iterator[None]:
+    """The app's EMF documents (several per job) kept out of the figures."""
+    from chalicelib import metrics
+
+    with open(os.devnull, "w") as sink:
+        previous = metrics.use_stream(sink)
+        try:
+            yield
+        finally:
+            metrics.use_stream(previous)
+
+
+def run_jobs(n_tenants: int, *, schedules: list[str] | None = None, own_world: bool = True) -> dict[str, Any]:
+    """Enqueue and drain each per-tenant schedule (default: all of them) for ``n_tenants``.
+
+    Returns ``{"tenants": n, "setup_seconds": s, "schedules": {name: {enqueue_seconds,
+    drain_seconds, jobs_per_second, tenants_enqueued, tenants_processed, tenants_failed,
+    continued}}}``.
+    """
+    names = schedules or tenant_schedules()
+    if not own_world:
+        with _quiet_metrics(), quiet_request_logs():
+            return {"tenants": None, "setup_seconds": 0.0, "schedules": _measure(names)}
+    with _quiet_metrics(), world(), quiet_request_logs():
+        started = time.perf_counter()
+        _registry_tenants(n_tenants)
+        setup = time.perf_counter() - started
+        return {"tenants": n_tenants, "setup_seconds": round(setup, 3), "schedules": _measure(names)}
+
+
+def main(argv: list[str]) -> int:
+    n = int(argv[0]) if argv else 500
+    names = argv[1:] or None
+    figures = run_jobs(n, schedules=names)
+    print(f"{figures['tenants']} tenants (registry items written in {figures['setup_seconds']:.1f} s)")
+    print(f"{'schedule':<24}{'enqueue s':>10}{'drain s':>10}{'jobs/s':>9}{'ok':>6}{'failed':>8}")
+    for name, row in figures["schedules"].items():
+        print(f"{name:<24}{row['enqueue_seconds']:>10.2f}{row['drain_seconds']:>10.2f}{row['jobs_per_second']:>9.1f}"
+              f"{row['tenants_processed']:>6}{row['tenants_failed']:>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
