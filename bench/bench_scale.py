@@ -21,16 +21,15 @@ not above N are skipped); the same Query straight through boto3 is timed too, to
 moto's share from the app's. Local AWS lives in this process's heap, so the heap is
 frozen out of the garbage collector before each measurement (``_settle_heap``).
 
-**(b) Scheduled jobs.** Run when 100 (``--quick``) or 1,000 tenants are present
-(``BENCH_SCALE_JOB_TENANTS``): today's usage reconciliation alone takes about half a
-second per tenant here, so all seven jobs over 10,000 tenants would take hours. If
-``bench/scale_jobs.py`` (the fan-out scheduling work) is importable, its
-``run_jobs(n_tenants) -> dict`` is called then, with those tenants active, and its
-figures printed (a dict of dicts becomes one row per job and figure). Otherwise every
-schedule of ``app.py`` is fired as the local runner's pump fires it (today's handlers:
-one sequential loop over every active tenant in one invocation, so there is no enqueue
-step), then the pump drains the queues; the total for N tenants is extrapolated
-linearly from the measured count (a sequential loop), and labelled so.
+**(b) Scheduled jobs.** When 100 (``--quick``) or 1,000 tenants are present
+(``BENCH_SCALE_JOB_TENANTS``), ``bench/scale_jobs.run_jobs`` fires every per-tenant
+schedule (``@tenant_schedule``) as EventBridge would and the local pump drains the
+tenant-jobs queue: enqueue time, drain time (serial here: one process; in AWS the
+consumer runs many batches at once) and jobs failed, per schedule. With all N tenants
+present, each schedule's enqueue is timed again (``scale_jobs.enqueue_only``: the
+messages are deleted, not run: draining 10,000 tenants' jobs six times in one moto would
+take hours). Without ``bench/scale_jobs.py`` (before the fan-out), every schedule is
+fired as the pump fires it and the total extrapolated linearly, labelled so.
 
 **(c) Memory.** A child process (``bench/scale_container.py``, the app alone, talking to
 this process's moto over HTTP) serves one request for each of N distinct tenants
@@ -248,13 +247,24 @@ def _jobs_rows(n_tenants: int, n_total: int) -> list[Row]:
         if exc.name != "bench.scale_jobs":
             raise
         return _today_jobs_rows(n_tenants, n_total)
-    rows = [Row(NAME, "(b) jobs measured by", "bench/scale_jobs.run_jobs (fan-out)")]
-    figures = scale_jobs.run_jobs(n_tenants)
-    for job, values in figures.items():
-        if isinstance(values, dict):
-            rows += [Row(NAME, f"(b) {job}: {metric}", value) for metric, value in values.items()]
-        else:
-            rows.append(Row(NAME, f"(b) {job}", values))
+    rows = [Row(NAME, "(b) jobs measured by", "bench/scale_jobs.run_jobs (fan-out), these tenants")]
+    figures = scale_jobs.run_jobs(n_tenants, own_world=False)
+    for job, values in figures["schedules"].items():
+        rows += [Row(NAME, f"(b) {job} @{n_tenants:,}: {metric}", value) for metric, value in values.items()]
+    return rows
+
+
+def _enqueue_rows(n_tenants: int) -> list[Row]:
+    """(b) at full size: each schedule's enqueue over every tenant (drained at the smaller count)."""
+    try:
+        scale_jobs = importlib.import_module("bench.scale_jobs")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench.scale_jobs":
+            raise
+        return []
+    rows = []
+    for job, values in scale_jobs.enqueue_only().items():
+        rows += [Row(NAME, f"(b) {job} @{n_tenants:,}: {metric}", value) for metric, value in values.items()]
     return rows
 
 
@@ -480,6 +490,9 @@ def run(quick: bool = False) -> list[Row]:
                 if checkpoint in CHECKPOINTS or checkpoint == n:
                     latency += _latency_rows(client.http, token, probe, checkpoint, samples, baseline)
                     _progress(started, "(a)")
+            if n > job_tenants:
+                jobs += _enqueue_rows(n + 1)
+                _progress(started, "(b) enqueue at full size")
         rows += tenants.rows() + _storage_rows(tenants.made[0]) + latency + jobs
         served = [(str(t.id), w.key.token(tenant_id=t.id)) for t in tenants.made[:_served_count(n)]]
         rows += _memory_rows(w, served)

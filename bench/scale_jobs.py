@@ -82,6 +82,44 @@ def _measure(schedules: list[str]) -> dict[str, dict[str, Any]]:
     return figures
 
 
+def enqueue_only(schedules: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each per-tenant schedule's first invocation over every active tenant of the caller's
+    world (its Lambda handler, with the local 60 s deadline), its messages then deleted
+    undelivered: the enumeration's rate for many tenants, where draining them all in one
+    moto would take hours. ``continued`` says the invocation reached its deadline margin
+    and left the rest of the listing to a continuation message (not timed here)."""
+    from app import app
+    from chalicelib import aws
+    from chalicelib.entry import fanout
+    from chalicelib.local.pump import LocalLambdaContext, scheduled_event
+    from chalicelib.settings import get_settings
+
+    region = get_settings().region
+    sqs = aws.client("sqs", region)
+    url = sqs.get_queue_url(QueueName=fanout.TENANT_JOBS_QUEUE)["QueueUrl"]
+    figures: dict[str, dict[str, Any]] = {}
+    for name in schedules or tenant_schedules():
+        started = time.perf_counter()
+        result = app.handler_map[name](scheduled_event(name, region), LocalLambdaContext(name))
+        seconds = time.perf_counter() - started
+        enqueued = int(result["tenants_enqueued"])
+        figures[name] = {"tenants_enqueued": enqueued, "continued": bool(result["continued"]),
+                         "enqueue_seconds": round(seconds, 3),
+                         "messages_per_second": round(enqueued / max(seconds, 1e-9), 1)}
+        _discard(sqs, url)
+    return figures
+
+
+def _discard(sqs: Any, url: str) -> None:
+    """Delete every visible message (PurgeQueue is allowed once a minute per queue)."""
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
+
+
 @contextlib.contextmanager
 def _quiet_metrics() -> Iterator[None]:
     """The app's EMF documents (several per job) kept out of the figures."""
