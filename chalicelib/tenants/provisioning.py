@@ -4,7 +4,8 @@ The first step creates the KMS key, then (one transaction) the tenant in status
 ``provisioning`` with its slug and domain reservations, its ``tenant.created`` events and
 the provisioning request (the admin's email sealed under the new key). Then, each a
 recorded step: the tenant's API Gateway key in its plan's usage plan (rate limiting,
-chalicelib/ratelimit), roles, categories, templates, demo data, invitation, welcome mail. Until the last
+chalicelib/ratelimit), its custom domains' certificates (chalicelib/domains), roles,
+categories, templates, demo data, invitation, welcome mail. Until the last
 step sets it ``active`` no client can resolve it (404); super-admins see
 ``provisioning_steps`` on the record. Every later step is idempotent (conditional
 writes, "create what is missing") and is recorded on the tenant when done, so
