@@ -216,11 +216,9 @@ def _certificate_tags(arn: str, region: str) -> dict[str, str]:
     from moto.acm.models import acm_backends
     from moto.core import DEFAULT_ACCOUNT_ID
 
-    try:
-        tags = acm_backends[DEFAULT_ACCOUNT_ID][region].list_tags_for_certificate(arn)["Tags"]
-    except Exception:  # a certificate moto does not know (deleted): the call fails anyway
-        return {}
-    return {t["Key"]: t.get("Value", "") for t in tags}
+    # Read as moto holds it (its get_certificate would advance the certificate's status).
+    bundle = acm_backends[DEFAULT_ACCOUNT_ID][region]._certificates.get(arn)
+    return {} if bundle is None else {k: v or "" for k, v in bundle.tags.items()}
 
 
 def _kms_key(key: str, region: str) -> dict[str, Any] | None:
