@@ -110,7 +110,12 @@ def run_pending() -> int:
     done, cursor = 0, None
     for _ in range(MAX_PAGES):
         states, cursor = records.work_page(PAGE_SIZE, cursor)
-        converge(states)
+        for state in states:
+            if _advance_logged(state) == state:
+                # Nothing moved (awaiting the tenant's DNS, a certificate still in use, AWS
+                # failing): to the back of the index, so waiting domains cannot fill every
+                # run's pages and starve the others.
+                records.change(state, status=state.status)
         done += len(states)
         if cursor is None:
             break

@@ -17,7 +17,7 @@ from moto.acm.models import acm_backends
 
 from app import app
 from chalicelib import aws
-from chalicelib.domains import gateway, records
+from chalicelib.domains import gateway, records, service
 from chalicelib.local.pump import LocalLambdaContext, scheduled_event
 from tests.conftest import body_of
 
@@ -242,3 +242,18 @@ def test_only_super_admins_see_a_tenants_domains(client, tenant, role):
     response = client.get(f"/api/admin/tenants/{tenant['id']}/domains", role=role, tenant=tenant["id"])
 
     assert response.status_code in ((401,) if role is None else (403,))
+
+
+def test_waiting_domains_go_to_the_back_so_a_bounded_run_reaches_the_others(client, tenant, monkeypatch):
+    monkeypatch.setattr(service, "PAGE_SIZE", 1)
+    monkeypatch.setattr(service, "MAX_PAGES", 1)
+    put_domains(client, tenant, [DOMAIN])
+    put_domains(client, tenant, [DOMAIN, "shop.rapid.example"])
+    validate("shop.rapid.example")  # the newer one is ready to go, the older one waits on DNS
+
+    assert run_schedule() == {"domains": 1}  # the older one: nothing to do yet
+    assert records.get("shop.rapid.example").status == records.DomainStatus.PENDING_VALIDATION
+    run_schedule()
+
+    assert records.get("shop.rapid.example").status == records.DomainStatus.READY
+    assert records.get(DOMAIN).status == records.DomainStatus.PENDING_VALIDATION
