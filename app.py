@@ -13,9 +13,11 @@ from chalicelib import http
 from chalicelib.audit.routes import bp as audit_routes
 from chalicelib.config.admin_routes import bp as config_admin_routes
 from chalicelib.config.routes import bp as config_routes
+from chalicelib.domains.admin_routes import bp as domain_admin_routes
 from chalicelib.exports.routes import bp as export_routes
 from chalicelib.integrations.routes import bp as integration_routes
 from chalicelib.jobs import audit as audit_jobs
+from chalicelib.jobs import domains as domain_jobs
 from chalicelib.jobs import exports as export_jobs
 from chalicelib.jobs import key_rotation, tenant_jobs
 from chalicelib.jobs import notifications as notification_jobs
@@ -52,6 +54,7 @@ app.register_blueprint(key_routes)
 app.register_blueprint(config_routes)
 app.register_blueprint(config_admin_routes)
 app.register_blueprint(tenant_admin_routes)
+app.register_blueprint(domain_admin_routes)
 app.register_blueprint(member_routes)
 app.register_blueprint(integration_routes)
 app.register_blueprint(export_routes)
@@ -69,6 +72,8 @@ usage_key_authorizer.require_usage_key(app, rate_limit_mode_at_import())
 seal_audit_trail = app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
 apply_audit_retention = app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(
     audit_jobs.apply_audit_retention)
+advance_custom_domains = app.schedule(domain_jobs.DOMAINS_SCHEDULE, name="custom_domains")(
+    domain_jobs.advance_custom_domains)
 resume_stuck_provisioning = app.schedule(provisioning_jobs.RESUME_SCHEDULE, name="provisioning_resume")(
     provisioning_jobs.resume_stuck_provisioning)
 retry_notifications = app.schedule(notification_jobs.RETRY_SCHEDULE, name="notifications_retry")(

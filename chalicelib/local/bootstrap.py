@@ -14,6 +14,7 @@ from chalice import Chalice
 from chalice.app import SQSEventConfig
 
 from chalicelib import aws
+from chalicelib.domains import gateway
 from chalicelib.entry.fanout import TENANT_JOBS_QUEUE
 from chalicelib.limits.storage import STORAGE_EVENTS_QUEUE
 from chalicelib.notifications import NOTIFICATIONS_QUEUE
@@ -175,6 +176,22 @@ def create_usage_plans_like_the_stack(plans: dict[str, RateLimits]) -> dict[str,
     return ids
 
 
+def create_rest_api_like_the_stack(name: str, stage: str) -> str:
+    """The stage's REST API (its name and stage as infra makes them), for the custom domains'
+    base-path mappings (chalicelib/domains): made in moto where missing; its id. moto
+    deploys a stage only of an API with a method: one mock GET at the root."""
+    apigateway = aws.client("apigateway")
+    found = [a["id"] for a in apigateway.get_rest_apis(limit=500).get("items", []) if a.get("name") == name]
+    if found:
+        return str(found[0])
+    api_id = str(apigateway.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"])
+    root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+    apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    apigateway.create_deployment(restApiId=api_id, stageName=stage)
+    return api_id
+
+
 def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str, Any]:
     _create_table(registry_table_spec(settings.registry_table))
     _create_table(data_table_spec(settings.data_table))
@@ -191,6 +208,7 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
     # What the stack makes in AWS (infra/platform_infra/api.py, edge.py): one usage plan
     # per plan, the platform's and the overflow one, and their two shared keys.
     plan_ids = create_usage_plans_like_the_stack(rate_limit_plans.plan_rate_limits())
+    api_id = create_rest_api_like_the_stack(gateway.api_name(), gateway.API_STAGE)
     return {
         "tables": [settings.registry_table, settings.data_table],
         "buckets": [settings.exports_bucket, settings.assets_bucket],
@@ -199,4 +217,5 @@ def bootstrap(settings: Settings, extra_queues: Iterable[str] = ()) -> dict[str,
         "tenant_role": tenant_role,
         "sender": settings.platform_sender_email,
         "usage_plans": sorted(plan_ids),
+        "rest_api": api_id,
     }

@@ -158,3 +158,15 @@ def tenant_object_key(tenant_id: UUID, *parts: str) -> str:
         if not part or "/" in part or part in (".", ".."):
             raise ValueError("object key parts must be non-empty names")
     return "/".join(("tenants", str(tenant_id), *parts))
+
+
+# Beside each custom domain's reservation (pk domain_reservation_pk): the state of its AWS
+# resources (certificate, API Gateway domain name), chalicelib/domains. While a domain has
+# work left (a certificate to request or await, resources to remove) its item is in gsi1
+# under CUSTOM_DOMAINS_WORK_PK, so the schedule reads only those, in pages.
+CUSTOM_DOMAIN_SK = "CUSTOM_DOMAIN"
+CUSTOM_DOMAINS_WORK_PK = "CUSTOM_DOMAINS#WORK"
+
+
+def custom_domain_work_sk(updated_at_iso: str, domain: str) -> str:
+    return f"{updated_at_iso}#{domain}"

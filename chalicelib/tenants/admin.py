@@ -3,7 +3,10 @@
 A plan change also moves the tenant's API Gateway key to the new plan's usage plan.
 Every edit is one registry transaction with its lifecycle events (the tenant's trail
 and the platform's, ``audit.record_lifecycle``), conditioned on the version the admin
-read (If-Match), and moving domain reservations in the same transaction. A new
+read (If-Match), and moving domain reservations in the same transaction. Custom
+domains added or removed get their certificate and API Gateway domain name made or
+removed (``chalicelib/domains``): their records are written in the same transaction, the
+AWS steps run after it. A new
 ``display_name`` is the tenant's public face too: the same transaction writes a new
 branding version with it (so the public branding's ETag moves and no cache keeps the
 old name).
@@ -14,6 +17,7 @@ from typing import Any
 
 from chalicelib import audit, clock
 from chalicelib.config import branding, versions
+from chalicelib.domains import service as custom_domains
 from chalicelib.errors import ConflictError, PreconditionFailedError
 from chalicelib.ratelimit import service as rate_limit
 from chalicelib.store import registry
@@ -50,6 +54,9 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
     changed = tenant.model_copy(update={**update, "status": TenantStatus(update.get("status", tenant.status)),
                                         "updated_at": clock.now()})
     events = _events(before, changed.model_dump(mode="json"), update)
+    added = [d for d in changed.domains if d not in tenant.domains] if "domains" in update else []
+    removed = [d for d in tenant.domains if d not in changed.domains] if "domains" in update else []
+    custom_domains.check_claimable(added)
 
     try:
         with tenancy_context.bound(tenancy_context.acting_in(tenant)):
@@ -60,6 +67,7 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
                     audit.record_lifecycle(uow, action, changes=changes, label=f"event:{action.value}")
                 if rebrand is not None:
                     rebrand.add(uow)
+                custom_domains.stage(uow, tenant.id, added, removed)
 
             stored = registry.update_tenant(changed, expected_version=expected, also=add,
                                             previous_domains=tenant.domains if "domains" in update else None)
@@ -69,6 +77,9 @@ def update_tenant(tenant: Tenant, body: TenantUpdate, expected: int) -> Tenant:
         raise
     invalidate_tenant(tenant)
     invalidate_tenant(stored)
+    # After the change is stored (ACM and API Gateway are outside the transaction); what
+    # fails here stays recorded as pending and the schedule finishes it.
+    custom_domains.advance_domains(stored.id, [*added, *removed])
     if "plan" in update:
         # After the change is stored: API Gateway is outside the transaction. A failure
         # here is a 500 with the new plan stored; repeating the PUT finishes the move.
@@ -112,3 +123,6 @@ def deactivate(tenant: Tenant) -> None:
     # too, so a DELETE that failed here is finished by repeating it: an inactive tenant
     # never comes back, and its key would hold one of the account's 10,000.
     rate_limit.reclaim_tenant_key(tenant)
+    # Its custom domains' certificates and domain names too (the reservations stay: an
+    # inactive tenant's domains are not given to another tenant).
+    custom_domains.release(tenant.id, tenant.domains)

@@ -4,7 +4,8 @@ The first step creates the KMS key, then (one transaction) the tenant in status
 ``provisioning`` with its slug and domain reservations, its ``tenant.created`` events and
 the provisioning request (the admin's email sealed under the new key). Then, each a
 recorded step: the tenant's API Gateway key in its plan's usage plan (rate limiting,
-chalicelib/ratelimit), roles, categories, templates, demo data, invitation, welcome mail. Until the last
+chalicelib/ratelimit), its custom domains' certificates (chalicelib/domains), roles,
+categories, templates, demo data, invitation, welcome mail. Until the last
 step sets it ``active`` no client can resolve it (404); super-admins see
 ``provisioning_steps`` on the record. Every later step is idempotent (conditional
 writes, "create what is missing") and is recorded on the tenant when done, so
@@ -23,6 +24,7 @@ from uuid import UUID, uuid4
 from chalicelib import audit, clock, members
 from chalicelib.clock import now_iso
 from chalicelib.crypto import pii
+from chalicelib.domains import service as custom_domains
 from chalicelib.errors import ConflictError
 from chalicelib.members.models import MemberInvite
 from chalicelib.network.categories import service as categories
@@ -144,8 +146,15 @@ def _welcome_email(tenant: Tenant, request: ProvisioningRequest) -> None:
     send_email(request.admin_email, subject, body)
 
 
+def _custom_domains(tenant: Tenant, _request: ProvisioningRequest) -> None:
+    # The reservations were written with the tenant; each domain's certificate and API
+    # Gateway domain name follow (chalicelib/domains; the schedule finishes what fails).
+    custom_domains.adopt(tenant.id, tenant.domains)
+
+
 STEPS: tuple[tuple[str, Callable[[Tenant, ProvisioningRequest], None]], ...] = (
     ("api_key", _api_key),
+    ("custom_domains", _custom_domains),
     ("roles", _roles),
     ("categories", _categories),
     ("email_templates", _templates),
@@ -158,6 +167,7 @@ STEP_NAMES = (TENANT_STEP, *(name for name, _ in STEPS))
 
 def provision(body: TenantAdminCreate) -> Tenant:
     """Create the tenant (first step) and run every other step; the active tenant."""
+    custom_domains.check_claimable(body.domains)
     tenant = service.create_tenant(body.tenant_fields(), status=TenantStatus.PROVISIONING,
                                    steps=(TENANT_STEP,), also=_request_writer(body))
     return resume(tenant)

@@ -178,3 +178,36 @@ def usage_plan_statements() -> list[iam.PolicyStatement]:
         iam.PolicyStatement(sid="TagOnCreation", actions=["apigateway:PUT"],
                             resources=[api_gateway_arn("/tags/*")]),
     ]
+
+
+def custom_domain_statements() -> list[iam.PolicyStatement]:
+    """Tenants' custom domains (chalicelib/domains): ACM certificates the app requests, each
+    tagged with its tenant, and the API Gateway domain names and root mappings made with them.
+
+    A certificate may be requested only with the tenant tag (``aws:RequestTag``; ACM asks for
+    ``acm:AddTagsToCertificate`` too when a request carries tags), and described or deleted
+    only when it carries one (``aws:ResourceTag``): the stage's other certificates (the
+    platform domain's, infra's) stay out of reach. API Gateway's IAM resources are paths:
+    the domain names and their mappings, the REST API list (the app finds its API by name;
+    its id in the functions' environment would be a CloudFormation cycle), tags on creation.
+    """
+    tagged = {"Null": {f"aws:RequestTag/{TENANT_TAG}": "false"},
+              "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT_TAG]}}
+    certificates = f"arn:{Aws.PARTITION}:acm:{Aws.REGION}:{Aws.ACCOUNT_ID}:certificate/*"
+    return [
+        iam.PolicyStatement(sid="RequestTenantCertificates", actions=["acm:RequestCertificate"], resources=["*"],
+                            conditions=tagged),
+        iam.PolicyStatement(sid="TagTenantCertificates", actions=["acm:AddTagsToCertificate"],
+                            resources=[certificates], conditions=tagged),
+        iam.PolicyStatement(sid="TenantCertificates", actions=["acm:DescribeCertificate", "acm:DeleteCertificate"],
+                            resources=[certificates], conditions={"Null": {f"aws:ResourceTag/{TENANT_TAG}": "false"}}),
+        iam.PolicyStatement(sid="CreateDomainNames", actions=["apigateway:POST"],
+                            resources=[api_gateway_arn("/domainnames"),
+                                       api_gateway_arn("/domainnames/*/basepathmappings")]),
+        iam.PolicyStatement(sid="DomainNames", actions=["apigateway:GET", "apigateway:DELETE"],
+                            resources=[api_gateway_arn("/domainnames/*"),
+                                       api_gateway_arn("/domainnames/*/basepathmappings/*")]),
+        iam.PolicyStatement(sid="FindRestApi", actions=["apigateway:GET"], resources=[api_gateway_arn("/restapis")]),
+        iam.PolicyStatement(sid="TagDomainNamesOnCreation", actions=["apigateway:PUT"],
+                            resources=[api_gateway_arn("/tags/*")]),
+    ]

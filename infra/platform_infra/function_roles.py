@@ -29,6 +29,7 @@ from platform_infra.access import (
     PLATFORM_WRITABLE_KINDS,
     TENANT_TAG,
     api_gateway_arn,
+    custom_domain_statements,
     key_arn_pattern,
     table_and_index_arns,
     tenant_session_condition,
@@ -168,6 +169,8 @@ def grant_statements(grant: str, t: Targets) -> list[iam.PolicyStatement]:
                                     resources=[api_gateway_arn("/apikeys")])]
     if grant == "usage-plans":
         return usage_plan_statements()
+    if grant == "custom-domains":
+        return custom_domain_statements()
     raise ValueError(f"no statements for grant {grant!r} (infra/platform_infra/function_roles.py)")
 
 

@@ -200,6 +200,8 @@ def _record_call(request: Any = None, request_signer: Any = None, operation_name
     key = call["params"].get("KeyId") or call["params"].get("TargetKeyId") or call["params"].get("SSEKMSKeyId")
     if key:
         call["key"] = _kms_key(str(key), region_name or "us-east-1")
+    if signing_name == "acm" and call["params"].get("CertificateArn"):
+        call["certificate_tags"] = _certificate_tags(str(call["params"]["CertificateArn"]), region_name or "us-east-1")
     RECORDER.record(call)
 
 
@@ -207,6 +209,16 @@ def _dr_region() -> str | None:
     from chalicelib.settings import get_settings
 
     return get_settings().dr_region
+
+
+def _certificate_tags(arn: str, region: str) -> dict[str, str]:
+    """The tags of the certificate a call names, as moto holds them (aws:ResourceTag)."""
+    from moto.acm.models import acm_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    # Read as moto holds it (its get_certificate would advance the certificate's status).
+    bundle = acm_backends[DEFAULT_ACCOUNT_ID][region]._certificates.get(arn)
+    return {} if bundle is None else {k: v or "" for k, v in bundle.tags.items()}
 
 
 def _kms_key(key: str, region: str) -> dict[str, Any] | None:

@@ -58,6 +58,9 @@ def grant_of(authorization: Authorization, call: dict[str, Any]) -> str | None:
         return "manage-tenant-key-replicas"  # the replicas (and their aliases) in the DR region
     if action.startswith("kms:"):
         return "manage-tenant-keys"
+    if action.startswith("acm:") or (action.startswith("apigateway:") and (
+            "::/domainnames" in resource or resource.endswith("::/restapis"))):
+        return "custom-domains"
     if action == "apigateway:GET" and resource.endswith("::/apikeys"):
         return "read-api-keys"
     if action.startswith("apigateway:"):

@@ -195,12 +195,27 @@ class CallMapper:
                 {"ses:FromAddress": address})
         elif service == "sns":
             add(f"sns:{op}", params.get("TopicArn") or params.get("TargetArn") or "*")
+        elif service == "acm":
+            self._acm(call, add, region)
         elif service == "apigateway":
             add(f"apigateway:{call['http']['method']}",
                 f"arn:aws:apigateway:{region}::{unquote(urlparse(call['url']).path)}")
         else:
             add(f"{service}:{op}", "*")
         return found
+
+    def _acm(self, call: dict[str, Any], add: Any, region: str) -> None:
+        op, params = call["operation"], call["params"]
+        if op == "RequestCertificate":
+            tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
+            context = {**{f"aws:RequestTag/{k}": v for k, v in tags.items()}, "aws:TagKeys": list(tags)}
+            add("acm:RequestCertificate", "*", context)
+            if tags:  # ACM tags a requested certificate with the caller's acm:AddTagsToCertificate
+                add("acm:AddTagsToCertificate", f"arn:aws:acm:{region}:{ACCOUNT}:certificate/*", context)
+            return
+        tags = call.get("certificate_tags") or {}
+        add(f"acm:{op}", str(params.get("CertificateArn", "*")),
+            {f"aws:ResourceTag/{k}": v for k, v in tags.items()})
 
     def _kms(self, call: dict[str, Any], add: Any) -> None:
         op, params, key = call["operation"], call["params"], call.get("key")

@@ -40,7 +40,7 @@ CONTRACT_SUBSET = (
     "tests/api/test_integrations.py", "tests/reliability/test_message_faults.py", "tests/integration/test_event_pump.py",
     "tests/api/test_schedules_run.py", "tests/api/test_authorizer_entry.py",
     "tests/api/test_notifications_off_request_path.py", "tests/api/test_referral_settings.py",
-    "tests/api/test_api_key_lifecycle.py", "tests/api/test_tenant_key_replicas.py",
+    "tests/api/test_api_key_lifecycle.py", "tests/api/test_tenant_key_replicas.py", "tests/api/test_custom_domains.py",
 )
 # Role chaining (a Lambda role's session assuming another role) caps a session at 1 hour.
 ROLE_CHAINING_MAX_SECONDS = 3600
