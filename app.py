@@ -69,7 +69,7 @@ usage_key_authorizer.require_usage_key(app, rate_limit_mode_at_import())
 # Lambda loads each event handler as "app.<the handler function's name>" (chalice writes
 # that into the template): every registration is bound to that name here, and no two
 # handlers share one (tests/infra/test_handlers.py).
-seal_audit_trail = app.schedule(audit_jobs.SEAL_SCHEDULE, name="audit_seal")(audit_jobs.seal_audit_trail)
+chain_audit_trail = app.schedule(audit_jobs.CHAIN_SCHEDULE, name="audit_chain")(audit_jobs.chain_audit_trail)
 apply_audit_retention = app.schedule(audit_jobs.RETENTION_SCHEDULE, name="audit_retention")(
     audit_jobs.apply_audit_retention)
 advance_custom_domains = app.schedule(domain_jobs.DOMAINS_SCHEDULE, name="custom_domains")(

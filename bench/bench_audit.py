@@ -1,4 +1,4 @@
-"""The audit trail (issue 5): what an event adds to a mutating route, and what sealing costs.
+"""The audit trail (issue 5): what an event adds to a mutating route, and what chaining costs.
 
 **Calls per route.** POST, PATCH and DELETE /api/service-categories are sent through
 ``chalice.test.Client`` while a ``before-parameter-build.dynamodb`` hook, installed on
@@ -18,8 +18,8 @@ work. In DynamoDB a second action rides in the same request and round trip. The 
 construction alone (changes, id, canonical JSON) is timed too, and its size: the bytes
 it adds to the request and the write capacity it costs.
 
-**Sealing and verification.** One tenant with N events (written in batches, as sealing
-reads them whatever wrote them): the time to seal them into digests and to verify the
+**Chaining and verification.** One tenant with N events (written in batches, as chaining
+reads them whatever wrote them): the time to chain them into digests and to verify the
 chain, per 1000 events, against moto in-process (no network round trips).
 """
 from __future__ import annotations
@@ -156,9 +156,9 @@ def _latency_rows(tenant: Any, iterations: int) -> list[Row]:
     ]
 
 
-def _sealing_rows(tenant: Any, events: int) -> list[Row]:
+def _chaining_rows(tenant: Any, events: int) -> list[Row]:
     from chalicelib import audit
-    from chalicelib.audit import chain, recording, sealing, trail, verification
+    from chalicelib.audit import chain, chaining, recording, trail, verification
     from chalicelib.store import registry
     from chalicelib.store.data import DataItem
     from chalicelib.tenancy.context import TenantContext, bound
@@ -166,15 +166,15 @@ def _sealing_rows(tenant: Any, events: int) -> list[Row]:
     fresh = registry.get_tenant(tenant.id)
     if fresh is None:
         raise RuntimeError("the benchmark's tenant is gone")
-    with bound(TenantContext(tenant=fresh, request_id="bench-seal")):
-        # Written in batches: how events got there does not change what sealing reads.
+    with bound(TenantContext(tenant=fresh, request_id="bench-chain")):
+        # Written in batches: how events got there does not change what chaining reads.
         with DataItem.batch_write() as batch:
             for i in range(events):
                 batch.save(recording.event_item(audit.Action.SERVICE_CATEGORY_CREATED,
-                                                audit.Target("service_category", f"seal-{i}")))
+                                                audit.Target("service_category", f"chain-{i}")))
         started = time.perf_counter()
-        sealed = sealing.seal(datetime.now(UTC) + timedelta(hours=2))
-        seal_s = time.perf_counter() - started
+        chained = chaining.chain_closed_hours(datetime.now(UTC) + timedelta(hours=2))
+        chain_s = time.perf_counter() - started
         started = time.perf_counter()
         report = verification.verify()
         verify_s = time.perf_counter() - started
@@ -188,8 +188,8 @@ def _sealing_rows(tenant: Any, events: int) -> list[Row]:
         raise RuntimeError(f"the benchmark's own trail does not verify: {report['first_problem']}")
     checked = report["events_checked"]
     return [
-        Row(NAME, f"seal {checked} events ({sealed['digests_written']} digest(s))", seal_s * 1000, "ms"),
-        Row(NAME, "seal, per 1000 events", seal_s * 1000 / checked * 1000, "ms"),
+        Row(NAME, f"chain {checked} events ({chained['digests_written']} digest(s))", chain_s * 1000, "ms"),
+        Row(NAME, "chain, per 1000 events", chain_s * 1000 / checked * 1000, "ms"),
         Row(NAME, f"verify {checked} events", verify_s * 1000, "ms"),
         Row(NAME, "verify, per 1000 events", verify_s * 1000 / checked * 1000, "ms"),
         Row(NAME, "of which our code: hashing + digest, per 1000 events", code_s * 1000 / len(items) * 1000, "ms",
@@ -207,7 +207,7 @@ def run(quick: bool = False) -> list[Row]:
         with world({"TENANT_CACHE_TTL_SECONDS": "60"}) as w, quiet_request_logs():
             rows = _latency_rows(create_tenant("bench-audit-latency"), iterations)
             rows += _route_rows(w, create_tenant("bench-audit"), recorder)
-            rows += _sealing_rows(create_tenant("bench-audit-seal"), events)
+            rows += _chaining_rows(create_tenant("bench-audit-chain"), events)
             return rows
     finally:
         aws.remove_session_hook("before-parameter-build.dynamodb", recorder.on_call)

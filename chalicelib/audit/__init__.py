@@ -7,9 +7,9 @@ redacted), :class:`Action` (the vocabulary) and :class:`Target`. Lifecycle event
 belong in both trails go through :func:`record_lifecycle`.
 
 Modules: ``actions`` (vocabulary), ``ids`` (time-ordered ids), ``events`` (document,
-redaction, canonical form), ``recording``, ``policy`` (retention, sealing margin),
+redaction, canonical form), ``recording``, ``policy`` (retention, chaining margin),
 ``trail`` (the data-table items), ``platform`` (registry items: platform trail,
-anchors), ``queries``, ``chain``/``sealing``/``verification`` (tamper evidence),
+anchors), ``queries``, ``chain``/``chaining``/``verification`` (tamper evidence),
 ``retention`` (the daily purge), ``routes``.
 """
 from typing import TYPE_CHECKING

@@ -1,4 +1,4 @@
-"""Digests: what a seal says about a range of events, and how digests chain.
+"""Digests: what chaining an hour records about a range of events, and how digests chain.
 
 In the manner of CloudTrail's log file integrity validation: each digest covers a
 range of event ids ``[start, end)`` (normally whole closed hours), lists every event
@@ -25,7 +25,7 @@ MAX_EVENTS = 2000
 
 
 class BrokenChainError(RuntimeError):
-    """The newest digest is damaged: sealing stops until someone verifies the trail."""
+    """The newest digest is damaged: chaining stops until someone verifies the trail."""
 
 
 def stored_event(item: DataItem) -> dict[str, Any] | None:
@@ -48,7 +48,9 @@ def entries_hash(entries: list[list[str]]) -> str:
 
 
 def make_digest(tenant_id: UUID, start: str, end: str, entries: list[list[str]], previous: str,
-                sealed_at: datetime) -> dict[str, Any]:
+                chained_at: datetime) -> dict[str, Any]:
+    # "sealed_at" is the stored key, kept: it is part of every digest's hash, so renaming
+    # it would break the verification of digests already written.
     return {
         "tenant_id": str(tenant_id),
         "start": start,
@@ -59,7 +61,7 @@ def make_digest(tenant_id: UUID, start: str, end: str, entries: list[list[str]],
         "entries": entries,
         "entries_hash": entries_hash(entries),
         "previous": previous,
-        "sealed_at": clock.iso(sealed_at),
+        "sealed_at": clock.iso(chained_at),
     }
 
 

@@ -4,7 +4,7 @@
 random bits. They sort as strings in time order, so an event's id is its sort key and
 time ranges are key conditions: ``floor(t)`` sorts before every id minted at or after
 ``t`` and after every id minted before it. The id's time is when the event was written
-(minted as its transaction is built), which is what decides its sealing hour.
+(minted as its transaction is built), which is what decides the hour it is chained in.
 """
 from __future__ import annotations
 

@@ -123,6 +123,8 @@ class VerifyReport(Model):
     valid: bool
     retention_days: int
     verified_from: datetime
+    # sealed_through / unsealed_events: the response's published names, kept (they mean
+    # chained through / not yet chained; renaming them would break clients).
     sealed_through: datetime | None
     digests_checked: int
     events_checked: int

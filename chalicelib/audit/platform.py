@@ -5,7 +5,7 @@ partition ``PLATFORM#AUDIT`` of the registry table, sort key the event id. Only
 super-admins read it (GET /api/admin/audit). A lifecycle event is written to both
 trails, with one id, in the transaction that changes the tenant.
 
-Anchor: beside each tenant item, the last seal of the tenant's trail (end and hash of
+Anchor: beside each tenant item, the end of the tenant's chain (end and hash of
 the newest digest) and the retention watermark (everything before it may have been
 purged). Tenant-scoped access never reaches the registry (the guard in tests, IAM's
 ``dynamodb:LeadingKeys`` in AWS), so someone who can rewrite a tenant's data items
@@ -53,8 +53,9 @@ class AnchorItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    sealed_end = UnicodeAttribute(null=True)
-    sealed_hash = UnicodeAttribute(null=True)
+    # Stored as sealed_end/sealed_hash (names kept so existing anchors stay readable).
+    chained_end = UnicodeAttribute(null=True, attr_name="sealed_end")
+    chained_hash = UnicodeAttribute(null=True, attr_name="sealed_hash")
     purged_before = UnicodeAttribute(null=True)
 
 
@@ -103,14 +104,14 @@ def _anchor_key(tenant_id: UUID) -> AnchorItem:
 ANCHOR = "anchor"  # the label of the anchor's Update in its unit of work
 
 
-def seal_anchor(uow: UnitOfWork, tenant_id: UUID, *, previous_end: str | None, end: str,
+def chain_anchor(uow: UnitOfWork, tenant_id: UUID, *, previous_end: str | None, end: str,
                 digest_hash: str) -> None:
-    """Move the anchor from the seal ending at ``previous_end`` (None: the first seal) to
-    one ending at ``end``; conditioned on it, so two sealing runs cannot both extend the
+    """Move the anchor from the digest ending at ``previous_end`` (None: the first digest) to
+    the one ending at ``end``; conditioned on it, so two chaining runs cannot both extend the
     chain."""
-    previous = (AnchorItem.sealed_end == previous_end) if previous_end else AnchorItem.sealed_end.does_not_exist()
+    previous = (AnchorItem.chained_end == previous_end) if previous_end else AnchorItem.chained_end.does_not_exist()
     uow.update(ANCHOR, _anchor_key(tenant_id),
-               [AnchorItem.sealed_end.set(end), AnchorItem.sealed_hash.set(digest_hash)], previous)
+               [AnchorItem.chained_end.set(end), AnchorItem.chained_hash.set(digest_hash)], previous)
 
 
 def purge_anchor(uow: UnitOfWork, tenant_id: UUID, purged_before: str) -> None:
@@ -119,8 +120,8 @@ def purge_anchor(uow: UnitOfWork, tenant_id: UUID, purged_before: str) -> None:
 
 @dataclass(frozen=True)
 class Anchor:
-    sealed_end: str | None
-    sealed_hash: str | None
+    chained_end: str | None
+    chained_hash: str | None
     purged_before: str | None
 
 
@@ -130,7 +131,7 @@ def anchor(tenant_id: UUID) -> Anchor:
         item = AnchorItem.get(keys.tenant_pk(tenant_id), keys.AUDIT_ANCHOR_SK, consistent_read=True)
     except AnchorItem.DoesNotExist:
         return Anchor(None, None, None)
-    return Anchor(item.sealed_end, item.sealed_hash, item.purged_before)
+    return Anchor(item.chained_end, item.chained_hash, item.purged_before)
 
 
 # ---- reading ---------------------------------------------------------------------------

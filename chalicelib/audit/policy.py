@@ -1,4 +1,4 @@
-"""How long events are kept, and when an hour may be sealed: the trail's numbers in one place.
+"""How long events are kept, and when an hour may be chained: the trail's numbers in one place.
 
 Retention is the tenant's effective ``audit.retention_days`` (``config.effective``:
 its override, else the platform default 365; 30 to 3650), read whenever it is needed,
@@ -22,8 +22,8 @@ TTL_BACKSTOP = timedelta(days=MAX_RETENTION_DAYS + 1)
 # An event's hour is the hour of its id, minted as its transaction is built, and the
 # transaction is sent within the same invocation; Lambda runs at most 15 minutes. So
 # 20 minutes after an hour closes no event of that hour can still arrive, and the hour
-# can be sealed.
-SEAL_MARGIN = timedelta(minutes=20)
+# can be chained.
+CHAIN_MARGIN = timedelta(minutes=20)
 
 
 def retention_days(tenant: Tenant) -> int:

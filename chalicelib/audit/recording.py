@@ -6,7 +6,7 @@ not at all: a refused or failed write leaves no event, and no change is ever sto
 without one.
 
 The event's id (its sort key) is minted here, as the transaction is built, so the
-event's hour is the hour it is written in (see ``policy.SEAL_MARGIN``).
+event's hour is the hour it is written in (see ``policy.CHAIN_MARGIN``).
 """
 from __future__ import annotations
 

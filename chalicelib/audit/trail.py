@@ -1,10 +1,10 @@
 """The bound tenant's trail in the data table: events and digests, read in key order.
 
 Events are spread over the trail's shards (``keys.AUDIT_SHARD_KINDS``, one partition
-each); :func:`iter_events` merges the shards' Queries by event id, so sealing,
+each); :func:`iter_events` merges the shards' Queries by event id, so chaining,
 verification and retention see one stream in id order, as before sharding: the digest
 chain is one chain over the merge, and an event altered, inserted or deleted in any
-shard shows in it. Reads that seal, verify or purge are strongly consistent, so an event
+shard shows in it. Reads that chain, verify or purge are strongly consistent, so an event
 committed before the read began is never missed.
 """
 from __future__ import annotations
@@ -82,10 +82,10 @@ def digest_document(item: DataItem) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def digest_item(document: dict[str, Any], sealed_at: datetime) -> DataItem:
+def digest_item(document: dict[str, Any], chained_at: datetime) -> DataItem:
     return data.new_item(pk=digests_pk(), sk=document["start"], kind=keys.AUDIT_DIGEST,
                          created_at=document["sealed_at"], data=events.canonical(document),
-                         expires_at=policy.ttl_backstop(sealed_at))
+                         expires_at=policy.ttl_backstop(chained_at))
 
 
 def delete(items: Iterable[DataItem]) -> int:

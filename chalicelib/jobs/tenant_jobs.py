@@ -1,6 +1,6 @@
 """The tenant-jobs queue's consumer: one scheduled job for one tenant per message.
 
-The schedules declared with ``@tenant_schedule`` (audit sealing and retention, exports
+The schedules declared with ``@tenant_schedule`` (audit chaining and retention, exports
 cleanup, notification retry, referral expiry, usage reconciliation) enqueue here; the
 pipeline (tenant binding, per-job deadline, run-id idempotency, continuation of the
 enumeration, partial batch failures) is ``entry/fanout.py``.

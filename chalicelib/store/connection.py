@@ -18,7 +18,7 @@ table is signed with the tenant's credentials. The guard (``store/guard.py``) st
 checks every key, on every client.
 
 A few transactions must change registry and data items atomically (a tenant's
-creation and changes with their audit events in both trails; sealing and retention,
+creation and changes with their audit events in both trails; chaining and retention,
 which move the trail's anchor). One TransactWriteItems is signed with one set of
 credentials, and the tenant role must never reach the registry (the anchor exists so
 that tenant-scoped access cannot cut the trail short), so these run on
@@ -27,7 +27,7 @@ privilege narrow: in a platform transaction the data table may only receive new 
 (Puts whose parsed condition requires ``attribute_not_exists(pk)``: a condition that
 merely mentions it, ``attribute_not_exists(x) OR attribute_exists(pk)``, is refused)
 in these partitions of the bound tenant:
-``AUDIT`` and its shards ``AUDIT1``..``AUDIT3`` (events), ``AUDITDIGEST`` (seals), ``PROV`` (the provisioning request,
+``AUDIT`` and its shards ``AUDIT1``..``AUDIT3`` (events), ``AUDITDIGEST`` (digests), ``PROV`` (the provisioning request,
 written with the tenant), ``USAGE`` (the zero usage counters, written with the tenant)
 and ``BRANDVER`` (a branding version: a super-admin's new display name is the tenant's
 public name too), plus a conditional Put of the branding

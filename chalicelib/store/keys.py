@@ -61,7 +61,7 @@ def rate_pk(bucket: UUID) -> str:
 
 # The platform audit trail (tenant lifecycle, plans): registry items, sort key the event id.
 PLATFORM_AUDIT_PK = "PLATFORM#AUDIT"
-# Beside each tenant item (pk tenant_pk): the anchor of its audit trail (last seal,
+# Beside each tenant item (pk tenant_pk): the anchor of its audit trail (end of its chain,
 # retention watermark), kept where tenant-scoped access cannot reach.
 AUDIT_ANCHOR_SK = "AUDIT"
 
@@ -106,7 +106,7 @@ AUDIT = "AUDIT"  # the tenant's audit events (shard 0, and every event from befo
 # partition, so a trail from before sharding needs no migration. Kinds, not qualifiers,
 # so the platform role's leading-keys patterns (``T#*#<kind>``) name each one exactly.
 AUDIT_SHARD_KINDS = (AUDIT, "AUDIT1", "AUDIT2", "AUDIT3")
-AUDIT_DIGEST = "AUDITDIGEST"  # sealed digests of the events: sk = first event key covered
+AUDIT_DIGEST = "AUDITDIGEST"  # chained digests of the events: sk = first event key covered
 KEY_ROTATION = "KEYROT"  # the tenant's key rotation record: sk = ROTATION
 PROVISIONING = "PROV"  # the tenant's provisioning request (admin email sealed): sk = REQUEST
 ROLE = "ROLE"  # the tenant's roles and their permissions: sk = role name

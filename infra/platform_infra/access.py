@@ -5,7 +5,7 @@ Platform-scope grants reach the registry, the queues, mail, the management of te
 keys, and the usage plans and tenant API keys. On the data table a function's role
 may only put items in a tenant's ``AUDIT``, ``AUDITDIGEST``, ``PROV``, ``USAGE``,
 ``BRANDVER`` and ``BRAND`` partitions: the registry+data transactions
-(a tenant's creation and changes with their audit events, sealing and retention moving
+(a tenant's creation and changes with their audit events, chaining and retention moving
 the trail's anchor) must be signed by one principal, and the tenant role never reaches
 the registry (chalicelib/store/connection.py ``PLATFORM_WRITABLE_KINDS``). It has no wildcard action and no ``Scan``.
 
@@ -50,7 +50,7 @@ SESSION_TENANT = "${aws:PrincipalTag/" + TENANT_TAG + "}"
 LEADING_KEYS_PATTERN = f"T#{SESSION_TENANT}#*"
 TENANT_OBJECT_PREFIX = f"tenants/{SESSION_TENANT}/"
 # Data-table partitions the platform's own transactions write (any tenant's): the app's
-# list (audit events, sealed digests, provisioning request, zero usage counters, branding
+# list (audit events, chained digests, provisioning request, zero usage counters, branding
 # versions), plus the branding pointer a super-admin's rename replaces (conditionally).
 PLATFORM_WRITABLE_KINDS = (*keys.PLATFORM_WRITABLE_KINDS, keys.BRANDING)
 

@@ -26,7 +26,7 @@ from platform_infra.nag import acknowledge
 from platform_infra.stages import StageSettings
 
 RETENTION_DAYS = 35
-# 05:00 UTC: after the nightly audit sealing and usage reconciliation have run.
+# 05:00 UTC: after the nightly audit chaining and usage reconciliation have run.
 DAILY = events.Schedule.cron(minute="0", hour="5")
 
 

@@ -96,7 +96,7 @@ def test_items_carry_a_ttl_that_no_retention_can_outlast(client, tenant_a):
         assert item.expires_at >= (written + timedelta(days=policy.MAX_RETENTION_DAYS)).timestamp()
 
 
-def test_the_seal_job_runs_for_every_active_tenant(client, tenant_a):
+def test_the_chain_job_runs_for_every_active_tenant(client, tenant_a):
     from chalicelib.audit.platform import AnchorItem
     from chalicelib.store import keys, registry
     from chalicelib.store.registry import TenantItem
@@ -110,11 +110,11 @@ def test_the_seal_job_runs_for_every_active_tenant(client, tenant_a):
     suspended = create_tenant("dormant")
     change_status(suspended.id, TenantStatus.SUSPENDED)
     # When the hourly job fires
-    result = _fire("audit_seal")
-    # Then the active tenant's closed hours are sealed, and the suspended tenant is left alone
+    result = _fire("audit_chain")
+    # Then the active tenant's closed hours are chained, and the suspended tenant is left alone
     assert (result["tenants_enqueued"], result["tenants_processed"], result["tenants_failed"]) == (1, 1, [])
     assert raw_items(tenant_a, keys.AUDIT_DIGEST)
-    assert AnchorItem.get(keys.tenant_pk(tenant_a.id), keys.AUDIT_ANCHOR_SK).sealed_end
+    assert AnchorItem.get(keys.tenant_pk(tenant_a.id), keys.AUDIT_ANCHOR_SK).chained_end
     assert not raw_items(suspended, keys.AUDIT_DIGEST)
     report = client.get("/api/tenant/audit/verify", tenant=tenant_a)
     assert report.status_code == 200 and body_of(report)["valid"] is True

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.audit import recording, sealing
+from chalicelib.audit import chaining, recording
 from chalicelib.store import data, keys
 from chalicelib.store.data import DataItem
 from tests.audit_helpers import AUDIT_PATH, backdated_event, bound, listed, raw_items
@@ -26,7 +26,7 @@ EVENTS = 24  # with 4 shards, the chance that one shard gets none is about 4 * (
 
 
 def _spread(tenant: Any, count: int = EVENTS) -> list[DataItem]:
-    for i in range(count):  # written now: after the tenant's creation, so in its sealed hours
+    for i in range(count):  # written now: after the tenant's creation, so in its chained hours
         backdated_event(tenant, datetime.now(UTC), target_id=f"t{i}")
     return raw_items(tenant)
 
@@ -38,9 +38,9 @@ def _by_shard(items: list[DataItem]) -> dict[str, list[DataItem]]:
     return shards
 
 
-def _seal(tenant: Any) -> None:
+def _chain(tenant: Any) -> None:
     with bound(tenant):
-        assert sealing.seal(datetime.now(UTC) + LATER)["digests_written"] >= 1
+        assert chaining.chain_closed_hours(datetime.now(UTC) + LATER)["digests_written"] >= 1
 
 
 def _verify(client: Any, tenant: Any) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def test_events_are_spread_over_the_shards_their_ids_name(tenant_a):
 
 def test_verification_holds_over_the_shards(client, tenant_a):
     items = _spread(tenant_a)
-    _seal(tenant_a)
+    _chain(tenant_a)
     report = _verify(client, tenant_a)
     assert report["valid"] is True, report
     assert report["events_checked"] >= len(items) and report["unsealed_events"] == 0
@@ -67,7 +67,7 @@ def test_verification_holds_over_the_shards(client, tenant_a):
 @pytest.mark.parametrize("shard", keys.AUDIT_SHARD_KINDS)
 def test_an_edit_in_any_shard_is_found(client, tenant_a, shard):
     shards = _by_shard(_spread(tenant_a))
-    _seal(tenant_a)
+    _chain(tenant_a)
     if shard not in shards:
         pytest.skip("no event landed in this shard")  # about 0.4 % of runs
     victim = shards[shard][len(shards[shard]) // 2]
@@ -84,7 +84,7 @@ def test_an_edit_in_any_shard_is_found(client, tenant_a, shard):
 @pytest.mark.parametrize("shard", keys.AUDIT_SHARD_KINDS)
 def test_a_deletion_or_an_insertion_in_any_shard_is_found(client, tenant_a, shard):
     shards = _by_shard(_spread(tenant_a))
-    _seal(tenant_a)
+    _chain(tenant_a)
     if shard not in shards:
         pytest.skip("no event landed in this shard")
     victim = shards[shard][0]
@@ -137,7 +137,7 @@ def test_a_trail_from_before_sharding_still_verifies_and_lists(client, tenant_a)
     # When new, sharded events follow
     everything = _spread(tenant_a, 6)
     assert len(everything) > len(legacy)
-    _seal(tenant_a)
+    _chain(tenant_a)
     # Then the whole trail verifies and lists in order
     assert _verify(client, tenant_a)["valid"] is True
     paged = [event["id"] for event in listed(client, tenant_a, "limit=4")]

@@ -41,7 +41,7 @@ class _NearDeadline:
 def test_a_schedule_near_its_deadline_continues_in_the_tenant_jobs_function(tenant_a, tenant_b, monkeypatch):
     # One tenant a page: the schedule stops after the first, and the consumer lists the rest.
     monkeypatch.setattr(fanout, "ENQUEUE_PAGE", 1)
-    result = app.handler_map["audit_seal"](scheduled_event("audit_seal", "us-east-1"), _NearDeadline())
+    result = app.handler_map["audit_chain"](scheduled_event("audit_chain", "us-east-1"), _NearDeadline())
     assert (result["tenants_enqueued"], result["continued"]) == (1, True)
 
     delivered = EventPump(app, get_settings().region).deliver_run(result["run_id"])

@@ -170,7 +170,7 @@ def test_the_schedules_are_the_ones_the_app_declares(template):
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] == "Schedule":
                 deployed[name] = event["Properties"]["Schedule"]
-    assert {"audit_seal", "audit_retention", "provisioning_resume", "exports_cleanup"} <= declared.keys()
+    assert {"audit_chain", "audit_retention", "provisioning_resume", "exports_cleanup"} <= declared.keys()
     assert deployed == {to_cfn_resource_name(name): expression for name, expression in declared.items()}
 
 

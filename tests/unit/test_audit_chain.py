@@ -98,5 +98,5 @@ def test_the_ttl_backstop_outlasts_the_longest_retention():
     assert policy.ttl_backstop(T0) > (T0 + timedelta(days=policy.MAX_RETENTION_DAYS)).timestamp()
 
 
-def test_the_seal_margin_outlasts_a_lambda_invocation():
-    assert policy.SEAL_MARGIN > timedelta(minutes=15)
+def test_the_chain_margin_outlasts_a_lambda_invocation():
+    assert policy.CHAIN_MARGIN > timedelta(minutes=15)

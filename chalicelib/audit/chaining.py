@@ -1,14 +1,14 @@
-"""Sealing: each closed hour of the bound tenant's events goes into a chained digest.
+"""Chaining: each closed hour of the bound tenant's events goes into a chained digest.
 
-Run hourly by a scheduled job, per active tenant. The range sealed runs from where the
+Run hourly by a scheduled job, per active tenant. The range chained runs from where the
 last digest ended (the tenant's creation hour for the first) to the last hour that
-closed more than ``policy.SEAL_MARGIN`` ago, so no event of a sealed hour can still be
+closed more than ``policy.CHAIN_MARGIN`` ago, so no event of a chained hour can still be
 in flight. Every closed hour is covered, events or not, so an event later inserted in
 a quiet hour is caught too. Writes are never serialised for this: events are written
-freely, and only the sealer, once an hour, reads them.
+freely, and only the chaining run, once an hour, reads them.
 
 Each digest is written in one transaction with the tenant's anchor in the registry,
-conditioned on the anchor's previous seal, so two concurrent runs cannot fork the
+conditioned on the anchor's previous digest, so two concurrent runs cannot fork the
 chain; and a chain whose newest digest is not the anchor's is not extended (the run
 fails, for this tenant, and verification reports why).
 """
@@ -27,9 +27,9 @@ from chalicelib.tenancy.context import current_context
 MAX_DIGESTS_PER_RUN = 168
 
 
-def sealable_end(now: datetime) -> str:
-    """The key bound up to which events may be sealed at ``now``."""
-    return ids.floor(ids.hour_floor(now - policy.SEAL_MARGIN))
+def chainable_end(now: datetime) -> str:
+    """The key bound up to which events may be chained at ``now``."""
+    return ids.floor(ids.hour_floor(now - policy.CHAIN_MARGIN))
 
 
 def genesis(created_at: datetime) -> str:
@@ -50,32 +50,32 @@ def _entries(start: str, limit: str) -> tuple[list[list[str]], str]:
 def _head(tenant_id: UUID, created_at: datetime) -> tuple[str, str, str | None]:
     """Where the chain continues: (start, previous digest's hash, previous end or None).
 
-    The anchor says where the last seal ended; the newest digest must be that seal,
+    The anchor says where the last chained digest ended; the newest digest must be that one,
     unless retention has purged every digest. Anything else is a damaged chain, and
-    sealing it would launder the damage, so the run stops.
+    extending it would launder the damage, so the run stops.
     """
     anchor = platform.anchor(tenant_id)
     last = trail.latest_digest()
-    if anchor.sealed_end is None:
+    if anchor.chained_end is None:
         if last is not None:
             raise chain.BrokenChainError("digests exist that the anchor never recorded")
         return genesis(created_at), chain.GENESIS, None
     if last is None:
-        if anchor.sealed_end > (anchor.purged_before or ""):
-            raise chain.BrokenChainError("the anchor records seals that no digest holds")
-        return anchor.sealed_end, anchor.sealed_hash or chain.GENESIS, anchor.sealed_end
+        if anchor.chained_end > (anchor.purged_before or ""):
+            raise chain.BrokenChainError("the anchor records a chained range that no digest holds")
+        return anchor.chained_end, anchor.chained_hash or chain.GENESIS, anchor.chained_end
     document = trail.digest_document(last)
     if document.get("start") != last.sk or not chain.self_consistent(document) or \
-            document["end"] != anchor.sealed_end or chain.digest_hash(document) != anchor.sealed_hash:
+            document["end"] != anchor.chained_end or chain.digest_hash(document) != anchor.chained_hash:
         raise chain.BrokenChainError("the newest digest is not the one the anchor recorded")
-    return anchor.sealed_end, chain.digest_hash(document), anchor.sealed_end
+    return anchor.chained_end, chain.digest_hash(document), anchor.chained_end
 
 
-def seal(now: datetime | None = None) -> dict[str, Any]:
-    """Seal every closed hour of the bound tenant not sealed yet; what was written."""
+def chain_closed_hours(now: datetime | None = None) -> dict[str, Any]:
+    """Chain every closed hour of the bound tenant not chained yet; what was written."""
     ctx = current_context()
     now = now or clock.now()
-    limit = sealable_end(now)
+    limit = chainable_end(now)
     start, previous, previous_end = _head(ctx.tenant_id, ctx.tenant.created_at)
     written = 0
     while start < limit and written < MAX_DIGESTS_PER_RUN:
@@ -85,9 +85,9 @@ def seal(now: datetime | None = None) -> dict[str, Any]:
 
         uow = UnitOfWork(with_registry=True)
         uow.put("digest", trail.digest_item(digest, now), trail.NEW_DIGEST)
-        platform.seal_anchor(uow, ctx.tenant_id, previous_end=previous_end, end=digest["end"],
-                             digest_hash=digest_hash)
+        platform.chain_anchor(uow, ctx.tenant_id, previous_end=previous_end, end=digest["end"],
+                              digest_hash=digest_hash)
         uow.commit()
         start, previous, previous_end = end, digest_hash, end
         written += 1
-    return {"digests_written": written, "sealed_through": clock.iso(ids.moment(start))}
+    return {"digests_written": written, "chained_through": clock.iso(ids.moment(start))}
