@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import PROJECT_DIR, Row, World, median, percentile, quiet_request_logs, ratio, world
+from bench.harness import PROJECT_DIR, Row, World, median, percentile, quiet_metrics, quiet_request_logs, ratio, world
 from bench.moto_scale import dynamodb_cost_model
 
 NAME = "scale"
@@ -84,16 +84,6 @@ def _job_tenant_count(quick: bool, n: int) -> int:
     return min(n, int(os.environ.get("BENCH_SCALE_JOB_TENANTS", 100 if quick else 1_000)))
 
 
-@contextlib.contextmanager
-def _quiet_metrics() -> Iterator[None]:
-    from chalicelib import metrics
-
-    with open(os.devnull, "w") as sink:
-        previous = metrics.use_stream(sink)
-        try:
-            yield
-        finally:
-            metrics.use_stream(previous)
 
 
 # ---- provisioning --------------------------------------------------------------------------
@@ -464,7 +454,7 @@ def run(quick: bool = False) -> list[Row]:
     started = time.perf_counter()
     rows = [Row(NAME, "tenants in local AWS (besides the probe tenant)", n)]
     # The resolution cache's maximum TTL: the latency figures are of warm requests.
-    with world({"TENANT_CACHE_TTL_SECONDS": "60"}) as w, quiet_request_logs(), _quiet_metrics(), \
+    with world({"TENANT_CACHE_TTL_SECONDS": "60"}) as w, quiet_request_logs(), quiet_metrics(), \
             dynamodb_cost_model():
         from chalice.test import Client
 

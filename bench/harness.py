@@ -193,6 +193,19 @@ def bench_environment(key: SigningKey, overrides: dict[str, str] | None = None) 
 
 
 @contextlib.contextmanager
+def quiet_metrics() -> Iterator[None]:
+    """Keep the app's EMF documents (several per request or job) out of the table."""
+    from chalicelib import metrics
+
+    with open(os.devnull, "w") as sink:
+        previous = metrics.use_stream(sink)
+        try:
+            yield
+        finally:
+            metrics.use_stream(previous)
+
+
+@contextlib.contextmanager
 def quiet_request_logs() -> Iterator[None]:
     """Keep the app's per-request JSON log lines (formatted as usual) out of the table.
 

@@ -21,15 +21,12 @@ an empty tenant. ``own_world=False`` measures the caller's world (its active ten
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-from bench.harness import quiet_request_logs, world
+from bench.harness import quiet_metrics, quiet_request_logs, world
 
 
 def _registry_tenants(count: int) -> None:
@@ -120,17 +117,6 @@ def _discard(sqs: Any, url: str) -> None:
             {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
 
 
-@contextlib.contextmanager
-def _quiet_metrics() -> Iterator[None]:
-    """The app's EMF documents (several per job) kept out of the figures."""
-    from chalicelib import metrics
-
-    with open(os.devnull, "w") as sink:
-        previous = metrics.use_stream(sink)
-        try:
-            yield
-        finally:
-            metrics.use_stream(previous)
 
 
 def run_jobs(n_tenants: int, *, schedules: list[str] | None = None, own_world: bool = True) -> dict[str, Any]:
@@ -142,9 +128,9 @@ def run_jobs(n_tenants: int, *, schedules: list[str] | None = None, own_world: b
     """
     names = schedules or tenant_schedules()
     if not own_world:
-        with _quiet_metrics(), quiet_request_logs():
+        with quiet_metrics(), quiet_request_logs():
             return {"tenants": None, "setup_seconds": 0.0, "schedules": _measure(names)}
-    with _quiet_metrics(), world(), quiet_request_logs():
+    with quiet_metrics(), world(), quiet_request_logs():
         started = time.perf_counter()
         _registry_tenants(n_tenants)
         setup = time.perf_counter() - started
