@@ -84,8 +84,6 @@ def _job_tenant_count(quick: bool, n: int) -> int:
     return min(n, int(os.environ.get("BENCH_SCALE_JOB_TENANTS", 100 if quick else 1_000)))
 
 
-
-
 # ---- provisioning --------------------------------------------------------------------------
 
 
@@ -154,7 +152,6 @@ def _settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
 
 
 def _probe_tenant(w: World) -> tuple[Any, str]:

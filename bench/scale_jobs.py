@@ -117,8 +117,6 @@ def _discard(sqs: Any, url: str) -> None:
             {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
 
 
-
-
 def run_jobs(n_tenants: int, *, schedules: list[str] | None = None, own_world: bool = True) -> dict[str, Any]:
     """Enqueue and drain each per-tenant schedule (default: all of them) for ``n_tenants``.
 
