@@ -227,6 +227,10 @@ class TtlCache(Generic[K, V]):
         self.put(key, loaded)
         return loaded
 
+    def size(self) -> int:
+        """Entries held in the current path's partition."""
+        return self._size(current_path())
+
     def pop(self, key: K) -> None:
         """Forget ``key`` in every partition (an edit invalidates what a job cached too)."""
         with self._lock:

@@ -32,9 +32,7 @@ reaches: a tenant cannot reset its own budget.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -42,6 +40,7 @@ from uuid import UUID
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
+from chalicelib.caches import TtlCache
 from chalicelib.logs import get_logger
 from chalicelib.ratelimit.bucket import SECONDS_PER_DAY, Decision, RateLimits, day_of, seconds_to_midnight
 from chalicelib.settings import get_settings
@@ -76,20 +75,15 @@ class DynamoLimiter:
     def __init__(self, clock: Clock = time.time) -> None:
         self._clock = clock
         self.calls = 0
-        self._seen: OrderedDict[UUID, int] = OrderedDict()
-        self._lock = threading.Lock()
+        # Each bucket's last seen theoretical arrival time: a hint, bounded (CACHE_SIZE_RATE_LIMIT_HINTS).
+        self._seen: TtlCache[UUID, int] = TtlCache(HINTS, name="rate_limit_hints")
 
     def _guess(self, bucket: UUID, now_us: int) -> str:
-        with self._lock:
-            tat = self._seen.get(bucket)
+        _, tat = self._seen.get(bucket)
         return "busy" if tat is not None and tat >= now_us else "idle"
 
     def _remember(self, bucket: UUID, tat: int) -> None:
-        with self._lock:
-            self._seen[bucket] = tat
-            self._seen.move_to_end(bucket)
-            while len(self._seen) > HINTS:
-                self._seen.popitem(last=False)
+        self._seen.put(bucket, tat)
 
     def _key(self, bucket: UUID) -> dict[str, Any]:
         return {"pk": {"S": keys.rate_pk(bucket)}, "sk": {"S": keys.RATE_SK}}

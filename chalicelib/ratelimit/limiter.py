@@ -5,19 +5,20 @@ Used locally and wherever API Gateway usage plans do not apply (settings
 DynamoDB, so in a fleet of Lambda containers each one limits on its own: that is why
 AWS uses the distributed limiter (chalicelib/ratelimit/distributed.py) behind usage plans.
 
-Memory is bounded: at most ``max_tenants`` tenants are tracked, least recently seen
-evicted first (an evicted tenant starts again with a full bucket and a zero count,
-which errs towards letting requests through). One lock guards the table; the work under
-it is a few float operations, so threads serving different tenants barely contend.
+Memory is bounded: at most ``max_tenants`` tenants are tracked (the cache
+``rate_limit_buckets``; ``CACHE_SIZE_RATE_LIMIT_BUCKETS`` overrides the bound), least
+recently seen evicted first (an evicted tenant starts again with a full bucket and a zero
+count, which errs towards letting requests through). One lock makes a tenant's bucket
+once however many threads ask; the work under it is a few float operations.
 """
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from uuid import UUID
 
+from chalicelib.caches import TtlCache
 from chalicelib.ratelimit.bucket import Decision, RateLimits, TenantBucket
 
 Clock = Callable[[], float]
@@ -27,34 +28,29 @@ class InProcessLimiter:
     def __init__(self, max_tenants: int, clock: Clock = time.time) -> None:
         if max_tenants < 1:
             raise ValueError("max_tenants must be at least 1")
-        self._max = max_tenants
         self._clock = clock
-        self._buckets: OrderedDict[UUID, TenantBucket] = OrderedDict()
+        self._buckets: TtlCache[UUID, TenantBucket] = TtlCache(max_tenants, name="rate_limit_buckets")
         self._lock = threading.Lock()
 
     def take(self, tenant_id: UUID, limits: RateLimits) -> Decision:
         """Count one request of ``tenant_id`` against ``limits``: let it through or refuse it."""
         now = self._clock()
-        with self._lock:
-            bucket = self._buckets.get(tenant_id)
-            if bucket is None:
+        with self._lock:  # one bucket per tenant, however many threads ask at once
+            found, bucket = self._buckets.get(tenant_id)
+            if not found or bucket is None:
                 bucket = TenantBucket(limits, now)
-                self._buckets[tenant_id] = bucket
-                while len(self._buckets) > self._max:
-                    self._buckets.popitem(last=False)
-            else:
-                self._buckets.move_to_end(tenant_id)
+                self._buckets.put(tenant_id, bucket)
             return bucket.take(limits, now)
 
     def requests_today(self, tenant_id: UUID) -> int:
         """Requests of ``tenant_id`` let through since 00:00 UTC, as this process counted them."""
         now = self._clock()
         with self._lock:
-            bucket = self._buckets.get(tenant_id)
+            _, bucket = self._buckets.get(tenant_id)
             return bucket.requests_today(now) if bucket is not None else 0
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return self._buckets.size()
 
     def clear(self) -> None:
         with self._lock:
