@@ -212,3 +212,28 @@ def test_a_failed_record_insert_leaves_no_tenant_and_no_enabled_key(client):
     states = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]]
     assert states.count("PendingDeletion") == 1  # the new tenant's key; the platform key stays enabled
     assert client.request("POST", "/api/admin/tenants", role=ADMIN, body=body()).status_code == 201
+
+
+def test_the_scheduled_function_resumes_a_stuck_tenant_through_its_entry_point(client, monkeypatch):
+    """Through the Lambda entry point, so the deployment contract records every call the
+    resume makes as provisioning_resume's (tests/infra/test_contract.py): every step but
+    the tenant item is left to it."""
+    from app import app
+    from chalicelib import clock
+    from chalicelib.local.pump import LocalLambdaContext, scheduled_event
+    from chalicelib.settings import get_settings
+
+    _fail_at(monkeypatch, STEP_NAMES[0])
+    client.request("POST", "/api/admin/tenants", role=ADMIN, body=body(seed_demo_data=True))
+    monkeypatch.undo()
+    record = admin_get(client, "rapid")
+    assert record["status"] == "provisioning" and record["provisioning_steps"] == ["tenant"]
+
+    later = clock.now() + provisioning.STUCK_AFTER + timedelta(minutes=1)
+    with clock.use(wall=lambda: later):
+        result = app.handler_map["provisioning_resume"](
+            scheduled_event("provisioning_resume", get_settings().region), LocalLambdaContext("provisioning_resume"))
+
+    assert result == {"resumed": 1}
+    assert admin_get(client, "rapid")["status"] == "active"
+    assert counts(client, record["id"]) == expected(record["id"])
