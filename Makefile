@@ -25,11 +25,16 @@ run: $(STAMP)
 
 # The layering contract (pyproject.toml [tool.importlinter]) and mypy run before the suite;
 # the suite runs on pytest-xdist, one worker per core, each test module whole on one worker
-# (tests/conftest.py).
+# (tests/conftest.py), recording every AWS call its functions make (tests/infra/aws_calls.py);
+# then the deployment contract's tests (marked `contract`) run on those recordings.
+CONTRACT_CALLS := build/contract/calls.json
+
 test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy chalicelib app.py
-	$(PY) -m pytest -n auto --dist loadfile
+	rm -rf $(dir $(CONTRACT_CALLS)) && mkdir -p $(dir $(CONTRACT_CALLS))
+	CONTRACT_CALLS_OUT=$(CONTRACT_CALLS) $(PY) -m pytest -n auto --dist loadfile -m "not contract"
+	CONTRACT_CALLS_IN=$(CONTRACT_CALLS) $(PY) -m pytest -m contract
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -44,6 +44,9 @@ rebalance (a limit change, a refused create, the daily reconciliation) rewrites 
 ``file_bytes`` and ``item_bytes`` stay single items (moved by S3 events and the daily
 reconciliation, not by concurrent creates). Counters are created by Puts, never by an
 ``ADD`` on a missing item, which would miss ``tenant_id``.
+
+Over 300 lines on purpose: the shares, the create, the delete and the rebalance keep one
+invariant together (above), and are only checkable read side by side.
 """
 from __future__ import annotations
 

@@ -182,8 +182,14 @@ def test_a_run_held_by_another_delivery_is_not_run_until_its_lease_ends(pump, re
     assert _run_status(tenant, result["run_id"]) == job_runs.DONE
 
 
-def test_the_enumeration_continues_itself_from_its_cursor_near_the_deadline(pump, recorder):
-    tenants = registry_tenants(250)
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 10 tenants: three pages in 25 tenants (the page size is not what is tested)."""
+    monkeypatch.setattr(fanout, "ENQUEUE_PAGE", 10)
+
+
+def test_the_enumeration_continues_itself_from_its_cursor_near_the_deadline(pump, recorder, small_pages):
+    tenants = registry_tenants(25)
     app = pump.app
 
     # When the schedule's invocation nears its deadline after its first page
@@ -202,7 +208,7 @@ def test_the_enumeration_continues_itself_from_its_cursor_near_the_deadline(pump
 
     # And once delivered, every tenant's job ran exactly once
     delivered = pump.deliver_run(result["run_id"])
-    assert delivered == {"tenants_processed": 250, "tenants_failed": []}
+    assert delivered == {"tenants_processed": 25, "tenants_failed": []}
     assert recorder.runs == Counter({str(t.id): 1 for t in tenants})
 
 
@@ -307,8 +313,8 @@ def test_entries_refused_twice_fail_the_schedules_invocation(pump, recorder):
         pump.fire(SCHEDULE)
 
 
-def test_a_continuation_lists_within_a_jobs_budget_not_the_whole_invocation(pump, recorder):
-    registry_tenants(250)
+def test_a_continuation_lists_within_a_jobs_budget_not_the_whole_invocation(pump, recorder, small_pages):
+    registry_tenants(25)
     pump.app.handler_map[SCHEDULE](scheduled_event(SCHEDULE, "us-east-1"),
                                    CountdownContext(fanout.ENQUEUE_MARGIN_MS - 1))
     continuation = _take_continuation()

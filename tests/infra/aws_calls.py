@@ -250,7 +250,12 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     contract = [i for i in items if getattr(i, "get_closest_marker", None) and i.get_closest_marker("contract")]
     rest = [i for i in items if i not in contract]
     items[:] = rest + contract
-    for item in rest:
+
+
+def pytest_collection_finish(session: Any) -> None:
+    """The recorded suites this session runs (after ``-m``/``-k`` deselected what they do):
+    a suite's every test file is run by some worker when the session runs on xdist."""
+    for item in session.items:
         parts = item.nodeid.split("/")
         if len(parts) > 2 and parts[0] == "tests" and parts[1] in RECORDED_SUITES:
             RECORDER.suites.add(parts[1])

@@ -4,8 +4,8 @@
 (named groups of statements, built by infra/platform_infra/function_roles.py) that the
 calls recorded in that function's code path need. It is generated, never edited:
 
-    CONTRACT_CALLS_OUT=/tmp/calls.json .venv/bin/python -m pytest tests/api tests/integration tests/reliability
-    .venv/bin/python -m tests.infra.function_access /tmp/calls.json
+    make test   # records the whole suite's calls in build/contract/calls.json.gw0, ...
+    .venv/bin/python -m tests.infra.function_access TEMPLATE build/contract/calls.json*
 
 tests/infra/test_contract.py fails when a recorded call needs a grant the file does not
 give its function (and, after a run of all recorded suites, when the file gives one that

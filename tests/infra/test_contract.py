@@ -1,11 +1,12 @@
 """The deployment contract: every AWS call the functions make is allowed by the role the
 template gives that function, and a tenant's call aimed at another tenant's data is denied.
 
-The calls are the ones recorded (tests/infra/aws_calls.py) while this session ran the
-api, integration and reliability suites; these tests run after them. Run alone, they
-first run CONTRACT_SUBSET (one file per function's code path) in a subprocess that
-records its calls (or reads CONTRACT_CALLS_IN, a recording written with
-CONTRACT_CALLS_OUT). Policies are read from the synthesized templates and evaluated by
+The calls are the ones recorded (tests/infra/aws_calls.py) while the api, integration and
+reliability suites ran: in this session, when it ran them in one process before these
+tests; or in an earlier one that wrote them with CONTRACT_CALLS_OUT, read here through
+CONTRACT_CALLS_IN (what `make test` does: the suite on xdist workers records, then these
+tests run on every worker's recording). Run alone, they first run CONTRACT_SUBSET (one
+file per function's code path) in a subprocess that records its calls. Policies are read from the synthesized templates and evaluated by
 tests/infra/iam_eval.py: no policy text is restated here.
 """
 from __future__ import annotations
@@ -48,12 +49,13 @@ ROLE_CHAINING_MAX_SECONDS = 3600
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if os.environ.get("CONTRACT_CALLS_IN"):
+        # A recording written by CONTRACT_CALLS_OUT (tests/infra/aws_calls.py), reused: `make
+        # test` records the whole suite on its xdist workers, then runs these tests on it.
+        return read_recording(Path(os.environ["CONTRACT_CALLS_IN"]))
     # Under pytest-xdist a worker has recorded only the modules it ran: use the subset instead.
     if RECORDER.suites and not os.environ.get("PYTEST_XDIST_WORKER"):
         return {"suites": sorted(RECORDER.suites), "calls": RECORDER.calls, "errors": RECORDER.errors}
-    if os.environ.get("CONTRACT_CALLS_IN"):
-        # A recording written by CONTRACT_CALLS_OUT (tests/infra/aws_calls.py), reused.
-        return json.loads(Path(os.environ["CONTRACT_CALLS_IN"]).read_text())
     out = tmp_path_factory.mktemp("contract") / "calls.json"
     # The subprocess is one plain pytest session: it must not take this xdist worker's name
     # (tests/infra/aws_calls.py would then suffix the recording with it).
@@ -63,6 +65,23 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False)
     assert done.returncode == 0, done.stdout[-3000:]
     return json.loads(out.read_text())
+
+
+def read_recording(path: Path) -> dict[str, Any]:
+    """The recording CONTRACT_CALLS_OUT=<path> wrote: <path> itself (one session) and/or
+    <path>.gw0, <path>.gw1, ... (one per xdist worker), merged: the suites any of them
+    collected, every call, every recording error."""
+    parts = sorted(path.parent.glob(path.name + ".gw*"))
+    if path.exists():
+        parts.insert(0, path)
+    assert parts, f"CONTRACT_CALLS_IN={path}: no recording there (nor {path.name}.gw*)"
+    merged: dict[str, Any] = {"suites": set(), "calls": [], "errors": []}
+    for part in parts:
+        recorded = json.loads(part.read_text())
+        merged["suites"] |= set(recorded["suites"])
+        merged["calls"] += recorded["calls"]
+        merged["errors"] += recorded["errors"]
+    return {**merged, "suites": sorted(merged["suites"])}
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +220,20 @@ def test_each_function_is_granted_what_its_calls_need_and_after_every_suite_noth
 def test_the_authorizer_reads_api_keys_and_nothing_else():
     # Key values from their registry records, and from API Gateway for a key not recorded yet.
     assert set(manifest()["tenant_usage_key"]) <= {"read-api-keys", "registry-read"}
+
+
+def test_a_recording_written_by_xdist_workers_is_read_as_one(tmp_path):
+    target = tmp_path / "calls.json"
+    call = {"function": "api_handler", "operation": "GetItem"}
+    (tmp_path / "calls.json.gw0").write_text(json.dumps({"suites": ["api"], "calls": [call], "errors": []}))
+    (tmp_path / "calls.json.gw1").write_text(json.dumps(
+        {"suites": ["api", "reliability"], "calls": [call, {**call, "operation": "PutItem"}], "errors": ["boom"]}))
+    (tmp_path / "other.json.gw0").write_text(json.dumps({"suites": ["integration"], "calls": [call], "errors": []}))
+
+    recording = read_recording(target)
+
+    assert recording["suites"] == ["api", "reliability"]
+    assert [c["operation"] for c in recording["calls"]] == ["GetItem", "GetItem", "PutItem"]
+    assert recording["errors"] == ["boom"]
+    with pytest.raises(AssertionError, match="no recording"):
+        read_recording(tmp_path / "missing.json")
