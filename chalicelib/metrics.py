@@ -19,7 +19,12 @@ and :func:`flush`; what is recorded in between is aggregated and printed as one 
 document per dimension set. Recorded with no batch open (a cold import, a test calling a
 service directly) a metric is printed at once. Every value is also added to a process
 summary (:func:`summary`) that ``GET /api/admin/metrics`` shows: per Lambda container in
-AWS, the whole run locally.
+AWS, the whole run locally. Its rows are bounded: one per (metric, dimensions) of the
+catalogue, except the tenant-dimensioned ones, of which it keeps the
+``SUMMARY_TENANT_ROWS`` tenants seen most recently and folds the rest into one row per
+metric with ``TenantId`` ``(others)`` (totals stay exact). Unbounded, a row per tenant
+cost 343 bytes (tracemalloc): 3.3 MiB in a container that served 10,000 tenants, 33 MiB
+at 100,000; bounded, about 0.6 MiB however many.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -70,8 +76,13 @@ class _Batch:
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("metrics_batch", default=None)
 _summary_lock = threading.Lock()
-# (name, dimensions) -> [count, sum, min, max]: bounded by the catalogue's cardinality.
-_summary: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = {}
+_Key = tuple[str, tuple[tuple[str, str], ...]]
+# (name, dimensions) -> [count, sum, min, max]: bounded by the catalogue's cardinality...
+_summary: dict[_Key, list[float]] = {}
+# ...but for its TenantId dimension: those rows, least recently recorded first, bounded.
+_tenant_rows: OrderedDict[_Key, list[float]] = OrderedDict()
+SUMMARY_TENANT_ROWS = 1_000
+OTHER_TENANTS = "(others)"
 _started = time.time()
 _stream: TextIO | None = None
 
@@ -114,18 +125,31 @@ def record(name: str, value: float = 1.0, **dimensions: str) -> None:
     dims = _dimensions(name, dimensions)
     value = float(value)
     with _summary_lock:
-        row = _summary.get((name, dims))
-        if row is None:
-            _summary[(name, dims)] = [1, value, value, value]
+        if "TenantId" in dimensions:
+            _add(_tenant_rows, (name, dims), [1, value, value, value])
+            _tenant_rows.move_to_end((name, dims))
+            while len(_tenant_rows) > SUMMARY_TENANT_ROWS:
+                (old_name, old_dims), row = _tenant_rows.popitem(last=False)
+                others = tuple((k, OTHER_TENANTS if k == "TenantId" else v) for k, v in old_dims)
+                _add(_summary, (old_name, others), row)
         else:
-            row[0] += 1
-            row[1] += value
-            row[2], row[3] = min(row[2], value), max(row[3], value)
+            _add(_summary, (name, dims), [1, value, value, value])
     batch = _batch.get()
     if batch is None:
         _print(_document(dims, {name: [value]}, {}))
         return
     batch.groups.setdefault(dims, {}).setdefault(name, []).append(value)
+
+
+def _add(rows: dict[_Key, list[float]], key: _Key, row: list[float]) -> None:
+    """Merge ``row`` ([count, sum, min, max]) into ``rows[key]``."""
+    kept = rows.get(key)
+    if kept is None:
+        rows[key] = list(row)
+        return
+    kept[0] += row[0]
+    kept[1] += row[1]
+    kept[2], kept[3] = min(kept[2], row[2]), max(kept[3], row[3])
 
 
 def flush() -> None:
@@ -162,11 +186,12 @@ def _print(document: dict[str, Any]) -> None:
 
 
 def summary() -> dict[str, Any]:
-    """Every metric this process recorded since it started (or :func:`reset`): count, sum, min, max."""
+    """Every metric this process recorded since it started (or :func:`reset`): count, sum, min, max;
+    tenants past the ``SUMMARY_TENANT_ROWS`` most recent ones summed as ``TenantId`` ``(others)``."""
     with _summary_lock:
         rows = [{"name": name, "dimensions": dict(dims), "unit": CATALOGUE[name][0], "count": int(row[0]),
                  "sum": round(row[1], 3), "min": row[2], "max": row[3]}
-                for (name, dims), row in sorted(_summary.items())]
+                for (name, dims), row in sorted([*_summary.items(), *_tenant_rows.items()])]
     return {"since": _started, "metrics": rows}
 
 
@@ -174,6 +199,7 @@ def reset() -> None:
     global _started
     with _summary_lock:
         _summary.clear()
+        _tenant_rows.clear()
         _started = time.time()
     _batch.set(None)
 

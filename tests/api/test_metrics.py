@@ -132,3 +132,19 @@ def test_platform_admins_read_the_summary_and_nobody_else(client, tenant_a, emf)
     rows = body_of(response)["metrics"]
     [tenant_row] = [r for r in rows if r["name"] == "TenantRequests"]
     assert tenant_row["dimensions"] == {"Stage": "local", "TenantId": str(tenant_a.id)} and tenant_row["count"] == 1
+
+
+def test_the_summary_keeps_the_most_recent_tenants_and_sums_the_others_exactly(emf, monkeypatch):
+    monkeypatch.setattr(metrics, "SUMMARY_TENANT_ROWS", 3)
+    for tenant, latency in [("t1", 1), ("t2", 2), ("t1", 3), ("t3", 4), ("t4", 5), ("t5", 6)]:
+        metrics.record("TenantRequests", latency, TenantId=tenant)
+    metrics.record("Requests", StatusClass="2xx")
+
+    rows = {r["dimensions"].get("TenantId"): r for r in metrics.summary()["metrics"] if r["name"] == "TenantRequests"}
+
+    # t1 was recorded again after t2, so t2 went first, then t1: the three most recent stay
+    assert set(rows) == {"t3", "t4", "t5", metrics.OTHER_TENANTS}
+    others = rows[metrics.OTHER_TENANTS]
+    assert (others["count"], others["sum"], others["min"], others["max"]) == (3, 6.0, 1.0, 3.0)
+    assert sum(r["count"] for r in rows.values()) == 6 and sum(r["sum"] for r in rows.values()) == 21.0
+    assert [r["count"] for r in metrics.summary()["metrics"] if r["name"] == "Requests"] == [1]
