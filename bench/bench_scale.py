@@ -4,7 +4,8 @@ a container's memory, and concurrent creates.
 ``python -m bench --quick scale`` fills local AWS with 1,000 tenants, the full run with
 10,000 (``BENCH_SCALE_TENANTS`` overrides either). Local AWS is moto in this process,
 run with DynamoDB's cost model (``bench/moto_scale.py``): as it stands moto copies a
-whole table per transaction and walks it per Query, which makes filling it O(N^2).
+whole table per transaction and walks it per Query, which makes filling it O(N^2); and
+with SQS's for deletes (moto walks the queue for each receipt handle).
 
 **Provisioning.** The first tenants (100; 25 in ``--quick``) go through the real service
 (``tenants.provisioning.provision``: what ``POST /api/admin/tenants`` runs: KMS key,
@@ -62,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import PROJECT_DIR, Row, World, median, percentile, quiet_metrics, quiet_request_logs, ratio, world
-from bench.moto_scale import dynamodb_cost_model
+from bench.moto_scale import dynamodb_cost_model, sqs_cost_model
 
 NAME = "scale"
 CHECKPOINTS = (1, 1_000, 10_000)
@@ -452,7 +453,7 @@ def run(quick: bool = False) -> list[Row]:
     rows = [Row(NAME, "tenants in local AWS (besides the probe tenant)", n)]
     # The resolution cache's maximum TTL: the latency figures are of warm requests.
     with world({"TENANT_CACHE_TTL_SECONDS": "60"}) as w, quiet_request_logs(), quiet_metrics(), \
-            dynamodb_cost_model():
+            dynamodb_cost_model(), sqs_cost_model():
         from chalice.test import Client
 
         from app import app

@@ -17,8 +17,9 @@ What is timed, per ``@tenant_schedule`` of app.py:
 In its own world (the default) the tenants are registry items written directly, without
 their KMS keys and API keys: provisioning 10,000 tenants is the scale benchmark's to
 measure, not this one's. Jobs that would need a tenant's key find nothing to encrypt in
-an empty tenant. Its moto runs with DynamoDB's cost model (``bench/moto_scale.py``), so
-a tenant's job costs what it would with 10 or 10,000 tenants in the table.
+an empty tenant. Its moto runs with DynamoDB's and SQS's cost models (``bench/moto_scale.py``),
+so a tenant's job costs what it would with 10 or 10,000 tenants in the table and its message
+what it would with 10 or 10,000 in the queue.
 ``own_world=False`` measures the caller's world (its active tenants).
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ import uuid
 from typing import Any
 
 from bench.harness import quiet_metrics, quiet_request_logs, world
-from bench.moto_scale import dynamodb_cost_model
+from bench.moto_scale import dynamodb_cost_model, sqs_cost_model
 
 
 def _registry_tenants(count: int) -> None:
@@ -131,7 +132,7 @@ def run_jobs(n_tenants: int, *, schedules: list[str] | None = None, own_world: b
     if not own_world:
         with quiet_metrics(), quiet_request_logs():
             return {"tenants": None, "setup_seconds": 0.0, "schedules": _measure(names)}
-    with quiet_metrics(), world(), quiet_request_logs(), dynamodb_cost_model():
+    with quiet_metrics(), world(), quiet_request_logs(), dynamodb_cost_model(), sqs_cost_model():
         started = time.perf_counter()
         _registry_tenants(n_tenants)
         setup = time.perf_counter() - started

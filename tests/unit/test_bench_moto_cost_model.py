@@ -102,3 +102,71 @@ def test_the_cost_model_is_undone_after_its_block(dynamodb: Any) -> None:
         assert (DynamoDBBackend.transact_write_items, Table.query) != originals
     assert (DynamoDBBackend.transact_write_items, Table.query) == originals
 
+
+
+@pytest.fixture
+def queue(aws_mock: None) -> Iterator[tuple[Any, str]]:
+    client = boto3.client("sqs", region_name="us-east-1")
+    yield client, client.create_queue(QueueName="cost-model")["QueueUrl"]
+
+
+def test_deletes_under_the_sqs_cost_model_answer_as_moto_does(queue: tuple[Any, str]) -> None:
+    from bench.moto_scale import sqs_cost_model
+
+    client, url = queue
+    for n in range(25):
+        client.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    with sqs_cost_model():
+        seen: list[str] = []
+        while batch := client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            seen += [m["Body"] for m in batch]
+            answer = client.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
+            assert len(answer["Successful"]) == len(batch) and not answer.get("Failed")
+            client.delete_message(QueueUrl=url, ReceiptHandle=batch[0]["ReceiptHandle"])  # again: accepted
+        with pytest.raises(ClientError, match="ReceiptHandleIsInvalid"):
+            client.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+
+    # Every message was received once and, deleted, is gone
+    assert sorted(seen) == sorted(f"m{n}" for n in range(25))
+    attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_message_past_its_queues_retention_is_not_received_under_the_sqs_cost_model(queue: tuple[Any, str]) -> None:
+    import time
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    from bench.moto_scale import sqs_cost_model
+
+    client, url = queue
+    client.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "60"})
+    client.send_message(QueueUrl=url, MessageBody="old")
+    [old] = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues["cost-model"]._messages
+    old.sent_timestamp = int((time.time() - 61) * 1000)
+
+    with sqs_cost_model():
+        received = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        # (a message within it is received: test_deletes_under_the_sqs_cost_model_answer_as_moto_does)
+
+    assert received == []
+
+
+def test_the_sqs_cost_model_is_undone_after_its_block(queue: tuple[Any, str]) -> None:
+    import moto.sqs.models as sqs_module
+    from moto.sqs.models import Queue, SQSBackend
+
+    from bench.moto_scale import sqs_cost_model
+
+    def patched() -> tuple[Any, ...]:
+        return (Queue.delete_message, SQSBackend.is_message_valid_based_on_retention_period,
+                sqs_module.unix_time, sqs_module.unix_time_millis)
+
+    original = patched()
+    with sqs_cost_model():
+        assert all(now is not before for now, before in zip(patched(), original, strict=True))
+        assert abs(sqs_module.unix_time_millis() - original[3]()) < 1000  # the same clock
+    assert patched() == original
