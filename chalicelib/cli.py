@@ -67,6 +67,7 @@ def _local_cognito() -> tuple[Any, Any]:
     """(boto3 Cognito client, the local pool) of the running `make run`."""
     port = _local_aws_port()
     apply_local_environment(port)
+    # Deferred: boto3 and the identity helpers only once the local environment is set.
     import boto3
 
     from chalicelib.local.identity import find_pool
@@ -79,6 +80,7 @@ def _local_cognito() -> tuple[Any, Any]:
 
 
 def _slug(tenant_id: str) -> str:
+    # Deferred: each command imports only what it runs, after the local environment is set (bootstrap alone is ~1.2 s).
     from chalicelib.settings import reset_settings
     from chalicelib.store import registry
 
@@ -91,6 +93,7 @@ def _slug(tenant_id: str) -> str:
 
 def _enroll(tenant_id: str, email: str, role: str, issuer: str, subject: str) -> None:
     """Make the identity an active member of the tenant with ``role`` (audited)."""
+    # Deferred: each command imports only what it runs, after the local environment is set (bootstrap alone is ~1.2 s).
     from chalicelib.errors import ConflictError
     from chalicelib.members import service as members
     from chalicelib.settings import reset_settings
@@ -128,6 +131,7 @@ def make_token(*, role: str, tenant: str | None, sub: str | None = None, ttl: in
     where = f"{_slug(tenant_id)}.localhost" if tenant_id else "platform.localhost"
     groups = (identity.ADMIN_GROUP,) if role == "platform_admin" else (role,)
     if dev_key:
+        # Deferred: the dev key's signer is needed only for --dev-key tokens.
         from chalicelib.local.devkeys import issue_token
 
         subject = sub or f"dev-{role}"
@@ -250,6 +254,7 @@ def _cmd_restore_tenant(args: argparse.Namespace) -> None:
     """One tenant's items made what the restored copy ``--from-table`` holds; no other tenant's touched."""
     for name, value in stage_environment(args.stage).items():
         os.environ.setdefault(name, value)
+    # Deferred: loaded only for this command, once the stage's environment above is set.
     from chalicelib.operations.restore import restore_tenant
     from chalicelib.store import registry
 

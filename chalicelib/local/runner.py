@@ -89,6 +89,7 @@ Ctrl-C stops everything.
 
 def _trust_local_pool(aws_port: int, dev_key: Any, dev_kid: str) -> dict[str, str]:
     """Create the local Cognito pool; write its JWKS (plus the dev key) and claim mapping."""
+    # Deferred: called after the local environment is set, like main's imports below.
     import boto3
 
     from chalicelib.local.identity import claim_environment, ensure_pool, write_jwks
