@@ -80,6 +80,7 @@ def _measure(schedules: list[str]) -> dict[str, dict[str, Any]]:
             "tenants_processed": delivered["tenants_processed"],
             "tenants_failed": len(delivered["tenants_failed"]),
         }
+        print(f"  scale_jobs: {name} {figures[name]}", file=sys.stderr, flush=True)  # long runs: as they come
     return figures
 
 
