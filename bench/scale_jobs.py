@@ -87,8 +87,9 @@ def _measure(schedules: list[str]) -> dict[str, dict[str, Any]]:
 def enqueue_only(schedules: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Each per-tenant schedule's first invocation over every active tenant of the caller's
     world (its Lambda handler, with the local 60 s deadline), its messages then deleted
-    undelivered: the enumeration's rate for many tenants, where draining them all in one
-    moto would take hours. ``continued`` says the invocation reached its deadline margin
+    undelivered: the enumeration's rate for the scale benchmark's provisioned tenants,
+    where draining them all would add over an hour (``main`` drains them, in its own world).
+    ``continued`` says the invocation reached its deadline margin
     and left the rest of the listing to a continuation message (not timed here)."""
     from app import app
     from chalicelib import aws
