@@ -20,11 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.harness import Row, SigningKey, bench_environment, create_tenant, reset_process_state
+from bench.harness import Row, SigningKey, bench_environment, create_tenant, reset_process_state, run_concurrently
 
 NAME = "hot_writes"
 WRITERS = 50
@@ -63,14 +62,8 @@ def _race(tenant: Any, limit: int) -> list[Row]:
                 outcomes.append(outcome)
         return run
 
-    threads = [threading.Thread(target=attempt(n)) for n in range(WRITERS)]
     with TransactionConflicts() as conflicts:
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        wall = time.perf_counter() - started
+        wall = run_concurrently([attempt(n) for n in range(WRITERS)], join_timeout=300)
     label = f"{WRITERS} concurrent creates, limit {limit}"
     goal = f"{min(limit, WRITERS)} created, 0 409s"
     return [

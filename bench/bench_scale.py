@@ -47,6 +47,7 @@ transaction conflicts that DynamoDB would report under contention cannot occur h
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -63,7 +64,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import PROJECT_DIR, Row, World, median, percentile, quiet_metrics, quiet_request_logs, ratio, world
+from bench.harness import (
+    PROJECT_DIR,
+    Row,
+    World,
+    median,
+    percentile,
+    quiet_metrics,
+    quiet_request_logs,
+    ratio,
+    run_concurrently,
+    world,
+)
 from bench.moto_scale import dynamodb_cost_model, sqs_cost_model
 
 NAME = "scale"
@@ -422,13 +434,7 @@ def _creates_rows() -> list[Row]:
             with lock:
                 outcomes[status] += 1
 
-        threads = [threading.Thread(target=create, args=(n,)) for n in range(CREATES)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=600)
-        wall = time.perf_counter() - started
+        wall = run_concurrently([functools.partial(create, n) for n in range(CREATES)], join_timeout=600)
     answers = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
     label = f"(d) {CREATES} concurrent POST /api/customers, one tenant, real HTTP"
     return [

@@ -76,6 +76,20 @@ def time_calls(fn: Callable[[], Any], iterations: int, warmup: int = 0) -> list[
     return samples
 
 
+def run_concurrently(targets: Sequence[Callable[[], Any]], join_timeout: float) -> float:
+    """Start one thread per target at once, wait for them all (each up to ``join_timeout``),
+    and return the wall time in seconds."""
+    import threading
+
+    threads = [threading.Thread(target=target) for target in targets]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=join_timeout)
+    return time.perf_counter() - started
+
+
 def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
