@@ -6,7 +6,8 @@ DynamoDB does not (it addresses a partition by its key):
 - ``transact_write_items`` deep-copies every table it names before writing, to restore
   it on cancellation: a tenant's provisioning (a dozen transactions) into a table that
   already holds 40 tenants took 5 s here, so provisioning N tenants costs O(N^2).
-- ``Table.query`` on the base table walks every item of the table to find one partition.
+- ``Table.query`` walks (and first sorts) every item of the table to find one partition,
+  of the base table or of an index.
 
 And one makes every tenant's provisioning pay for a key it never uses: moto's KMS
 generates an RSA-2048 private key (for sign/verify) for every key it creates, symmetric
@@ -15,10 +16,15 @@ ones included, about 0.1 s of CPU each.
 :func:`dynamodb_cost_model` replaces both, for the duration of a ``with`` block, with
 versions that touch only what the request names: a transaction snapshots the items it
 writes (and restores exactly those on cancellation: the others are not written by it, so
-the outcome is the same), and a base-table Query starts from its partition. Conditions,
-results and errors are moto's own: only the copying and walking change. Index (GSI)
-queries are left as moto runs them (a walk of the table), so a route that queries an
-index still shows moto's growth; benchmarks say so where it matters.
+the outcome is the same), a base-table Query starts from its partition, and an index
+Query from the items whose index hash key has the value asked for. For the last, each
+table's indexes are kept as DynamoDB keeps them: built from the table on the first index
+Query in the block, then updated after every ``PutItem``, ``UpdateItem`` and
+``DeleteItem`` of moto's backend (the calls that transactions, batch writes and single
+writes all end in) and every rollback of a cancelled transaction. Only writes that bypass
+those (PartiQL, which we do not use) would be missed. Conditions, results and errors are
+moto's own: moto still checks every key condition on the items it is given; only the
+copying and walking change.
 
 A symmetric key's private key is generated on first use instead (never, for our keys).
 
@@ -39,6 +45,9 @@ _lock = threading.RLock()
 # Table.query(hash_key, range_comparison, range_objs, limit, exclusive_start_key,
 #             scan_index_forward, projection_expressions, index_name, ...)
 _INDEX_NAME_ARG = 6
+# The backend's single-item writes, each (self, table_name, item or key, ...): every write
+# of moto's DynamoDB (transactions and batch writes included) ends in one of them.
+_WRITES = ("put_item", "update_item", "delete_item")
 
 
 class _TablesAsTheyAre:
@@ -101,6 +110,68 @@ class _PrivateKeyOnFirstUse:
         return getattr(self._key, name)
 
 
+def _primary_key(table: Any, key: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(hash key, range key) of an item named by its key attributes (wire format)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    hash_value = key.get(table.hash_key_attr)
+    range_value = key.get(table.range_key_attr) if table.range_key_attr else None
+    if hash_value is None or (table.range_key_attr and range_value is None):
+        return None
+    return DynamoType(hash_value), DynamoType(range_value) if range_value is not None else None
+
+
+class _IndexEntries:
+    """One table's indexes as DynamoDB keeps them: each index's hash-key value -> the
+    primary keys of the items that carry it (an item without every hash-key attribute
+    of an index is not in that index)."""
+
+    def __init__(self, table: Any) -> None:
+        self._hash_attrs = {index.name: [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+                            for index in table.all_indexes()}
+        self._by_value: dict[str, dict[tuple[Any, ...], set[tuple[Any, Any]]]] = {
+            name: {} for name in self._hash_attrs}
+        self._of_item: dict[tuple[Any, Any], dict[str, tuple[Any, ...]]] = {}
+        for hash_set in table.items.values():
+            for item in (hash_set.values() if table.has_range_key else [hash_set]):
+                self._add(item)
+
+    def _add(self, item: Any) -> None:
+        entries = {}
+        for name, attrs in self._hash_attrs.items():
+            values = tuple(item.attrs.get(attr) for attr in attrs)
+            if all(values):
+                entries[name] = values
+                self._by_value[name].setdefault(values, set()).add((item.hash_key, item.range_key))
+        if entries:
+            self._of_item[(item.hash_key, item.range_key)] = entries
+
+    def update(self, table: Any, key: tuple[Any, Any]) -> None:
+        """Re-read the item at ``key`` (written, deleted or restored) into the indexes."""
+        for name, values in self._of_item.pop(key, {}).items():
+            keys = self._by_value[name][values]
+            keys.discard(key)
+            if not keys:
+                del self._by_value[name][values]
+        item = table.items.get(key[0])
+        if item is not None and table.has_range_key:
+            item = item.get(key[1])
+        if item is not None:
+            self._add(item)
+
+    def items(self, table: Any, index_name: str, conditions: dict[str, Any]) -> list[Any] | None:
+        """The items of ``index_name`` whose hash key is ``conditions``' (in moto's order),
+        or None when the conditions do not name the whole hash key (moto's walk answers)."""
+        attrs = self._hash_attrs.get(index_name)
+        if not attrs or any(attr not in conditions for attr in attrs):
+            return None
+        found = []
+        for hash_key, range_key in self._by_value[index_name].get(tuple(conditions[a] for a in attrs), ()):
+            item = table.items[hash_key]
+            found.append(item[range_key] if table.has_range_key else item)
+        return sorted(found, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
 def _partition_items(table: Any, hash_key: Any) -> list[Any]:
     partition = table.items.get(hash_key)
     if partition is None:
@@ -117,6 +188,28 @@ def dynamodb_cost_model() -> Iterator[None]:
 
     original_transact = DynamoDBBackend.transact_write_items
     original_query = Table.query
+    original_writes = {name: getattr(DynamoDBBackend, name) for name in _WRITES}
+    # id(table) -> (table, its indexes), for the tables index-queried in this block; the
+    # table is held so that its id is not reused by another while the block lasts.
+    indexes: dict[int, tuple[Any, _IndexEntries]] = {}
+
+    def reindex(table: Any, key: tuple[Any, Any] | None) -> None:
+        held = indexes.get(id(table))
+        if held is not None and held[0] is table and key is not None:
+            held[1].update(table, key)
+
+    def write(name: str) -> Any:
+        original = original_writes[name]
+
+        def written(self: Any, table_name: str, key_or_item: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                try:
+                    return original(self, table_name, key_or_item, *args, **kwargs)
+                finally:  # refused or not: the item is re-read as it now is
+                    table = self.tables.get(table_name)
+                    if table is not None:
+                        reindex(table, _primary_key(table, key_or_item))
+        return written
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with _lock:
@@ -127,16 +220,27 @@ def dynamodb_cost_model() -> Iterator[None]:
             except Exception:
                 for table, h, r, item in reversed(snapshot):
                     _restore(table, h, r, item)
+                    reindex(table, (h, r))
                 raise
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # moto's backend passes index_name positionally (8th argument after self).
         index_name = kwargs.get("index_name", args[_INDEX_NAME_ARG] if len(args) > _INDEX_NAME_ARG else None)
-        if index_name or hash_key is None:
-            return original_query(self, hash_key, *args, **kwargs)
         with _lock:
-            # The base table's branch of moto's query reads only ``self.all_items()``.
-            self.all_items = lambda: _partition_items(self, hash_key)
+            if index_name:
+                held = indexes.get(id(self))
+                if held is None or held[0] is not self:
+                    held = indexes[id(self)] = (self, _IndexEntries(self))
+                conditions = dict(kwargs.get("hash_key_conditions") or ())
+                items = held[1].items(self, index_name, conditions)
+                if items is None:
+                    return original_query(self, hash_key, *args, **kwargs)
+                self.all_items = lambda: items
+            elif hash_key is not None:
+                # The base table's branch of moto's query reads only ``self.all_items()``.
+                self.all_items = lambda: _partition_items(self, hash_key)
+            else:
+                return original_query(self, hash_key, *args, **kwargs)
             try:
                 return original_query(self, hash_key, *args, **kwargs)
             finally:
@@ -153,6 +257,8 @@ def dynamodb_cost_model() -> Iterator[None]:
     kms_module.generate_private_key = private_key
     backend_module.copy = _TablesAsTheyAre  # type: ignore[attr-defined,assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name in _WRITES:
+        setattr(DynamoDBBackend, name, write(name))
     Table.query = query  # type: ignore[method-assign]
     try:
         yield
@@ -160,6 +266,8 @@ def dynamodb_cost_model() -> Iterator[None]:
         backend_module.copy = saved_copy  # type: ignore[attr-defined]
         kms_module.generate_private_key = original_private_key
         DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
+        for name, original in original_writes.items():
+            setattr(DynamoDBBackend, name, original)
         Table.query = original_query  # type: ignore[method-assign]
 
 

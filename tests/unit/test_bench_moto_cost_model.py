@@ -93,14 +93,98 @@ def test_a_query_answers_as_moto_does(dynamodb: Any, forward: bool) -> None:
     assert missing["Items"] == []
 
 
+INDEXED = "cost-model-indexed"
+
+
+@pytest.fixture
+def indexed(aws_mock: None) -> Iterator[Any]:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName=INDEXED, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
+                              for name in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}],
+    )
+    yield client
+
+
+def _indexed_item(pk: str, sk: str, gsi1pk: str, gsi1sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}, "gsi1pk": {"S": gsi1pk}, "gsi1sk": {"S": gsi1sk}}
+
+
+def _set_gsi1pk(pk: str, sk: str, value: str) -> dict[str, Any]:
+    return {"TableName": INDEXED, "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+            "UpdateExpression": "SET gsi1pk = :v", "ExpressionAttributeValues": {":v": {"S": value}}}
+
+
+def _index_queries(client: Any) -> list[dict[str, Any]]:
+    """Every page of several index Queries: both hash keys, a range condition, both orders."""
+    answers = []
+    for value, range_condition, forward in (("P", "", True), ("P", "", False), ("Q", "", True),
+                                            ("P", " AND gsi1sk < :cut", True), ("none", "", True)):
+        values = {":h": {"S": value}, **({":cut": {"S": "m"}} if range_condition else {})}
+        request = {"TableName": INDEXED, "IndexName": "gsi1", "Limit": 2, "ScanIndexForward": forward,
+                   "KeyConditionExpression": f"gsi1pk = :h{range_condition}", "ExpressionAttributeValues": values}
+        while True:
+            page = client.query(**request)
+            answers.append({"Items": page["Items"], "LastEvaluatedKey": page.get("LastEvaluatedKey")})
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return answers
+
+
+def test_an_index_query_answers_as_moto_does_after_every_kind_of_write(indexed: Any) -> None:
+    # Written before the block: the index is built from the table on first use.
+    for n, (h, r) in enumerate([("P", "c"), ("P", "a"), ("Q", "b"), ("P", "z"), ("Q", "y")]):
+        indexed.put_item(TableName=INDEXED, Item=_indexed_item(f"T{n % 2}", f"{n:02d}", h, r))
+
+    with dynamodb_cost_model():
+        _index_queries(indexed)  # builds the index: every write below must keep it true
+        indexed.put_item(TableName=INDEXED, Item=_indexed_item("T0", "10", "P", "b"))  # new
+        indexed.put_item(TableName=INDEXED, Item=_indexed_item("T1", "01", "Q", "n"))  # P -> Q by a put
+        indexed.update_item(**_set_gsi1pk("T0", "02", "P"))  # Q -> P by an update
+        indexed.update_item(TableName=INDEXED, Key={"pk": {"S": "T1"}, "sk": {"S": "03"}},
+                            UpdateExpression="REMOVE gsi1pk")  # leaves the index
+        indexed.delete_item(TableName=INDEXED, Key={"pk": {"S": "T0"}, "sk": {"S": "04"}})
+        with pytest.raises(ClientError):  # a refused write changes nothing
+            indexed.put_item(TableName=INDEXED, Item=_indexed_item("T0", "00", "Q", "q"),
+                             ConditionExpression="attribute_not_exists(pk)")
+        with pytest.raises(ClientError):  # a cancelled transaction: nothing it wrote stays
+            indexed.transact_write_items(TransactItems=[
+                {"Put": {"TableName": INDEXED, "Item": _indexed_item("T0", "11", "P", "d")}},
+                {"Update": _set_gsi1pk("T0", "10", "Q")},
+                {"ConditionCheck": {"TableName": INDEXED, "Key": {"pk": {"S": "T9"}, "sk": {"S": "x"}},
+                                    "ConditionExpression": "attribute_exists(pk)"}}])
+        indexed.transact_write_items(TransactItems=[  # a committed one stays
+            {"Put": {"TableName": INDEXED, "Item": _indexed_item("T1", "12", "Q", "e")}},
+            {"Delete": {"TableName": INDEXED, "Key": {"pk": {"S": "T0"}, "sk": {"S": "00"}}}}])
+        indexed.batch_write_item(RequestItems={INDEXED: [
+            {"PutRequest": {"Item": _indexed_item("T1", "13", "P", "f")}},
+            {"DeleteRequest": {"Key": {"pk": {"S": "T1"}, "sk": {"S": "12"}}}}]})
+        answered = _index_queries(indexed)
+
+    expected = _index_queries(indexed)  # moto's own walk of the table
+    assert answered == expected
+    assert sum(len(page["Items"]) for page in expected) >= 8  # the queries found something
+
+
 def test_the_cost_model_is_undone_after_its_block(dynamodb: Any) -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    originals = (DynamoDBBackend.transact_write_items, Table.query)
+    def patched() -> tuple[Any, ...]:
+        return (DynamoDBBackend.transact_write_items, DynamoDBBackend.put_item, DynamoDBBackend.update_item,
+                DynamoDBBackend.delete_item, Table.query)
+
+    originals = patched()
     with dynamodb_cost_model():
-        assert (DynamoDBBackend.transact_write_items, Table.query) != originals
-    assert (DynamoDBBackend.transact_write_items, Table.query) == originals
+        assert all(now is not before for now, before in zip(patched(), originals, strict=True))
+    assert patched() == originals
 
 
 
