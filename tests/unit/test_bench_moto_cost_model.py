@@ -1,11 +1,12 @@
 """bench/moto_scale.py changes how moto does its work, never what it answers.
 
 The scale benchmark fills moto with 10,000 tenants only because a transaction there
-snapshots the items it writes instead of deep-copying the table, and a base-table Query
-starts from its partition. A cancelled transaction must still leave no trace (the
-design relies on it: reservations, counters), a committed one must stay, and a Query
-must return what moto's own walk returns. Without the cost model these hold by moto's
-copy; with it they hold only if the snapshot and the partition lookup are right.
+snapshots the items it writes instead of deep-copying the table, a base-table Query
+starts from its partition and an index Query from the index entries kept on each write.
+A cancelled transaction must still leave no trace (the design relies on it:
+reservations, counters), a committed one must stay, and a Query must return what moto's
+own walk returns. Without the cost model these hold by moto's copy and walk; with it
+they hold only if the snapshot, the partition lookup and the index entries are right.
 """
 from __future__ import annotations
 
