@@ -28,7 +28,7 @@ schedule (``@tenant_schedule``) as EventBridge would and the local pump drains t
 tenant-jobs queue: enqueue time, drain time (serial here: one process; in AWS the
 consumer runs many batches at once) and jobs failed, per schedule. With all N tenants
 present, each schedule's enqueue is timed again (``scale_jobs.enqueue_only``: the
-messages are deleted, not run: draining 10,000 tenants' jobs six times is over an hour
+messages are deleted, not run: draining 10,000 tenants' jobs six times is about an hour
 of one core here; ``python -m bench.scale_jobs 10000`` measures that, job by job).
 Without ``bench/scale_jobs.py`` (before the fan-out), every schedule is
 fired as the pump fires it and the total extrapolated linearly, labelled so.
