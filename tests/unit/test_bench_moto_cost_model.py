@@ -20,18 +20,28 @@ from botocore.exceptions import ClientError
 from bench.moto_scale import dynamodb_cost_model
 
 TABLE = "cost-model"
+INDEXED = "cost-model-indexed"
+
+
+def _table(name: str, index: bool = False) -> Any:
+    """A client and a table keyed pk/sk (with ``index``: and a gsi1 keyed gsi1pk/gsi1sk)."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    names = ("pk", "sk", "gsi1pk", "gsi1sk") if index else ("pk", "sk")
+    indexes = [{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                              {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}] if index else []
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in names],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
+    )
+    return client
 
 
 @pytest.fixture
 def dynamodb(aws_mock: None) -> Iterator[Any]:
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )
-    yield client
+    yield _table(TABLE)
 
 
 def _item(pk: str, sk: str, value: str) -> dict[str, Any]:
@@ -94,23 +104,9 @@ def test_a_query_answers_as_moto_does(dynamodb: Any, forward: bool) -> None:
     assert missing["Items"] == []
 
 
-INDEXED = "cost-model-indexed"
-
-
 @pytest.fixture
 def indexed(aws_mock: None) -> Iterator[Any]:
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName=INDEXED, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
-                              for name in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}],
-    )
-    yield client
+    yield _table(INDEXED, index=True)
 
 
 def _indexed_item(pk: str, sk: str, gsi1pk: str, gsi1sk: str) -> dict[str, Any]:
