@@ -18,6 +18,7 @@ import os
 import pkgutil
 import statistics
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -79,8 +80,6 @@ def time_calls(fn: Callable[[], Any], iterations: int, warmup: int = 0) -> list[
 def run_concurrently(targets: Sequence[Callable[[], Any]], join_timeout: float) -> float:
     """Start one thread per target at once, wait for them all (each up to ``join_timeout``),
     and return the wall time in seconds."""
-    import threading
-
     threads = [threading.Thread(target=target) for target in targets]
     started = time.perf_counter()
     for thread in threads:

@@ -63,23 +63,13 @@ class _TablesAsTheyAre:
 
 def _written_keys(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]]:
     """(table, hash key, range key) of every item a transaction names."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
     found = []
     for entry in transact_items:
         _, op = next(iter(entry.items()))
         table = backend.tables.get(op.get("TableName"))
-        if table is None:
-            continue
-        key = op.get("Key") or {name: op.get("Item", {}).get(name)
-                                for name in (table.hash_key_attr, table.range_key_attr) if name}
-        hash_value = key.get(table.hash_key_attr)
-        if hash_value is None:
-            continue
-        range_value = key.get(table.range_key_attr) if table.range_key_attr else None
-        if table.range_key_attr and range_value is None:
-            continue  # moto refuses such a request itself
-        found.append((table, DynamoType(hash_value), DynamoType(range_value) if range_value else None))
+        key = None if table is None else _primary_key(table, op.get("Key") or op.get("Item") or {})
+        if key is not None:  # (without its whole key moto refuses the request itself)
+            found.append((table, *key))
     return found
 
 
@@ -179,8 +169,29 @@ def _partition_items(table: Any, hash_key: Any) -> list[Any]:
     return list(partition.values()) if table.has_range_key else [partition]
 
 
+_depth = [0]  # dynamodb_cost_model blocks open, in any thread: the patches are the process's
+
+
 @contextlib.contextmanager
 def dynamodb_cost_model() -> Iterator[None]:
+    """The cost model for the block; opened within a block already under it, nothing more
+    (the patches stay the outermost block's, undone when it closes)."""
+    with _lock:
+        _depth[0] += 1
+        outermost = _depth[0] == 1
+    try:
+        if not outermost:
+            yield
+            return
+        with _dynamodb_cost_model():
+            yield
+    finally:
+        with _lock:
+            _depth[0] -= 1
+
+
+@contextlib.contextmanager
+def _dynamodb_cost_model() -> Iterator[None]:
     import moto.dynamodb.models as backend_module
     import moto.kms.models as kms_module
     from moto.dynamodb.models import DynamoDBBackend

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bench.scale_jobs import registry_tenants
 from chalicelib import aws, clock
 from chalicelib.entry import fanout, tenant_handler
 from chalicelib.local import pump as pump_module
@@ -30,7 +31,6 @@ from tests.support.tenant_jobs import (
     emf_documents,
     job_outcomes,
     jobs_app,
-    registry_tenants,
 )
 
 

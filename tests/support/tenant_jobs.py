@@ -1,20 +1,18 @@
 """Helpers for tests of fanned-out scheduled jobs (chalicelib/entry/fanout.py).
 
-``registry_tenants`` writes tenants straight into the registry (their item and slug
-reservation, as ``registry.insert_tenant`` does), without provisioning their keys: a
-fanned-out job needs a tenant to bind, and hundreds of provisioned tenants would cost
-the test minutes of KMS and API Gateway calls that it does not exercise. They are written
-under moto's DynamoDB cost model (``bench/moto_scale.py``: a transaction snapshots the items
-it writes instead of deep-copying the table, the same answers, tested in
-tests/unit/test_bench_moto_cost_model.py): 300 tenants took 10 s of the 300-tenant test.
-Only the writing: what the test exercises runs on moto as it is.
+The tests write their tenants with ``bench.scale_jobs.registry_tenants``, which writes them
+straight into the registry (their item and slug reservation, as ``registry.insert_tenant``
+does), without provisioning their keys: a fanned-out job needs a tenant to bind, and
+hundreds of provisioned tenants would cost the test minutes of KMS and API Gateway calls
+that it does not exercise. It writes them under moto's DynamoDB cost model (tested in
+tests/unit/test_bench_moto_cost_model.py); only the writing: what the test exercises runs
+on moto as it is.
 """
 from __future__ import annotations
 
 import io
 import json
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,30 +20,14 @@ from typing import Any
 
 from chalice import Chalice
 
-from bench.moto_scale import dynamodb_cost_model
-from chalicelib import clock, metrics
+from chalicelib import metrics
 from chalicelib.entry import tenant_schedule
 from chalicelib.entry.fanout import TENANT_JOBS_QUEUE
 from chalicelib.jobs.tenant_jobs import BATCH_SIZE, run_tenant_jobs
-from chalicelib.store import registry
 from chalicelib.tenancy.context import current_delivery, current_tenant_id
-from chalicelib.tenancy.tenant import Tenant, TenantStatus
 
 SCHEDULE = "nightly"
 JOB = "nightly_job"
-
-
-def registry_tenants(count: int, *, prefix: str = "fan", status: TenantStatus = TenantStatus.ACTIVE) -> list[Tenant]:
-    now = clock.now()
-    tenants = []
-    with dynamodb_cost_model():
-        for n in range(count):
-            tenant = Tenant(id=uuid.uuid4(), slug=f"{prefix}-{n:06d}", name=f"Fan {n}", display_name=f"Fan {n}",
-                            status=status, plan="free", created_at=now, updated_at=now,
-                            kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/not-used-by-these-jobs")
-            registry.insert_tenant(tenant)
-            tenants.append(tenant)
-    return tenants
 
 
 class JobRecorder:

@@ -170,6 +170,25 @@ def test_an_index_query_answers_as_moto_does_after_every_kind_of_write(indexed: 
     assert sum(len(page["Items"]) for page in expected) >= 8  # the queries found something
 
 
+def test_a_block_within_a_block_leaves_the_outer_model_in_place(indexed: Any) -> None:
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    indexed.put_item(TableName=INDEXED, Item=_indexed_item("T0", "00", "P", "a"))
+    expected = _index_queries(indexed)
+    with dynamodb_cost_model():
+        outer = Table.query
+        with dynamodb_cost_model():
+            assert Table.query is outer  # not patched twice
+            inner_answers = _index_queries(indexed)
+        assert Table.query is outer  # the inner block did not undo the outer's model
+        indexed.put_item(TableName=INDEXED, Item=_indexed_item("T0", "01", "P", "b"))
+        after = _index_queries(indexed)
+    assert Table.query is original
+    assert inner_answers == expected
+    assert after == _index_queries(indexed) and after != expected
+
+
 def test_the_cost_model_is_undone_after_its_block(dynamodb: Any) -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
